@@ -1,0 +1,57 @@
+# Two commands for a fresh machine with a Docker engine:
+#   make demo   sets everything up and runs the suites against the demo stack (dev)
+#   make test   sets everything up and runs the project's own tests
+PYTHON     ?= python3
+VENV       := .venv
+BIN        := $(VENV)/bin
+BASE_IMAGE ?= athalia/base:bookworm
+ENV        ?= dev
+PYTEST_ARGS ?=
+
+.PHONY: setup venv compose images secrets demo test lint cleanup bench clean
+
+setup: venv compose images secrets
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	@echo "== setup: python virtualenv $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+compose:
+	@echo "== setup: docker compose v2"
+	bash scripts/install-compose-v2.sh
+
+images: venv
+	@echo "== setup: base image $(BASE_IMAGE)"
+	$(BIN)/athalia images bootstrap --name $(BASE_IMAGE)
+
+# Demo secrets are generated locally, never committed.
+secrets: demo/secrets/dev-db-password demo/secrets/staging-db-password
+demo/secrets/%:
+	@mkdir -p demo/secrets && chmod 700 demo/secrets
+	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))' > $@ && chmod 600 $@
+	@echo "== setup: generated $@"
+
+demo: setup
+	$(BIN)/pytest suites/ci --athalia-env=$(ENV) --junitxml=reports/junit.xml $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check pytest_athalia suites tests benchmarks demo conftest.py
+	$(BIN)/ruff format --check pytest_athalia suites tests benchmarks demo conftest.py
+	$(BIN)/mypy
+	$(BIN)/bandit -q -r pytest_athalia -ll
+
+test: setup lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+cleanup: venv
+	$(BIN)/athalia cleanup
+
+bench: setup
+	$(BIN)/python benchmarks/bench_stack.py
+
+clean:
+	rm -rf $(VENV) reports .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,59 @@
+"""The one exception tree of pytest-athalia.
+
+Every message says what was expected, what was found, and how to fix it
+(the file, key, option or command to change)::
+
+    AthaliaError
+    ├── ConfigError        a bad environment file, option or value
+    │   └── SecretError    a ${env:NAME} / ${file:PATH} reference that cannot be resolved
+    ├── DockerUnavailable  no Docker daemon, or no compose v2
+    ├── ImageError         the base image cannot be found, pulled or built
+    ├── StackError         compose failed to build, start or remove the stack
+    │   └── StackTimeout   the stack was not healthy within its startup SLO
+    └── CleanupError       resources of a run survived its cleanup
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AthaliaError",
+    "CleanupError",
+    "ConfigError",
+    "DockerUnavailable",
+    "ImageError",
+    "SecretError",
+    "StackError",
+    "StackTimeout",
+]
+
+
+class AthaliaError(Exception):
+    """Base of every error raised by pytest-athalia."""
+
+
+class ConfigError(AthaliaError):
+    """An environment file, option or value is invalid."""
+
+
+class SecretError(ConfigError):
+    """A secret reference cannot be resolved."""
+
+
+class DockerUnavailable(AthaliaError):
+    """The Docker daemon or compose v2 is missing."""
+
+
+class ImageError(AthaliaError):
+    """The base image cannot be provided."""
+
+
+class StackError(AthaliaError):
+    """Compose failed to build, start, inspect or remove the stack."""
+
+
+class StackTimeout(StackError):
+    """The stack did not become healthy within its startup SLO."""
+
+
+class CleanupError(AthaliaError):
+    """Resources of a run are still present after cleanup."""

@@ -1,0 +1,59 @@
+"""The gate: judge a measurement, record it on the test, and fail in the call phase."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from .report import info_properties, verdict_properties
+from .slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
+
+__all__ = ["Gate"]
+
+RecordProperty = Callable[[str, object], None]
+
+
+class Gate:
+    """Turns SLOs into test outcomes; every verdict is recorded before it can fail the test.
+
+    Use it in a test's body (the call phase): an SLO checked in fixture teardown would
+    show up as an error, not a failure.
+    """
+
+    def __init__(self, record_property: RecordProperty) -> None:
+        self._record = record_property
+        self.verdicts: list[Verdict] = []
+
+    def check(
+        self,
+        check: str,
+        measured: float | None,
+        *,
+        limit: float,
+        unit: str,
+        samples: int,
+        at_most: bool = True,
+        window: str = "",
+        min_samples: int = 1,
+        detail: str = "",
+    ) -> Verdict:
+        """Judge `measured` against `limit` (``<=`` when `at_most`, else ``>=``); fail the test if it breaches."""
+        measurement = Measurement(check, measured, unit, samples, window)
+        threshold = Threshold(limit, Comparison.AT_MOST if at_most else Comparison.AT_LEAST, unit)
+        return self.apply(judge(measurement, threshold, min_samples=min_samples), detail=detail)
+
+    def apply(self, verdict: Verdict, *, detail: str = "") -> Verdict:
+        """Record `verdict` and fail the test unless it passed; `detail` is added to the failure text."""
+        for name, value in verdict_properties(verdict):
+            self._record(name, value)
+        self.verdicts.append(verdict)
+        if verdict.outcome is not Outcome.PASS:
+            # Fail closed: an inconclusive gate never passes.
+            pytest.fail(verdict.message() + (f"\n{detail}" if detail else ""), pytrace=False)
+        return verdict
+
+    def record(self, check: str, measured: float, unit: str, samples: int = 1) -> None:
+        """Record a value that is reported but not gated (e.g. image build time)."""
+        for name, value in info_properties(check, measured, unit, samples):
+            self._record(name, value)

@@ -1,0 +1,123 @@
+"""pytest-athalia's entry point (``pytest11: athalia``): options and hooks only.
+
+State lives in :class:`pytest_athalia.runtime.AthaliaRuntime`; fixtures in
+:mod:`pytest_athalia.fixtures`; hook specifications in :mod:`pytest_athalia.hooks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+
+from . import fixtures, hooks
+from .compose import compose_version, docker_engine_version
+from .config import Environment
+from .errors import AthaliaError
+from .runtime import AthaliaRuntime, runtime_of
+from .settings import add_options
+from .stack import ComposeStack, Stack
+
+LOG_SECTION = "athalia: service logs"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    runtime = AthaliaRuntime.install(config)
+    config.pluginmanager.register(fixtures, "athalia-fixtures")
+    config.pluginmanager.register(runtime, "athalia-runtime")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    runtime = runtime_of(config)
+    s = runtime.settings
+    env = runtime.environment
+    try:
+        compose = f"docker compose {compose_version()}"
+    except AthaliaError:
+        compose = "docker compose v2 not found (see scripts/install-compose-v2.sh)"
+    lines = [
+        f"athalia: environment {s.env.value} (from {s.env.origin}), file "
+        + (str(env.path) if env else "not loaded"),
+        f"athalia: compose {compose}; docker engine {docker_engine_version() or 'not reachable'}",
+    ]
+    if env is not None:
+        spec = env.spec
+        lines.append(
+            f"athalia: provider {spec.provider}, service {spec.stack.service}:{spec.stack.port}, "
+            f"startup SLO {spec.slo.startup.max_seconds:g}s, keep={s.keep.value}, report {s.report_path.value}"
+        )
+    return lines
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_athalia_make_stack(config: pytest.Config, environment: Environment, project: str) -> Stack | None:
+    runtime = runtime_of(config)
+    if environment.spec.provider != "compose":
+        return None
+    return ComposeStack(
+        environment,
+        project=project,
+        redactor=runtime.redactor,
+        progress=runtime.progress,
+        registry=runtime.watchdog,
+        keep=runtime.settings.keep.value,
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    runtime = runtime_of(item.config)
+    uses_stack = {"athalia_stack", "athalia_stack_startup"} & set(getattr(item, "fixturenames", ()))
+    if report.failed and uses_stack and runtime.stacks:
+        stack = runtime.stacks[-1]
+        tail = runtime.settings.log_lines.value
+        if tail:
+            report.sections.append((LOG_SECTION, stack.failure_logs(tail)))
+    if runtime.redactor:
+        redact = runtime.redactor.redact
+        if report.longrepr is not None:
+            text = str(report.longrepr)
+            if redact(text) != text:
+                report.longrepr = redact(text)
+        report.sections = [(title, redact(body)) for title, body in report.sections]
+        report.user_properties = [(n, redact(str(v))) for n, v in report.user_properties]
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+    # trylast: after pytest's own sessionfinish has torn the session fixtures (the stack) down.
+    runtime_of(session.config).close(int(exitstatus))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    runtime = runtime_of(config)
+    summary = runtime.book.summary()
+    if not summary["checks"]:
+        return
+    terminalreporter.section("athalia gates")
+    for record in sorted(runtime.book.tests.values(), key=lambda t: t.nodeid):
+        for check, fields in record.checks.items():
+            if "verdict" not in fields:
+                continue
+            terminalreporter.write_line(
+                f"{fields['verdict'].upper():5} {check}: measured {fields.get('measured', '') or 'nothing'} "
+                f"{fields.get('unit', '')}, threshold {fields.get('comparison', '')} {fields.get('threshold', '')} "
+                f"{fields.get('unit', '')}, {fields.get('samples', '0')} samples"
+            )
+    terminalreporter.write_line(
+        f"{summary['checks']} checks: {summary['passed']} passed, {summary['failed']} failed, "
+        f"{summary['inconclusive']} inconclusive; report {runtime.settings.report_path.value}"
+    )

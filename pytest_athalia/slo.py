@@ -1,0 +1,129 @@
+"""Measurements, thresholds and the pure functions that judge them.
+
+Nothing here touches Docker or pytest: verdicts are computed from frozen values,
+so every rule is unit-tested without a stack.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = [
+    "Comparison",
+    "Measurement",
+    "Outcome",
+    "Threshold",
+    "Verdict",
+    "judge",
+    "percentile",
+]
+
+
+class Comparison(Enum):
+    """How a measured value must relate to its limit to pass."""
+
+    AT_MOST = "<="
+    AT_LEAST = ">="
+
+    def holds(self, value: float, limit: float) -> bool:
+        return value <= limit if self is Comparison.AT_MOST else value >= limit
+
+
+class Outcome(Enum):
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    limit: float
+    comparison: Comparison
+    unit: str
+
+    def describe(self) -> str:
+        return f"{self.comparison.value} {_fmt(self.limit)} {self.unit}".rstrip()
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured value; `value` is None when nothing could be measured."""
+
+    check: str
+    value: float | None
+    unit: str
+    samples: int
+    window: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.check or not all(c.isalnum() or c in "_-" for c in self.check):
+            raise ValueError(f"check name {self.check!r} must be made of letters, digits, '_' and '-'")
+        if self.samples < 0:
+            raise ValueError(f"samples must be >= 0, got {self.samples}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    measurement: Measurement
+    threshold: Threshold
+    outcome: Outcome
+    reason: str = ""
+
+    @property
+    def check(self) -> str:
+        return self.measurement.check
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASS
+
+    def message(self) -> str:
+        """One line: measured value, threshold, unit, samples, window and outcome."""
+        m = self.measurement
+        measured = "nothing" if m.value is None else f"{_fmt(m.value)} {m.unit}".rstrip()
+        samples = f"{m.samples} sample" + ("" if m.samples == 1 else "s")
+        window = f" over {m.window}" if m.window else ""
+        text = (
+            f"{m.check}: measured {measured}, threshold {self.threshold.describe()} "
+            f"({samples}{window}): {self.outcome.value}"
+        )
+        return f"{text} ({self.reason})" if self.reason else text
+
+
+def judge(measurement: Measurement, threshold: Threshold, *, min_samples: int = 1) -> Verdict:
+    """Compare a measurement with its threshold, failing closed on missing or thin data."""
+    if measurement.value is None or math.isnan(measurement.value):
+        return Verdict(measurement, threshold, Outcome.FAIL, "no value was measured")
+    if measurement.samples < min_samples:
+        return Verdict(
+            measurement,
+            threshold,
+            Outcome.FAIL,
+            f"too few samples: {measurement.samples} < {min_samples} required",
+        )
+    ok = threshold.comparison.holds(measurement.value, threshold.limit)
+    return Verdict(measurement, threshold, Outcome.PASS if ok else Outcome.FAIL)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values.
+
+    Nearest-rank returns an observed value, so a p95 never reports a latency
+    that no request had.
+    """
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be within 0..100, got {q}")
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _fmt(value: float) -> str:
+    return (
+        f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+    )

@@ -1,0 +1,459 @@
+"""The stack under test: its lifecycle, endpoints, logs and exec.
+
+`Stack` is the interface every provider implements (compose today, `remote`
+later); `ComposeStack` drives docker compose v2 through testcontainers'
+`DockerCompose`, adding what that class lacks: a unique project name, secrets
+passed through the environment, errors that carry compose's output, progress,
+a startup deadline, and a watchdog that removes the stack if pytest dies.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from testcontainers.compose import DockerCompose
+
+from .compose import CommandResult, GroupRegistry, run_command
+from .config import Environment
+from .errors import AthaliaError, StackError, StackTimeout
+from .progress import Progress
+from .secrets import Redactor, resolve_mapping
+
+__all__ = [
+    "ComposeStack",
+    "Endpoint",
+    "ExecResult",
+    "ProjectRegistry",
+    "ServiceState",
+    "Stack",
+    "StartupReport",
+]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+
+    def url(self, path: str = "", scheme: str = "http") -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}{path}"
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """One container of the stack as compose reports it (`health` is "" without a healthcheck)."""
+
+    service: str
+    container: str
+    state: str
+    health: str
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "running" and self.health in ("healthy", "")
+
+
+@dataclass(frozen=True)
+class StartupReport:
+    """What starting the stack measured; `error` is set (and redacted) when it did not come up."""
+
+    project: str
+    build_seconds: float | None
+    startup_seconds: float | None
+    deadline_seconds: float
+    services: tuple[ServiceState, ...] = ()
+    error: str = ""
+
+    @property
+    def started(self) -> bool:
+        return not self.error
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+@runtime_checkable
+class Stack(Protocol):
+    """A running stack of services, whatever provides it."""
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def environment(self) -> Environment: ...
+
+    @property
+    def startup(self) -> StartupReport | None: ...
+
+    def start(self) -> StartupReport: ...
+
+    def stop(self) -> None: ...
+
+    def endpoint(self, service: str | None = None, port: int | None = None) -> Endpoint: ...
+
+    def url(self, service: str | None = None, path: str = "", *, port: int | None = None) -> str: ...
+
+    def services(self) -> tuple[ServiceState, ...]: ...
+
+    def logs(self, service: str | None = None, *, tail: int = 50) -> str: ...
+
+    def exec(self, service: str, command: Sequence[str]) -> ExecResult: ...
+
+    def failure_logs(self, tail: int) -> str:
+        """The last `tail` lines of each service's log, redacted; never raises."""
+        ...
+
+    def removal_command(self) -> str: ...
+
+
+class ProjectRegistry(GroupRegistry, Protocol):
+    """The watchdog's interface as the stack uses it."""
+
+    def watch_project(self, project: str) -> None: ...
+
+    def project_removed(self, project: str) -> None: ...
+
+
+@dataclass
+class _Compose(DockerCompose):
+    """testcontainers' DockerCompose with a project name, an environment and our errors."""
+
+    project_name: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+    redact: Callable[[str], str] = field(default=lambda s: s)
+    command_timeout: float = 120.0
+
+    @cached_property
+    def compose_command_property(self) -> list[str]:
+        cmd = ["docker", "compose", "--ansi", "never", "--project-name", self.project_name]
+        cmd += ["--project-directory", str(self.context)]
+        for file in self.compose_file_name or []:
+            cmd += ["-f", str(file)]
+        return cmd
+
+    def _run_command(
+        self, cmd: str | list[str], context: str | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        try:
+            return subprocess.run(
+                cmd,
+                capture_output=True,
+                check=True,
+                cwd=context or str(self.context),
+                env=self.environment,
+                timeout=self.command_timeout,
+            )
+        except subprocess.CalledProcessError as exc:
+            tail = "\n".join(exc.stderr.decode(errors="replace").splitlines()[-20:])
+            raise StackError(
+                f"athalia: `{self.redact(_join(exc.cmd))}` failed (exit {exc.returncode}) for project "
+                f"{self.project_name}. compose said:\n{self.redact(tail)}"
+            ) from None
+        except subprocess.TimeoutExpired as exc:
+            raise StackError(
+                f"athalia: `{self.redact(_join(exc.cmd))}` did not finish within {self.command_timeout:.0f} s."
+            ) from None
+
+
+class ComposeStack:
+    """A compose project built and started for one run; a context manager that always cleans up."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        project: str,
+        redactor: Redactor,
+        progress: Progress,
+        registry: ProjectRegistry | None = None,
+        environ: Mapping[str, str] | None = None,
+        keep: bool = False,
+    ) -> None:
+        self._env = environment
+        self._project = project
+        self._redactor = redactor
+        self._progress = progress
+        self._registry = registry
+        self._environ = dict(os.environ if environ is None else environ)
+        self._keep = keep
+        self._startup: StartupReport | None = None
+        self._compose: _Compose | None = None
+        self._stopped = False
+
+    # -- Stack protocol -------------------------------------------------------------------------
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def environment(self) -> Environment:
+        return self._env
+
+    @property
+    def startup(self) -> StartupReport | None:
+        return self._startup
+
+    def start(self) -> StartupReport:
+        """Build and start the stack, waiting until every service is healthy within the startup SLO.
+
+        Never raises for a stack that does not come up: the report carries the error,
+        so the startup gate can fail in a test's call phase with the measured time.
+        Configuration errors (a secret that cannot be resolved) do raise.
+        """
+        spec = self._env.spec.stack
+        deadline = float(self._env.spec.slo.startup.max_seconds)
+        resolved, secrets = resolve_mapping(
+            {k: str(v) for k, v in spec.env.items()},
+            base_dir=self._env.base_dir,
+            environ=self._environ,
+            where_prefix=f"{self._env.path}, key stack.env",
+        )
+        self._redactor.add(*secrets)
+        compose = self._compose = _Compose(
+            context=str(self._env.project_directory),
+            compose_file_name=[str(p) for p in self._env.compose_files],
+            project_name=self._project,
+            environment={**self._environ, **resolved, "COMPOSE_PROJECT_NAME": self._project},
+            redact=self._redactor.redact,
+        )
+        if self._registry is not None:
+            self._registry.watch_project(self._project)
+        build_seconds: float | None = None
+        startup_seconds: float | None = None
+        try:
+            if spec.build:
+                build_seconds = self._build(compose)
+            startup_seconds = self._up(compose, deadline)
+            report = StartupReport(self._project, build_seconds, startup_seconds, deadline, self.services())
+        except StackError as exc:
+            services = self._safe_services()
+            error = str(exc)
+            if isinstance(exc, StackTimeout):
+                startup_seconds = deadline
+            report = StartupReport(self._project, build_seconds, startup_seconds, deadline, services, error)
+        self._startup = report
+        return report
+
+    def stop(self) -> None:
+        """Remove containers, networks and volumes of the project (unless asked to keep them)."""
+        if self._stopped or self._compose is None:
+            return
+        self._stopped = True
+        if self._keep:
+            self._progress.line(f"kept stack {self._project}; remove it with: {self.removal_command()}")
+            return
+        with self._progress.phase(f"removing stack {self._project}"):
+            run_command(
+                [
+                    *self._compose.compose_command_property,
+                    "down",
+                    "--volumes",
+                    "--remove-orphans",
+                    "--timeout",
+                    "10",
+                ],
+                cwd=str(self._compose.context),
+                env=self._compose.environment,
+                timeout=180,
+                groups=self._registry,
+                what="compose down",
+                redact=self._redactor.redact,
+            )
+        if self._registry is not None:
+            self._registry.project_removed(self._project)
+
+    def endpoint(self, service: str | None = None, port: int | None = None) -> Endpoint:
+        service = service or self._env.spec.stack.service
+        if port is None and service == self._env.spec.stack.service:
+            port = self._env.spec.stack.port
+        host, published = self._require_compose().get_service_host_and_port(service, port)
+        if not published:
+            raise StackError(
+                f"athalia: service {service!r} of project {self._project} publishes no port {port}. "
+                f'Publish it in the compose file, e.g. ports: ["127.0.0.1::{port}"].'
+            )
+        if not host or host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard bind is reached via loopback
+            host = "127.0.0.1"
+        return Endpoint(host, int(published))
+
+    def url(self, service: str | None = None, path: str = "", *, port: int | None = None) -> str:
+        return self.endpoint(service, port).url(path)
+
+    def services(self) -> tuple[ServiceState, ...]:
+        containers = self._require_compose().get_containers(include_all=True)
+        return tuple(
+            sorted(
+                (
+                    ServiceState(c.Service or "", c.Name or "", c.State or "", c.Health or "")
+                    for c in containers
+                ),
+                key=lambda s: s.service,
+            )
+        )
+
+    def logs(self, service: str | None = None, *, tail: int = 50) -> str:
+        compose = self._require_compose()
+        cmd = [*compose.compose_command_property, "logs", "--no-color", "--tail", str(tail)]
+        proc = compose._run_command([*cmd, *([service] if service else [])])
+        return self._redactor.redact(
+            proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+        )
+
+    def exec(self, service: str, command: Sequence[str]) -> ExecResult:
+        compose = self._require_compose()
+        proc = subprocess.run(
+            [*compose.compose_command_property, "exec", "-T", service, *command],
+            capture_output=True,
+            cwd=str(compose.context),
+            env=compose.environment,
+            timeout=120,
+            check=False,
+        )
+        output = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+        return ExecResult(proc.returncode, self._redactor.redact(output))
+
+    def removal_command(self) -> str:
+        return f"docker compose --project-name {self._project} down --volumes --remove-orphans"
+
+    # -- context manager: cleans up if start() fails, and attaches logs to the error -------------
+    def __enter__(self) -> Self:
+        try:
+            report = self.start()
+        except BaseException:
+            self.stop()
+            raise
+        if not report.started:
+            notes = self._failure_notes()
+            self.stop()
+            error = StackError(report.error)
+            for note in notes:
+                error.add_note(note)
+            raise error
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def failure_logs(self, tail: int) -> str:
+        """The last lines of each service's log, redacted; never raises."""
+        try:
+            return self.logs(tail=tail)
+        except AthaliaError as exc:
+            return f"(logs unavailable: {exc})"
+
+    # -- internals --------------------------------------------------------------------------------
+    def _failure_notes(self) -> list[str]:
+        return [f"service logs of {self._project}:\n{self.failure_logs(40)}"]
+
+    def _build(self, compose: _Compose) -> float:
+        with self._progress.phase(f"building images of {self._project}") as step:
+            seen: set[str] = set()
+
+            def on_line(line: str) -> None:
+                # One line per image, when its first build step shows up.
+                match = _BUILD_STEP.search(line)
+                if match and match.group(1) not in seen | {"internal"}:
+                    seen.add(match.group(1))
+                    step(f"building {match.group(1)}")
+
+            result = run_command(
+                [*compose.compose_command_property, "--progress", "plain", "build"],
+                cwd=str(compose.context),
+                env=compose.environment,
+                timeout=3600,
+                on_line=on_line,
+                groups=self._registry,
+                what="compose build",
+                redact=self._redactor.redact,
+            )
+        return result.seconds
+
+    def _up(self, compose: _Compose, deadline: float) -> float:
+        with self._progress.phase(f"starting stack {self._project} (deadline {deadline:.0f}s)") as step:
+            healthy: set[str] = set()
+
+            def on_line(line: str) -> None:
+                # Only the transitions a reader waits for: healthy, or an error.
+                match = _UP_STATE.search(line)
+                if match and match.group(1) not in healthy:
+                    if match.group(2) == "Healthy":
+                        healthy.add(match.group(1))
+                    step(f"{match.group(1).removeprefix(self._project + '-')} {match.group(2).lower()}")
+
+            start = time.monotonic()
+            try:
+                result: CommandResult = run_command(
+                    [
+                        *compose.compose_command_property,
+                        "up",
+                        "--detach",
+                        "--no-build",
+                        "--wait",
+                        "--wait-timeout",
+                        str(max(1, int(deadline))),
+                    ],
+                    cwd=str(compose.context),
+                    env=compose.environment,
+                    timeout=deadline + 30,
+                    on_line=on_line,
+                    groups=self._registry,
+                    what="compose up",
+                    redact=self._redactor.redact,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise StackTimeout(self._timeout_message(deadline, "")) from None
+            elapsed = time.monotonic() - start
+            if result.returncode != 0:
+                if elapsed >= deadline - 1 or "timeout" in result.output.lower():
+                    raise StackTimeout(self._timeout_message(deadline, result.tail()))
+                raise StackError(
+                    f"athalia: `docker compose up` failed (exit {result.returncode}) for project "
+                    f"{self._project} of {self._env.path}. compose said:\n{result.tail()}"
+                )
+        return result.seconds
+
+    def _timeout_message(self, deadline: float, tail: str) -> str:
+        unhealthy = [s for s in self._safe_services() if not s.healthy]
+        who = (
+            ", ".join(f"{s.service} ({s.state}/{s.health or 'no healthcheck'})" for s in unhealthy)
+            or "unknown"
+        )
+        return (
+            f"athalia: stack {self._project} was not healthy within its startup SLO of {deadline:.0f} s "
+            f"(slo.startup.max_seconds in {self._env.path}). Not healthy: {who}. "
+            f"Raise the SLO or fix the service's healthcheck.{(' compose said:' + chr(10) + tail) if tail else ''}"
+        )
+
+    def _safe_services(self) -> tuple[ServiceState, ...]:
+        try:
+            return self.services()
+        except AthaliaError:
+            return ()
+
+    def _require_compose(self) -> _Compose:
+        if self._compose is None:
+            raise StackError(f"athalia: stack {self._project} has not been started; call start() first.")
+        return self._compose
+
+
+_BUILD_STEP = re.compile(r"^#\d+ \[(\S+?)[\s\]]")
+_UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
+
+
+def _join(cmd: str | Sequence[str]) -> str:
+    return cmd if isinstance(cmd, str) else " ".join(str(c) for c in cmd)

@@ -1,0 +1,93 @@
+"""Fakes for tests: a stack that needs no Docker.
+
+Bring it in through the ``pytest_athalia_make_stack`` hook in a conftest.py::
+
+    from pytest_athalia.testing import FakeStack
+
+    def pytest_athalia_make_stack(config, environment, project):
+        return FakeStack(environment, project=project, base_url="http://127.0.0.1:8000")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from .config import Environment
+from .stack import Endpoint, ExecResult, ServiceState, StartupReport
+
+__all__ = ["FakeStack"]
+
+
+class FakeStack:
+    """Implements the Stack protocol with canned values; records its lifecycle calls."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        project: str = "athalia-fake-main-p0-000000",
+        base_url: str = "http://127.0.0.1:1",
+        startup_seconds: float | None = 1.0,
+        build_seconds: float | None = 0.5,
+        error: str = "",
+        services: Sequence[ServiceState] = (),
+        logs: str = "",
+    ) -> None:
+        self._env = environment
+        self._project = project
+        split = urlsplit(base_url)
+        self._endpoint = Endpoint(split.hostname or "127.0.0.1", split.port or 80)
+        self._report = StartupReport(
+            project,
+            build_seconds,
+            startup_seconds,
+            float(environment.spec.slo.startup.max_seconds),
+            tuple(services),
+            error,
+        )
+        self._startup: StartupReport | None = None
+        self._logs = logs
+        self.calls: list[str] = []
+
+    @property
+    def project(self) -> str:
+        return self._project
+
+    @property
+    def environment(self) -> Environment:
+        return self._env
+
+    @property
+    def startup(self) -> StartupReport | None:
+        return self._startup
+
+    def start(self) -> StartupReport:
+        self.calls.append("start")
+        self._startup = self._report
+        return self._report
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def endpoint(self, service: str | None = None, port: int | None = None) -> Endpoint:
+        return self._endpoint
+
+    def url(self, service: str | None = None, path: str = "", *, port: int | None = None) -> str:
+        return self._endpoint.url(path)
+
+    def services(self) -> tuple[ServiceState, ...]:
+        return self._report.services
+
+    def logs(self, service: str | None = None, *, tail: int = 50) -> str:
+        return "\n".join(self._logs.splitlines()[-tail:])
+
+    def failure_logs(self, tail: int) -> str:
+        return self.logs(tail=tail)
+
+    def exec(self, service: str, command: Sequence[str]) -> ExecResult:
+        self.calls.append("exec " + " ".join(command))
+        return ExecResult(0, "")
+
+    def removal_command(self) -> str:
+        return f"true  # fake stack {self._project}"
