@@ -215,22 +215,16 @@ class DockerResources:
             if kind is Kind.CONTAINER:
                 rows = self._api.containers(all=True, filters=filters)
                 return [
-                    _resource(kind, row["Id"], (row.get("Names") or [row["Id"]])[0].lstrip("/"), row)
-                    for row in rows
+                    _resource(kind, row["Id"], (row.get("Names") or [row["Id"]])[0].lstrip("/"), row) for row in rows
                 ]
             if kind is Kind.NETWORK:
-                return [
-                    _resource(kind, row["Id"], row["Name"], row)
-                    for row in self._api.networks(filters=filters)
-                ]
+                return [_resource(kind, row["Id"], row["Name"], row) for row in self._api.networks(filters=filters)]
             rows = self._api.volumes(filters=filters).get("Volumes") or []
             return [_resource(kind, row["Name"], row["Name"], row) for row in rows]
         except (docker.errors.DockerException, requests.RequestException) as exc:
             problem = str(exc)
         _drop_failed_sockets()
-        raise DockerUnavailable(
-            f"athalia: listing {kind}s labelled {label} failed: {problem}. {_DOCKER_HINT}"
-        )
+        raise DockerUnavailable(f"athalia: listing {kind}s labelled {label} failed: {problem}. {_DOCKER_HINT}")
 
     def remove_container(self, ref: str) -> str | None:
         return self._remove(self._api.remove_container, ref, v=True, force=True)
@@ -403,11 +397,7 @@ def remove_project(
             quiet_since = now if quiet_since is None else quiet_since
             if now - quiet_since >= settle_seconds or now - start >= deadline_seconds:
                 return _leftovers(project, {kind: list(names) for kind, names in removed.items()})
-            sleep(
-                max(
-                    0.0, min(poll_seconds, quiet_since + settle_seconds - now, start + deadline_seconds - now)
-                )
-            )
+            sleep(max(0.0, min(poll_seconds, quiet_since + settle_seconds - now, start + deadline_seconds - now)))
             continue
         quiet_since = None
         if now - start >= deadline_seconds:
@@ -442,9 +432,7 @@ def sweep(
             continue
         try:
             removed.append(
-                remove_project(
-                    api, found.project, settle_seconds=settle_seconds, deadline_seconds=deadline_seconds
-                )
+                remove_project(api, found.project, settle_seconds=settle_seconds, deadline_seconds=deadline_seconds)
             )
         except CleanupError as exc:
             failures.append(str(exc))

@@ -50,9 +50,7 @@ def _parser() -> argparse.ArgumentParser:
             "answers; else builds NAME from Debian with debootstrap (needs root and debootstrap)."
         ),
     )
-    boot.add_argument(
-        "--name", default=DEFAULT_BASE_IMAGE, help=f"image to provide (default {DEFAULT_BASE_IMAGE})"
-    )
+    boot.add_argument("--name", default=DEFAULT_BASE_IMAGE, help=f"image to provide (default {DEFAULT_BASE_IMAGE})")
     boot.add_argument(
         "--source",
         default=DEFAULT_PULL_SOURCE,
@@ -75,9 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     clean.set_defaults(handler=_cleanup)
 
     envs = sub.add_parser("envs", help="list and validate the environment files")
-    envs.add_argument(
-        "folder", nargs="?", default="environments", help="environments folder (default ./environments)"
-    )
+    envs.add_argument("folder", nargs="?", default="environments", help="environments folder (default ./environments)")
     envs.set_defaults(handler=_envs)
     return parser
 
@@ -129,11 +125,15 @@ def _envs(args: argparse.Namespace) -> int:
     from .config import list_environments, load_environment
 
     folder = Path(args.folder)
-    names = list_environments(folder)
+    origin = f"athalia envs {args.folder}"
+    names = list_environments(folder, folder_origin=origin)
+    if not names:
+        print(f"athalia: no environment files (NAME.yml or NAME.yaml) in {folder}.", file=sys.stderr)
+        return 1
     bad = 0
     for name in names:
         try:
-            env = load_environment(name, folder, origin="athalia envs")
+            env = load_environment(name, folder, origin="athalia envs", folder_origin=origin)
         except AthaliaError as exc:
             bad += 1
             print(str(exc), file=sys.stderr)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
-from .errors import DockerUnavailable, StackError
+from .errors import DockerUnavailable, StackError, StackTimeout
 
 __all__ = [
     "CommandResult",
@@ -139,6 +139,12 @@ def run_command(
     reader.start()
     try:
         returncode = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop_group(proc)
+        raise StackTimeout(
+            f"athalia: {what or 'command'} did not finish within {timeout:g} s and was stopped: "
+            f"`{redact(' '.join(argv))}`."
+        ) from None
     except BaseException:
         _stop_group(proc)
         raise

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 SUFFIXES: Final = (".yml", ".yaml")
+_FOLDER_ORIGIN = "ini athalia_environments"
 _HOW_TO_SELECT: Final = (
     "Select an environment with --athalia-env NAME|PATH or ATHALIA_ENV=NAME|PATH; "
     "a NAME is looked up as NAME.yml in the folder set by ini athalia_environments"
@@ -133,10 +134,8 @@ class SLOs(_Model):
 class StackSpec(_Model):
     """The compose stack and the service under deployment. Paths are relative to the file's folder."""
 
-    compose_files: Annotated[
-        tuple[Annotated[str, BeforeValidator(_path_text)], ...], BeforeValidator(_list_only)
-    ] = Field(
-        min_length=1, description="a non-empty list of compose file paths, e.g. [../docker-compose.yml]"
+    compose_files: Annotated[tuple[Annotated[str, BeforeValidator(_path_text)], ...], BeforeValidator(_list_only)] = (
+        Field(min_length=1, description="a non-empty list of compose file paths, e.g. [../docker-compose.yml]")
     )
     project_directory: str | None = Field(
         default=None,
@@ -224,10 +223,13 @@ def _display(path: Path) -> str:
 # --------------------------------------------------------------------------- finding files
 
 
-def list_environments(environments_dir: Path) -> tuple[str, ...]:
-    """The environment names in ``environments_dir`` (stems of its ``*.yml``/``*.yaml`` files), sorted."""
+def list_environments(environments_dir: Path, *, folder_origin: str = _FOLDER_ORIGIN) -> tuple[str, ...]:
+    """The environment names in ``environments_dir`` (stems of its ``*.yml``/``*.yaml`` files), sorted.
+
+    ``folder_origin`` names the setting the folder came from, for the message when it is missing.
+    """
     folder = _absolute(environments_dir)
-    _check_folder(folder)
+    _check_folder(folder, folder_origin)
     return tuple(
         sorted(
             {
@@ -240,7 +242,11 @@ def list_environments(environments_dir: Path) -> tuple[str, ...]:
 
 
 def load_environment(
-    selector: str, environments_dir: Path | None, *, origin: str = "--athalia-env"
+    selector: str,
+    environments_dir: Path | None,
+    *,
+    origin: str = "--athalia-env",
+    folder_origin: str = _FOLDER_ORIGIN,
 ) -> Environment:
     """Find, parse and check one environment file.
 
@@ -250,9 +256,7 @@ def load_environment(
     """
     chosen = selector.strip()
     if not chosen:
-        raise ConfigError(
-            f"athalia: {origin} is empty; expected an environment NAME or PATH. {_HOW_TO_SELECT}."
-        )
+        raise ConfigError(f"athalia: {origin} is empty; expected an environment NAME or PATH. {_HOW_TO_SELECT}.")
     if _is_path(chosen):
         path = _absolute(Path(chosen))
         if not path.is_file():
@@ -269,20 +273,16 @@ def load_environment(
             f"or pass a path: --athalia-env path/to/{chosen}.yml."
         )
     folder = _absolute(environments_dir)
-    _check_folder(folder)
+    _check_folder(folder, folder_origin)
     for suffix in SUFFIXES:
         candidate = folder / f"{chosen}{suffix}"
         if candidate.is_file():
             return _load(candidate, chosen)
     names = list_environments(folder)
     # "prod" for "production" is too short for difflib's ratio, but clearly meant.
-    close = [name for name in names if name.startswith(chosen)] or difflib.get_close_matches(
-        chosen, names, n=1
-    )
+    close = [name for name in names if name.startswith(chosen)] or difflib.get_close_matches(chosen, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    found = (
-        f"one of: {', '.join(names)}" if names else "an environment, but the folder has no .yml/.yaml files"
-    )
+    found = f"one of: {', '.join(names)}" if names else "an environment, but the folder has no .yml/.yaml files"
     raise ConfigError(
         f"athalia: unknown environment {chosen!r} (from {origin}); expected {found} "
         f"(in {_display(folder)}).{hint} {_HOW_TO_SELECT}."
@@ -298,13 +298,12 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _check_folder(folder: Path) -> None:
+def _check_folder(folder: Path, origin: str) -> None:
     if not folder.is_dir():
         state = "is not a directory" if folder.exists() else "does not exist"
         raise ConfigError(
-            f"athalia: environments folder {_display(folder)} (ini athalia_environments) {state}; "
-            "expected a folder of NAME.yml files. "
-            "Create it, or set ini athalia_environments to the right folder."
+            f"athalia: environments folder {_display(folder)} (from {origin}) {state}; "
+            f"expected a folder of NAME.yml files. Create it, or point {origin} at the right folder."
         )
 
 
@@ -412,9 +411,7 @@ def _load(path: Path, name: str) -> Environment:
     try:
         spec = EnvironmentSpec.model_validate(data)
     except ValidationError as exc:
-        problems.extend(
-            _from_pydantic(error, _as_written(data, error["loc"]), lines) for error in _relevant(exc)
-        )
+        problems.extend(_from_pydantic(error, _as_written(data, error["loc"]), lines) for error in _relevant(exc))
     problems.extend(_reference_problems(data, lines))
     problems.extend(_missing_paths(data, path.parent, lines))
     if problems or spec is None:  # spec is None only when pydantic reported problems
@@ -447,11 +444,7 @@ def _parse(text: str, shown: str) -> tuple[yaml.Node | None, object]:
         node = loader.get_single_node()
         return node, (None if node is None else loader.construct_document(node))
     except yaml.MarkedYAMLError as exc:
-        where = (
-            f", line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
-            if exc.problem_mark
-            else ""
-        )
+        where = f", line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}" if exc.problem_mark else ""
         what = ", ".join(part for part in (exc.context, exc.problem) if part) or "invalid syntax"
         if isinstance(exc, yaml.constructor.ConstructorError):
             found, fix = "a value YAML cannot build", "Use plain keys and values without tags"
@@ -603,9 +596,7 @@ def _relevant(exc: ValidationError) -> list[Any]:
         error
         for error in errors
         if error["type"] != "too_short"
-        or not any(
-            other["loc"][: len(error["loc"])] == error["loc"] and other is not error for other in errors
-        )
+        or not any(other["loc"][: len(error["loc"])] == error["loc"] and other is not error for other in errors)
     ]
 
 

@@ -47,9 +47,7 @@ def athalia_redactor(pytestconfig: pytest.Config) -> Redactor:
 
 
 @pytest.fixture(scope="session")
-def athalia_stack_startup(
-    pytestconfig: pytest.Config, athalia_environment: Environment
-) -> Iterator[StartupReport]:
+def athalia_stack_startup(pytestconfig: pytest.Config, athalia_environment: Environment) -> Iterator[StartupReport]:
     """Session: builds and starts the stack once (per xdist worker) and yields what it measured.
 
     It does not raise when the stack fails to come up, so the startup gate can fail

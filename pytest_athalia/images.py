@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol, final
 
-import docker  # type: ignore[import-untyped, unused-ignore]
+import docker
 import requests
 
 from pytest_athalia.errors import DockerUnavailable, ImageError
@@ -256,9 +256,7 @@ def _remove_scratch(path: Path) -> None:
     try:
         shutil.rmtree(path)
     except OSError as exc:
-        raise ImageError(
-            f"Could not remove the scratch directory {path} ({exc}). Fix: remove it by hand."
-        ) from exc
+        raise ImageError(f"Could not remove the scratch directory {path} ({exc}). Fix: remove it by hand.") from exc
 
 
 def _read_mountinfo() -> str:
@@ -468,7 +466,7 @@ class DockerImageDriver:
             code, tail = _run_logged(install, env=env)
         if code != 0 or _find_debootstrap() is None:
             raise ImageError(
-                f"`{' '.join(install)}` failed with exit status {code}.{_format_tail(tail)} "
+                f"`{' '.join(install)}` {_ended(code)}.{_format_tail(tail)} "
                 "Fix: make the Debian archive reachable, or install debootstrap by hand."
             )
         return True
@@ -485,15 +483,13 @@ class DockerImageDriver:
         # Its log lives inside rootfs, which is about to be deleted.
         log = rootfs / "debootstrap" / "debootstrap.log"
         with contextlib.suppress(OSError):
-            tail += [f"debootstrap.log: {line}" for line in _last_lines(log.read_text(errors="replace"))]
+            log_tail = _last_lines(log.read_text(errors="replace"))[-4:]
+            tail += [f"debootstrap.log: {line}" for line in log_tail]
         if any("noexec or nodev" in line for line in tail):
             fix = "point TMPDIR (or workdir) at a file system mounted without noexec and nodev."
         else:
             fix = f"check that {spec.mirror} is reachable from this host and has the suite {spec.suite}."
-        raise ImageError(
-            f"`{' '.join(argv)}` failed with exit status {code} after {_since(start)}."
-            f"{_format_tail(tail)} Fix: {fix}"
-        )
+        raise ImageError(f"`{' '.join(argv)}` {_ended(code)} after {_since(start)}.{_format_tail(tail)} Fix: {fix}")
 
     def import_rootfs(self, rootfs: Path, changes: Sequence[str]) -> str:
         changes_argv = [arg for change in changes for arg in ("--change", change)]
@@ -505,9 +501,7 @@ class DockerImageDriver:
         ):
             assert tar.stdout is not None
             try:
-                with _popen(
-                    import_argv, stdin=tar.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-                ) as importer:
+                with _popen(import_argv, stdin=tar.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as importer:
                     tar.stdout.close()  # so tar gets SIGPIPE if docker import dies
                     try:
                         out, err = importer.communicate()
@@ -523,7 +517,7 @@ class DockerImageDriver:
         image = out.decode().strip()
         if importer.returncode != 0 or not image:
             raise ImageError(
-                f"`{' '.join(import_argv)}` failed with exit status {importer.returncode}."
+                f"`{' '.join(import_argv)}` {_ended(importer.returncode)}."
                 f"{_format_tail(_last_lines(err.decode(errors='replace')) + tar_tail)} Fix: check "
                 f"that the docker CLI ({self._docker_cli}) is installed and reaches the daemon "
                 "(`docker info`)."
@@ -532,7 +526,7 @@ class DockerImageDriver:
             with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
                 self._client.api.remove_image(image)
             raise ImageError(
-                f"`tar -C {rootfs} -c .` failed with exit status {tar_code}, so the imported image "
+                f"`tar -C {rootfs} -c .` {_ended(tar_code)}, so the imported image "
                 f"was incomplete and is removed.{_format_tail(tar_tail)} Fix: check free space and "
                 "permissions in the scratch directory."
             )
@@ -586,9 +580,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _run_logged(argv: Sequence[str], *, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """Run ``argv`` with stdout and stderr merged; return its exit status and last lines."""
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
-    with _popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-    ) as proc:
+    with _popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env) as proc:
         assert proc.stdout is not None
         try:
             for raw in proc.stdout:
@@ -608,4 +600,8 @@ def _last_lines(text: str) -> list[str]:
 def _format_tail(lines: Sequence[str]) -> str:
     if not lines:
         return ""
-    return " Last output: " + " / ".join(" ".join(line.split()) for line in lines) + "."
+    return " Last output: " + " / ".join(" ".join(line.split()) for line in lines).rstrip(".") + "."
+
+
+def _ended(code: int) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"failed with exit status {code}"

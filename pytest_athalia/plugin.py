@@ -45,8 +45,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     except AthaliaError:
         compose = "docker compose v2 not found (see scripts/install-compose-v2.sh)"
     lines = [
-        f"athalia: environment {s.env.value} (from {s.env.origin}), file "
-        + (str(env.path) if env else "not loaded"),
+        f"athalia: environment {s.env.value} (from {s.env.origin}), file " + (str(env.path) if env else "not loaded"),
         f"athalia: compose {compose}; docker engine {docker_engine_version() or 'not reachable'}",
     ]
     if env is not None:

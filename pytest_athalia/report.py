@@ -8,6 +8,7 @@ them in the controlling process, so both always agree.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -63,9 +64,7 @@ class ReportBook:
     run: dict[str, Any] = field(default_factory=dict)
     tests: dict[str, TestRecord] = field(default_factory=dict)
 
-    def add(
-        self, nodeid: str, when: str, outcome: str, user_properties: Iterable[tuple[str, object]]
-    ) -> None:
+    def add(self, nodeid: str, when: str, outcome: str, user_properties: Iterable[tuple[str, object]]) -> None:
         record = self.tests.get(nodeid)
         if record is None:
             record = self.tests[nodeid] = TestRecord(nodeid, outcome)
@@ -99,15 +98,40 @@ class ReportBook:
         }
 
     def write(self, path: Path, redact: Callable[[str], str] | None = None) -> None:
-        """Write atomically, so an interrupted run never leaves half a file."""
-        text = json.dumps(self.as_json(), indent=2, sort_keys=False)
-        if redact is not None:
-            text = redact(text)
+        """Write atomically, so an interrupted run never leaves half a file.
+
+        Secrets are masked in the string values before encoding: after it, JSON escapes
+        would hide them from the redactor, and masking could break the JSON's structure.
+        """
+        data = self.as_json() if redact is None else _redact_values(self.as_json(), redact)
+        text = json.dumps(data, indent=2, sort_keys=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".athalia-", suffix=".json", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; artifacts are shared
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+def _redact_values(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v, redact) for v in value]
+    return value
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _num(value: float) -> str:

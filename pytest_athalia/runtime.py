@@ -72,7 +72,7 @@ class AthaliaRuntime:
         try:
             if settings.env_is_explicit or envdir.value.is_dir():
                 environment = load_environment(
-                    settings.env.value, envdir.value, origin=_origin_text(settings)
+                    settings.env.value, envdir.value, origin=settings.env.origin, folder_origin=envdir.origin
                 )
         except ConfigError as exc:
             if settings.env_is_explicit or envdir.origin != "default":
@@ -126,9 +126,7 @@ class AthaliaRuntime:
 
         # A kept stack outlives its run: its name carries no owner pid, so no sweep of
         # dead runs removes it; `athalia cleanup --all` does.
-        return make_project_name(
-            environment.name, self.worker, None if self.settings.keep.value else os.getpid()
-        )
+        return make_project_name(environment.name, self.worker, None if self.settings.keep.value else os.getpid())
 
     def sweep_dead_runs(self) -> None:
         """Remove what runs that died left behind, before adding a stack of our own."""
@@ -212,10 +210,6 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
     # A second SIGTERM kills at once; the watchdog still removes the stack then.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise KeyboardInterrupt("SIGTERM")
-
-
-def _origin_text(settings: Settings) -> str:
-    return settings.env.origin
 
 
 def _iso(ts: float) -> str:

@@ -40,9 +40,7 @@ __all__ = [
     "resolve_mapping",
 ]
 
-VALID_FORMS: Final = (
-    "${env:NAME} (NAME matching [A-Za-z_][A-Za-z0-9_]*), ${file:PATH}, or $${ for a literal ${"
-)
+VALID_FORMS: Final = "${env:NAME} (NAME matching [A-Za-z_][A-Za-z0-9_]*), ${file:PATH}, or $${ for a literal ${"
 
 MASK: Final = "***"
 ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -192,8 +190,7 @@ def _lookup(ref: SecretRef, *, base_dir: Path, environ: Mapping[str, str], where
     else:
         return content.rstrip("\r\n")
     raise SecretError(
-        f"{prefix} reads {path}, which {problem} (PATH is relative to {base_dir}). "
-        f"{fix}, or change the reference."
+        f"{prefix} reads {path}, which {problem} (PATH is relative to {base_dir}). {fix}, or change the reference."
     )
 
 

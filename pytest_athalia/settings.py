@@ -86,9 +86,7 @@ def add_options(parser: pytest.Parser) -> None:
     for opt in OPTIONS:
         env_note = f" (env {opt.env}, ini {opt.ini}; default {opt.default})"
         if opt.is_flag:
-            group.addoption(
-                opt.flag, action="store_true", default=None, dest=opt.dest, help=opt.help + env_note
-            )
+            group.addoption(opt.flag, action="store_true", default=None, dest=opt.dest, help=opt.help + env_note)
             parser.addini(opt.ini, opt.help, type="bool", default=None)
         else:
             group.addoption(opt.flag, action="store", default=None, dest=opt.dest, help=opt.help + env_note)
@@ -125,9 +123,7 @@ def read_settings(config: pytest.Config, environ: Mapping[str, str] | None = Non
         environments_dir=path(raw["athalia_environments"]),
         keep=_convert(raw["athalia_keep"], "athalia_keep", _parse_bool, "true or false"),
         report_path=path(raw["athalia_report"]),
-        log_lines=_convert(
-            raw["athalia_log_lines"], "athalia_log_lines", _parse_count, "a whole number >= 0"
-        ),
+        log_lines=_convert(raw["athalia_log_lines"], "athalia_log_lines", _parse_count, "a whole number >= 0"),
     )
 
 

@@ -119,11 +119,10 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    # q * n first: q / 100 * n is inexact in floats (0.07 * 100 != 7) and would skip a rank.
+    rank = max(1, math.ceil(q * len(ordered) / 100))
     return ordered[rank - 1]
 
 
 def _fmt(value: float) -> str:
-    return (
-        f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
-    )
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"

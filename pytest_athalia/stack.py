@@ -143,9 +143,7 @@ class _Compose(DockerCompose):
             cmd += ["-f", str(file)]
         return cmd
 
-    def _run_command(
-        self, cmd: str | list[str], context: str | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
+    def _run_command(self, cmd: str | list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
         try:
             return subprocess.run(
                 cmd,
@@ -295,10 +293,7 @@ class ComposeStack:
         containers = self._require_compose().get_containers(include_all=True)
         return tuple(
             sorted(
-                (
-                    ServiceState(c.Service or "", c.Name or "", c.State or "", c.Health or "")
-                    for c in containers
-                ),
+                (ServiceState(c.Service or "", c.Name or "", c.State or "", c.Health or "") for c in containers),
                 key=lambda s: s.service,
             )
         )
@@ -307,9 +302,7 @@ class ComposeStack:
         compose = self._require_compose()
         cmd = [*compose.compose_command_property, "logs", "--no-color", "--tail", str(tail)]
         proc = compose._run_command([*cmd, *([service] if service else [])])
-        return self._redactor.redact(
-            proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
-        )
+        return self._redactor.redact(proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace"))
 
     def exec(self, service: str, command: Sequence[str]) -> ExecResult:
         compose = self._require_compose()
@@ -370,16 +363,20 @@ class ComposeStack:
                     seen.add(match.group(1))
                     step(f"building {match.group(1)}")
 
-            result = run_command(
-                [*compose.compose_command_property, "--progress", "plain", "build"],
-                cwd=str(compose.context),
-                env=compose.environment,
-                timeout=3600,
-                on_line=on_line,
-                groups=self._registry,
-                what="compose build",
-                redact=self._redactor.redact,
-            )
+            try:
+                result = run_command(
+                    [*compose.compose_command_property, "--progress", "plain", "build"],
+                    cwd=str(compose.context),
+                    env=compose.environment,
+                    timeout=_BUILD_TIMEOUT,
+                    on_line=on_line,
+                    groups=self._registry,
+                    what="compose build",
+                    redact=self._redactor.redact,
+                )
+            except StackTimeout as exc:
+                # Not a startup timeout: the startup SLO starts counting after the build.
+                raise StackError(str(exc)) from None
         return result.seconds
 
     def _up(self, compose: _Compose, deadline: float) -> float:
@@ -415,7 +412,7 @@ class ComposeStack:
                     redact=self._redactor.redact,
                     check=False,
                 )
-            except subprocess.TimeoutExpired:
+            except StackTimeout:
                 raise StackTimeout(self._timeout_message(deadline, "")) from None
             elapsed = time.monotonic() - start
             if result.returncode != 0:
@@ -429,10 +426,7 @@ class ComposeStack:
 
     def _timeout_message(self, deadline: float, tail: str) -> str:
         unhealthy = [s for s in self._safe_services() if not s.healthy]
-        who = (
-            ", ".join(f"{s.service} ({s.state}/{s.health or 'no healthcheck'})" for s in unhealthy)
-            or "unknown"
-        )
+        who = ", ".join(f"{s.service} ({s.state}/{s.health or 'no healthcheck'})" for s in unhealthy) or "unknown"
         return (
             f"athalia: stack {self._project} was not healthy within its startup SLO of {deadline:.0f} s "
             f"(slo.startup.max_seconds in {self._env.path}). Not healthy: {who}. "
@@ -451,6 +445,7 @@ class ComposeStack:
         return self._compose
 
 
+_BUILD_TIMEOUT = 3600.0
 _BUILD_STEP = re.compile(r"^#\d+ \[(\S+?)[\s\]]")
 _UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
 

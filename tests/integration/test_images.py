@@ -6,6 +6,7 @@ here has a temporary name and is removed afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -28,6 +29,10 @@ from pytest_athalia.images import (
 )
 
 pytestmark = pytest.mark.docker
+
+# The real debootstrap build measured 65-125 s on our host (CPU and dpkg bound, worse while other
+# builds run), over the 90 s budget of the default suite, so it runs only when asked for.
+RUN_BUILD = os.environ.get("ATHALIA_TEST_DEBOOTSTRAP", "") == "1"
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -53,10 +58,8 @@ def temporary_name(client: Any) -> Iterator[str]:
     """A fresh image name, removed (only that name and its image) after the test."""
     name = f"athalia/base-test:{uuid.uuid4().hex[:12]}"
     yield name
-    try:
+    with contextlib.suppress(docker.errors.ImageNotFound):
         client.images.remove(name)
-    except docker.errors.ImageNotFound:
-        pass
 
 
 def _tiny_rootfs(path: Path) -> Path:
@@ -76,7 +79,7 @@ def test_keeps_the_existing_base_image_quickly(client: Any) -> None:
     assert (result.name, result.how, result.image_id) == (DEFAULT_BASE_IMAGE, "kept", expected)
     assert result.seconds < 2
     assert len(lines) == 1
-    assert lines[0].endswith("kept in 0.0s") or "kept in" in lines[0]
+    assert " ... kept in " in lines[0]
 
 
 def test_imports_tags_and_then_keeps_an_image(client: Any, temporary_name: str, tmp_path: Path) -> None:
@@ -104,10 +107,11 @@ def test_a_missing_image_has_no_id(client: Any) -> None:
     assert DockerImageDriver(client).image_id(f"athalia/none:{uuid.uuid4().hex[:12]}") is None
 
 
+@pytest.mark.skipif(not RUN_BUILD, reason="slow (65-125 s): set ATHALIA_TEST_DEBOOTSTRAP=1 to build for real")
 def test_builds_the_base_image_with_debootstrap_in_about_a_minute(
     client: Any, temporary_name: str, tmp_path: Path
 ) -> None:
-    """SLOW (~60 s, needs root and deb.debian.org): debootstrap, strip, import; python3 runs in it."""
+    """SLOW (65-125 s, needs root and deb.debian.org): debootstrap, strip, import; python3 runs in it."""
     if os.geteuid() != 0:
         _unavailable("building with debootstrap needs root")
     if shutil.which("debootstrap", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") is None:
@@ -133,7 +137,7 @@ def test_builds_the_base_image_with_debootstrap_in_about_a_minute(
     leftovers = client.containers.run(
         temporary_name, ["find", "/var/lib/apt/lists", "/var/cache/apt", "-type", "f"], remove=True
     )
-    assert leftovers.decode().split() == ["/var/cache/apt/archives/lock"]
+    assert leftovers.decode().split() == []
 
 
 def test_tiny_rootfs_tar_is_what_docker_sees(client: Any, temporary_name: str, tmp_path: Path) -> None:

@@ -101,9 +101,7 @@ class Parent:
             readable, _, _ = select.select([fd], [], [], max(0.0, left))
             chunk = os.read(fd, 4096) if readable else b""
             if not chunk:
-                pytest.fail(
-                    f"the parent script printed no line within {timeout:g} s (or exited).\n{self.details()}"
-                )
+                pytest.fail(f"the parent script printed no line within {timeout:g} s (or exited).\n{self.details()}")
             self._pending += chunk
         line, _, self._pending = self._pending.partition(b"\n")
         return line.decode()
@@ -188,11 +186,7 @@ def start_parent(tmp_path: Path, project: str) -> Iterator[StartParent]:
                 (parent.watchdog_pid, "pytest-athalia watchdog"),
                 (parent.child_pid, CHILD_MARKER),
             ):
-                if (
-                    pid
-                    and _wait_until(functools.partial(_dead, pid), timeout=20) is None
-                    and _is_ours(pid, marker)
-                ):
+                if pid and _wait_until(functools.partial(_dead, pid), timeout=20) is None and _is_ours(pid, marker):
                     os.kill(pid, signal.SIGKILL)
 
 

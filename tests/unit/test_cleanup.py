@@ -252,9 +252,7 @@ def test_remove_project_settle_is_bounded_by_the_deadline() -> None:
     """A settle window longer than the deadline ends at the deadline, successfully if nothing is left."""
     api = FakeDockerResources()
     clock = FakeClock()
-    assert remove_project(
-        api, P1, settle_seconds=100, deadline_seconds=5, clock=clock, sleep=clock.sleep
-    ).empty
+    assert remove_project(api, P1, settle_seconds=100, deadline_seconds=5, clock=clock, sleep=clock.sleep).empty
     assert clock.now == pytest.approx(5.0)
 
 

@@ -99,9 +99,7 @@ def with_line(text: str, old: str, new: str) -> str:
 # --------------------------------------------------------------------------- happy paths
 
 
-def test_load_by_name_parses_the_file_and_resolves_paths(
-    envdir: Path, write: Callable[[str, str], Path]
-) -> None:
+def test_load_by_name_parses_the_file_and_resolves_paths(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """A name finds `<dir>/<name>.yml`; paths come back absolute, relative to the file."""
     path = write("dev.yml", VALID)
     env = load_environment("dev", Path("environments"))
@@ -162,9 +160,7 @@ def test_project_directory_is_relative_to_the_file(envdir: Path, write: Callable
 def test_multiple_compose_files_keep_their_order(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """Compose files are returned absolute, in the order written."""
     (envdir / "override.yml").write_text("services: {}\n", encoding="utf-8")
-    write(
-        "dev.yml", with_line(MINIMAL, "compose_files", "compose_files: [../docker-compose.yml, override.yml]")
-    )
+    write("dev.yml", with_line(MINIMAL, "compose_files", "compose_files: [../docker-compose.yml, override.yml]"))
     env = load_environment("dev", envdir)
     assert env.compose_files == (envdir.parent / "docker-compose.yml", envdir / "override.yml")
 
@@ -206,9 +202,7 @@ def test_loaded_values_are_frozen(envdir: Path, write: Callable[[str, str], Path
         env.spec.stack.port = 1
 
 
-def test_resolved_env_resolves_secrets_relative_to_the_file(
-    envdir: Path, write: Callable[[str, str], Path]
-) -> None:
+def test_resolved_env_resolves_secrets_relative_to_the_file(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """stack.env is resolved at start, with file references relative to the environment file."""
     (envdir.parent / "secrets").mkdir()
     (envdir.parent / "secrets" / "dev-db-password").write_text("pw-from-file\n", encoding="utf-8")
@@ -218,9 +212,7 @@ def test_resolved_env_resolves_secrets_relative_to_the_file(
     assert found == frozenset({"pw-from-file"})
 
 
-def test_list_environments_returns_sorted_unique_names(
-    envdir: Path, write: Callable[[str, str], Path]
-) -> None:
+def test_list_environments_returns_sorted_unique_names(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """Names are the stems of .yml and .yaml files; other files and folders are ignored."""
     for filename in ("staging.yml", "dev.yaml", "production.yml", "dev.yml", "notes.txt", ".hidden.yml"):
         write(filename, MINIMAL)
@@ -242,9 +234,7 @@ def test_the_demo_environments_load() -> None:
 
 def test_list_environments_needs_an_existing_folder(envdir: Path) -> None:
     """A missing folder is a ConfigError naming it and the ini key."""
-    with pytest.raises(
-        ConfigError, match=r"environments folder .*missing.* does not exist.*athalia_environments"
-    ):
+    with pytest.raises(ConfigError, match=r"environments folder .*missing.* does not exist.*athalia_environments"):
         list_environments(envdir / "missing")
 
 
@@ -260,9 +250,7 @@ def test_missing_path_names_the_file_and_the_known_environments(
     assert "dev" in message
 
 
-def test_unknown_name_lists_the_valid_names_and_how_to_select(
-    envdir: Path, write: Callable[[str, str], Path]
-) -> None:
+def test_unknown_name_lists_the_valid_names_and_how_to_select(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """An unknown name lists what is there, suggests the closest, and names every way to select."""
     for filename in ("dev.yml", "staging.yml", "production.yaml"):
         write(filename, MINIMAL)
@@ -293,7 +281,7 @@ def test_bad_environments_folder_is_named(envdir: Path, make: bool, state: str) 
     if make:
         folder.write_text("", encoding="utf-8")
     message = config_error("dev", folder)
-    assert f"environments folder envs (ini athalia_environments) {state}" in message
+    assert f"environments folder envs (from ini athalia_environments) {state}" in message
 
 
 def test_empty_selector_is_rejected(envdir: Path) -> None:
@@ -328,19 +316,12 @@ def test_multiple_documents_are_rejected(envdir: Path, write: Callable[[str, str
     assert "line 5" in config_error("dev", envdir)
 
 
-@pytest.mark.parametrize(
-    ("text", "found"), [("- a\n- b\n", "found a list"), ("just text\n", "found 'just text'")]
-)
-def test_top_level_must_be_a_mapping(
-    envdir: Path, write: Callable[[str, str], Path], text: str, found: str
-) -> None:
+@pytest.mark.parametrize(("text", "found"), [("- a\n- b\n", "found a list"), ("just text\n", "found 'just text'")])
+def test_top_level_must_be_a_mapping(envdir: Path, write: Callable[[str, str], Path], text: str, found: str) -> None:
     """A list or scalar at the top level lists the expected keys."""
     write("dev.yml", text)
     message = config_error("dev", envdir)
-    assert (
-        "environments/dev.yml, line 1, top level: expected a mapping with keys: description, provider"
-        in message
-    )
+    assert "environments/dev.yml, line 1, top level: expected a mapping with keys: description, provider" in message
     assert found in message
 
 
@@ -356,9 +337,7 @@ def test_control_characters_are_located(envdir: Path, write: Callable[[str, str]
     assert "line 2, column 13" in config_error("dev", envdir)
 
 
-def test_values_yaml_cannot_convert_are_config_errors(
-    envdir: Path, write: Callable[[str, str], Path]
-) -> None:
+def test_values_yaml_cannot_convert_are_config_errors(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """An impossible date is a ConfigError, not PyYAML's ValueError."""
     write("dev.yml", MINIMAL + "description: 2024-13-45\n")
     assert "Quote the value" in config_error("dev", envdir)
@@ -493,8 +472,7 @@ def test_unknown_key_lists_every_allowed_key(envdir: Path, write: Callable[[str,
     write("dev.yml", MINIMAL + "  extra: 1\n")
     message = config_error("dev", envdir)
     assert (
-        "compose_files, project_directory, service, port, health_path, ready_path, version_path, build, env"
-        in message
+        "compose_files, project_directory, service, port, health_path, ready_path, version_path, build, env" in message
     )
 
 
@@ -515,9 +493,7 @@ def test_missing_stack_is_reported_at_the_top_level(envdir: Path, write: Callabl
     assert "Add it at the top level" in message
 
 
-def test_all_problems_are_reported_together_in_line_order(
-    envdir: Path, write: Callable[[str, str], Path]
-) -> None:
+def test_all_problems_are_reported_together_in_line_order(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """Several mistakes give one message with one sentence each, sorted by line."""
     text = with_line(
         with_line(with_line(VALID, "port:", "port: eighty"), "samples:", "samples: 0"),
@@ -529,9 +505,7 @@ def test_all_problems_are_reported_together_in_line_order(
     assert message.startswith("athalia: environments/dev.yml has 3 problems. ")
     positions = [message.index(f"key {key}:") for key in ("provider", "stack.port", "slo.health.samples")]
     assert positions == sorted(positions)
-    assert re.search(
-        r"Line 2, key provider: .* Line 6, key stack.port: .* Line 19, key slo.health.samples:", message
-    )
+    assert re.search(r"Line 2, key provider: .* Line 6, key stack.port: .* Line 19, key slo.health.samples:", message)
 
 
 def test_duplicate_keys_are_reported(envdir: Path, write: Callable[[str, str], Path]) -> None:
@@ -543,25 +517,16 @@ def test_duplicate_keys_are_reported(envdir: Path, write: Callable[[str, str], P
     )
 
 
-def test_missing_compose_file_names_key_and_resolved_path(
-    envdir: Path, write: Callable[[str, str], Path]
-) -> None:
+def test_missing_compose_file_names_key_and_resolved_path(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """Each compose file must exist; the message shows what it resolved to."""
-    write(
-        "dev.yml", with_line(MINIMAL, "compose_files", "compose_files: [../docker-compose.yml, ../nope.yml]")
-    )
+    write("dev.yml", with_line(MINIMAL, "compose_files", "compose_files: [../docker-compose.yml, ../nope.yml]"))
     message = config_error("dev", envdir)
-    assert (
-        "environments/dev.yml, line 2, key stack.compose_files[1]: expected an existing compose file"
-        in message
-    )
+    assert "environments/dev.yml, line 2, key stack.compose_files[1]: expected an existing compose file" in message
     assert f"resolves to {envdir.parent / 'nope.yml'} and does not exist" in message
     assert "Create it or fix the path" in message
 
 
-def test_missing_compose_file_is_reported_with_schema_problems(
-    envdir: Path, write: Callable[[str, str], Path]
-) -> None:
+def test_missing_compose_file_is_reported_with_schema_problems(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """A missing file is not hidden behind an unrelated schema error."""
     write(
         "dev.yml",
@@ -584,10 +549,7 @@ def test_invalid_secret_reference_is_a_load_error(envdir: Path, write: Callable[
     """Malformed references fail at load with file, line, key and the valid forms."""
     write("dev.yml", with_line(VALID, "POSTGRES_PASSWORD", "POSTGRES_PASSWORD: ${vault:db/pw}"))
     message = config_error("dev", envdir)
-    assert (
-        "environments/dev.yml, line 12, key stack.env.POSTGRES_PASSWORD: expected secret references"
-        in message
-    )
+    assert "environments/dev.yml, line 12, key stack.env.POSTGRES_PASSWORD: expected secret references" in message
     assert "unknown scheme 'vault'" in message
     assert "${env:NAME}" in message
     assert "${file:PATH}" in message

@@ -172,9 +172,7 @@ def test_the_scratch_directory_is_removed_after_a_build(tmp_path: Path) -> None:
     [ImageError("debootstrap failed."), KeyboardInterrupt(), OSError("disk full")],
     ids=["ImageError", "KeyboardInterrupt", "OSError"],
 )
-def test_the_scratch_directory_is_removed_when_debootstrap_fails(
-    tmp_path: Path, error: BaseException
-) -> None:
+def test_the_scratch_directory_is_removed_when_debootstrap_fails(tmp_path: Path, error: BaseException) -> None:
     """A half-built root file system is deleted whatever ends debootstrap, and the error passes."""
     driver = FakeImageDriver(debootstrap_error=error)
     with pytest.raises(type(error)):
@@ -287,9 +285,7 @@ def test_real_driver_refuses_debootstrap_without_root(monkeypatch: pytest.Monkey
     """The fix says to run as root."""
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setattr(images, "_find_debootstrap", lambda: "/usr/sbin/debootstrap")
-    with pytest.raises(
-        ImageError, match=r"needs root .* uid 1000\. Fix: run `athalia images bootstrap` as root"
-    ):
+    with pytest.raises(ImageError, match=r"needs root .* uid 1000\. Fix: run `athalia images bootstrap` as root"):
         DockerImageDriver(client=object()).prepare_debootstrap()
 
 
@@ -315,10 +311,7 @@ def test_real_driver_reports_debootstraps_last_lines(tmp_path: Path, monkeypatch
         DockerImageDriver(client=object()).debootstrap(DebootstrapSpec(mirror="http://m.example/d"), rootfs)
     message = str(caught.value)
     assert "failed with exit status 1 after" in message
-    assert (
-        "Last output: I: Retrieving InRelease / E: Failed getting release file / debootstrap.log: dpkg"
-        in message
-    )
+    assert "Last output: I: Retrieving InRelease / E: Failed getting release file / debootstrap.log: dpkg" in message
     assert message.endswith(
         "Fix: check that http://m.example/d is reachable from this host and has the suite bookworm."
     )
@@ -334,9 +327,7 @@ def test_real_driver_streams_the_rootfs_into_docker_import(tmp_path: Path) -> No
         tmp_path / "docker",
         f'printf "%s\\n" "$@" > {seen}.args\ncat > {seen}.tar\necho sha256:{"c" * 64}\n',
     )
-    image = DockerImageDriver(client=object(), docker_cli=str(fake_docker)).import_rootfs(
-        rootfs, images.IMPORT_CHANGES
-    )
+    image = DockerImageDriver(client=object(), docker_cli=str(fake_docker)).import_rootfs(rootfs, images.IMPORT_CHANGES)
     assert image == "sha256:" + "c" * 64
     assert Path(f"{seen}.args").read_text().splitlines() == [
         "import",
@@ -374,8 +365,7 @@ def test_real_driver_names_a_missing_tool(tmp_path: Path) -> None:
     [
         (
             'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host',
-            'no registry: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: '
-            "no such host",
+            'no registry: Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host',
         ),
         ("manifest for debian:nope not found", "manifest for debian:nope not found"),
     ],
@@ -396,3 +386,11 @@ def test_pull_failures_are_named(explanation: str, reason: str) -> None:
 def test_split_reference(reference: str, split: tuple[str, str]) -> None:
     """Registry ports are not tags; a missing tag is latest."""
     assert images._split_reference(reference) == split
+
+
+def test_real_driver_names_a_killing_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A debootstrap killed from outside is reported as such, not as exit status -9."""
+    fake = _script(tmp_path / "debootstrap", 'echo "I: Installing core packages..."\nkill -9 $$\n')
+    monkeypatch.setattr(images, "_find_debootstrap", lambda: str(fake))
+    with pytest.raises(ImageError, match=r"was killed by signal 9 after .*Installing core packages"):
+        DockerImageDriver(client=object()).debootstrap(DebootstrapSpec(), tmp_path / "rootfs")

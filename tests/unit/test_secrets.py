@@ -287,9 +287,7 @@ _NO_MASK_CHARS = st.characters(codec="utf-8", exclude_characters="*")
 )
 def test_redacted_text_never_contains_a_known_secret(secrets: list[str], pieces: list[str]) -> None:
     """Whatever the secrets and the text around them, no secret survives redaction."""
-    text = "".join(
-        piece + (secrets[index % len(secrets)] if secrets else "") for index, piece in enumerate(pieces)
-    )
+    text = "".join(piece + (secrets[index % len(secrets)] if secrets else "") for index, piece in enumerate(pieces))
     redacted = Redactor(*secrets).redact(text)
     for secret in secrets:
         assert secret not in redacted

@@ -1,0 +1,1 @@
+"""pytester tests of the plugin: options, reports, redaction and start-up errors."""

@@ -1,0 +1,143 @@
+"""Helpers for the plugin's pytester tests: a pytest-athalia project in a pytester directory.
+
+Every project gets an environments folder, a compose file that exists, a ``pytest.ini`` naming
+the folder, and a conftest.py whose ``pytest_athalia_make_stack`` returns a FakeStack configured
+by ``fake.json``, so no Docker is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ENVIRONMENT_YML = """\
+description: a pytester environment
+provider: compose
+stack:
+  compose_files: [../compose.yml]
+  service: app
+  port: 8000
+  health_path: /health
+  ready_path: /ready
+  version_path: /version
+slo:
+  startup:
+    max_seconds: 5
+  health:
+    samples: 5
+    max_p95_ms: 2000
+    min_success_ratio: 1.0
+"""
+
+FAKE_CONFTEST = '''\
+"""Provides a FakeStack (no Docker), configured by fake.json beside this file."""
+
+import json
+import os
+from pathlib import Path
+
+from pytest_athalia import ServiceState, runtime_of
+from pytest_athalia.secrets import resolve_mapping
+from pytest_athalia.testing import FakeStack
+
+HERE = Path(__file__).parent
+
+
+class RecordingStack(FakeStack):
+    """Resolves stack.env as ComposeStack does, and appends its project to stopped.txt when stopped."""
+
+    def __init__(self, config, environment, **options):
+        super().__init__(environment, **options)
+        self._config = config
+
+    def start(self):
+        env = self.environment
+        _, secrets = resolve_mapping(
+            dict(env.spec.stack.env),
+            base_dir=env.base_dir,
+            environ=os.environ,
+            where_prefix=f"{env.path}, key stack.env",
+        )
+        runtime_of(self._config).redactor.add(*secrets)
+        return super().start()
+
+    def stop(self):
+        super().stop()
+        with (HERE / "stopped.txt").open("a", encoding="utf-8") as fh:
+            fh.write(self.project + "\\n")
+
+
+def pytest_athalia_make_stack(config, environment, project):
+    path = HERE / "fake.json"
+    options = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    options["services"] = [ServiceState(*row) for row in options.get("services", [])]
+    return RecordingStack(config, environment, project=project, **options)
+'''
+
+HEALTHY_SERVICES = [["app", "t-app-1", "running", "healthy"], ["db", "t-db-1", "running", "healthy"]]
+
+
+class Project:
+    """A pytester directory laid out as a pytest-athalia project."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        self.path = pytester.path
+        (self.path / "compose.yml").write_text("services: {}\n", encoding="utf-8")
+        self.environment("dev")
+        self.ini()
+        self.fake()
+        (self.path / "conftest.py").write_text(FAKE_CONFTEST, encoding="utf-8")
+
+    def environment(self, name: str, body: str = ENVIRONMENT_YML, *, folder: str = "environments") -> Path:
+        """Write ``<folder>/<name>.yml`` (default: a valid environment) and return its path."""
+        path = self.path / folder / f"{name}.yml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(body), encoding="utf-8")
+        return path
+
+    def ini(self, *lines: str, environments: str | None = "environments") -> Path:
+        """(Re)write pytest.ini: ``athalia_environments`` (unless None) and any extra lines."""
+        keys = ([f"athalia_environments = {environments}"] if environments is not None else []) + list(lines)
+        path = self.path / "pytest.ini"
+        path.write_text("[pytest]\n" + "".join(f"{line}\n" for line in keys), encoding="utf-8")
+        return path
+
+    def fake(self, **options: Any) -> None:
+        """Configure the FakeStack the conftest returns (FakeStack's keyword arguments)."""
+        options.setdefault("services", HEALTHY_SERVICES)
+        (self.path / "fake.json").write_text(json.dumps(options), encoding="utf-8")
+
+    def report(self, relative: str = "reports/athalia.json") -> dict[str, Any]:
+        """The JSON artifact, parsed."""
+        data: dict[str, Any] = json.loads((self.path / relative).read_text(encoding="utf-8"))
+        return data
+
+    def checks(self, relative: str = "reports/athalia.json") -> dict[str, dict[str, str]]:
+        """Every check of the JSON artifact by name, over all its tests."""
+        return {name: fields for test in self.report(relative)["tests"] for name, fields in test["checks"].items()}
+
+    def stopped(self) -> list[str]:
+        """The projects whose FakeStack.stop was called, in order."""
+        marker = self.path / "stopped.txt"
+        return marker.read_text(encoding="utf-8").split() if marker.exists() else []
+
+    def junit(self, relative: str = "junit.xml") -> dict[str, ET.Element]:
+        """The ``testcase`` elements of a JUnit XML file by test name."""
+        root = ET.parse(self.path / relative).getroot()
+        return {case.get("name", ""): case for case in root.iter("testcase")}
+
+
+def properties(case: ET.Element) -> dict[str, str]:
+    """A JUnit testcase's properties as a mapping."""
+    return {prop.get("name", ""): prop.get("value", "") for prop in case.iter("property")}
+
+
+def output(result: pytest.RunResult) -> str:
+    """Everything a run printed, stdout and stderr."""
+    return result.stdout.str() + "\n" + result.stderr.str()

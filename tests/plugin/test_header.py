@@ -1,0 +1,52 @@
+"""The report header: which environment, from where, which file, compose and engine, and the SLOs."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import Project
+
+
+def test_header_names_environment_origin_file_compose_and_slo(project: Project) -> None:
+    """The header shows the environment, its origin and file, the compose/engine line and the SLO line."""
+    project.environment("staging")
+    result = project.pytester.runpytest("--athalia-env", "staging", "--athalia-report", "out/run.json")
+    result.stdout.fnmatch_lines(
+        [
+            f"athalia: environment staging (from --athalia-env), file {project.path / 'environments/staging.yml'}",
+            "athalia: compose *; docker engine *",
+            "athalia: provider compose, service app:8000, startup SLO 5s, keep=False, "
+            "report out/run.json",
+        ]
+    )
+
+
+def test_header_says_where_the_environment_came_from(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An environment chosen by ATHALIA_ENV and kept by ini athalia_keep is shown with those origins' effects."""
+    project.environment("qa")
+    project.ini("athalia_keep = true")
+    monkeypatch.setenv("ATHALIA_ENV", "qa")
+    result = project.pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        ["athalia: environment qa (from ATHALIA_ENV), file */environments/qa.yml", "*keep=True*"]
+    )
+
+
+def test_header_without_an_environment_says_not_loaded(project: Project) -> None:
+    """Without an environments folder the header says no file is loaded and shows no SLO line."""
+    project.ini(environments="no-such-folder")
+    result = project.pytester.runpytest()
+    result.stdout.fnmatch_lines(["athalia: environment dev (from default), file not loaded"])
+    result.stdout.no_fnmatch_line("athalia: provider *")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: plugin.pytest_report_header prints the selector (settings.env.value), not environment.name, "
+    "so a PATH selection shows the path where the name belongs",
+)
+def test_header_shows_the_environment_name_for_a_path_selection(project: Project) -> None:
+    """--athalia-env PATH shows the environment's name (the file's stem), as the JSON artifact does."""
+    project.environment("custom", folder="elsewhere")
+    result = project.pytester.runpytest("--athalia-env", "elsewhere/custom.yml")
+    result.stdout.fnmatch_lines(["athalia: environment custom (from --athalia-env), file */elsewhere/custom.yml"])

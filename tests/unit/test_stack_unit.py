@@ -1,0 +1,442 @@
+"""The stack's values and ComposeStack's lifecycle, without Docker (compose commands are faked)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_athalia import stack as stack_module
+from pytest_athalia.compose import CommandResult
+from pytest_athalia.config import Environment, EnvironmentSpec
+from pytest_athalia.errors import SecretError, StackError, StackTimeout
+from pytest_athalia.progress import Progress
+from pytest_athalia.secrets import Redactor
+from pytest_athalia.stack import ComposeStack, Endpoint, ServiceState, StartupReport
+
+PROJECT = "athalia-dev-main-p1234-abc123"
+HEALTHY = (
+    ServiceState("app", f"{PROJECT}-app-1", "running", "healthy"),
+    ServiceState("db", f"{PROJECT}-db-1", "running", ""),
+)
+
+
+# -- values -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "args", "url"),
+    [
+        (Endpoint("127.0.0.1", 8000), {}, "http://127.0.0.1:8000"),
+        (Endpoint("127.0.0.1", 8000), {"path": "/health"}, "http://127.0.0.1:8000/health"),
+        (Endpoint("localhost", 443), {"path": "/", "scheme": "https"}, "https://localhost:443/"),
+        (Endpoint("::1", 8000), {"path": "/health"}, "http://[::1]:8000/health"),
+        (Endpoint("fe80::1%eth0", 80), {}, "http://[fe80::1%eth0]:80"),
+    ],
+)
+def test_endpoint_url(endpoint: Endpoint, args: dict[str, str], url: str) -> None:
+    """URLs join scheme, host, port and path; IPv6 hosts are put in brackets."""
+    assert endpoint.url(**args) == url
+
+
+@pytest.mark.parametrize(
+    ("state", "health", "healthy"),
+    [
+        ("running", "healthy", True),
+        ("running", "", True),
+        ("running", "starting", False),
+        ("running", "unhealthy", False),
+        ("exited", "", False),
+        ("restarting", "healthy", False),
+    ],
+)
+def test_service_is_healthy_only_when_running_and_not_failing_its_healthcheck(
+    state: str, health: str, healthy: bool
+) -> None:
+    """A running container without a healthcheck counts as healthy; anything starting or failing does not."""
+    assert ServiceState("app", "c", state, health).healthy is healthy
+
+
+def test_startup_report_started_means_no_error() -> None:
+    """A report is `started` exactly when it carries no error."""
+    assert StartupReport(PROJECT, 1.0, 2.0, 60.0).started
+    assert not StartupReport(PROJECT, None, 60.0, 60.0, error="not healthy").started
+
+
+# -- a ComposeStack with compose faked ------------------------------------------------------------------
+
+
+def make_env(tmp_path: Path, *, build: bool = True, env: Mapping[str, str] | None = None) -> Environment:
+    spec = EnvironmentSpec.model_validate(
+        {
+            "stack": {
+                "compose_files": ["../docker-compose.yml"],
+                "service": "app",
+                "port": 8000,
+                "build": build,
+                "env": dict(env or {}),
+            },
+            "slo": {"startup": {"max_seconds": 60}},
+        }
+    )
+    return Environment("dev", tmp_path / "environments" / "dev.yml", spec)
+
+
+class Registry:
+    """A fake watchdog that records what the stack tells it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def watch_process_group(self, pgid: int) -> None:
+        self.events.append(("watch_group", pgid))
+
+    def forget_process_group(self, pgid: int) -> None:
+        self.events.append(("forget_group", pgid))
+
+    def watch_project(self, project: str) -> None:
+        self.events.append(("watch_project", project))
+
+    def project_removed(self, project: str) -> None:
+        self.events.append(("project_removed", project))
+
+
+Outcome = CommandResult | BaseException
+
+
+class Compose:
+    """Stands in for `run_command`: answers `build`, `up` and `down` with canned results and output lines."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, Outcome] = {}
+        self.lines: dict[str, list[str]] = {}
+        self.calls: list[tuple[str, list[str], dict[str, Any]]] = []
+
+    def __call__(self, argv: Sequence[str], **kwargs: Any) -> CommandResult:
+        verb = next(v for v in ("build", "up", "down") if v in argv)
+        self.calls.append((verb, list(argv), kwargs))
+        on_line: Callable[[str], None] | None = kwargs.get("on_line")
+        for line in self.lines.get(verb, []):
+            assert on_line is not None
+            on_line(line)
+        result = self.results.get(verb, CommandResult(tuple(argv), 0, "", 2.5))
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def verbs(self) -> list[str]:
+        return [verb for verb, _, _ in self.calls]
+
+
+@pytest.fixture
+def compose(monkeypatch: pytest.MonkeyPatch) -> Compose:
+    fake = Compose()
+    monkeypatch.setattr(stack_module, "run_command", fake)
+    return fake
+
+
+@pytest.fixture
+def services(monkeypatch: pytest.MonkeyPatch) -> list[ServiceState]:
+    """What `docker compose ps` would report; edit the list to change it."""
+    current = list(HEALTHY)
+    monkeypatch.setattr(ComposeStack, "services", lambda self: tuple(current))
+    return current
+
+
+@pytest.fixture
+def progress_lines() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry()
+
+
+@pytest.fixture
+def redactor() -> Redactor:
+    return Redactor()
+
+
+@pytest.fixture
+def make_stack(
+    tmp_path: Path, progress_lines: list[str], registry: Registry, redactor: Redactor
+) -> Callable[..., ComposeStack]:
+    def make(*, build: bool = True, env: Mapping[str, str] | None = None, **kwargs: Any) -> ComposeStack:
+        kwargs.setdefault("environ", {"PATH": "/usr/bin:/bin"})
+        return ComposeStack(
+            make_env(tmp_path, build=build, env=env),
+            project=PROJECT,
+            redactor=redactor,
+            progress=Progress(progress_lines.append),
+            registry=registry,
+            **kwargs,
+        )
+
+    return make
+
+
+def untimed(lines: list[str]) -> list[str]:
+    return [re.sub(r"\d+\.\ds", "Ns", line) for line in lines]
+
+
+# -- before start -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.endpoint(),
+        lambda s: s.url(path="/health"),
+        lambda s: s.services(),
+        lambda s: s.logs(),
+        lambda s: s.exec("app", ["true"]),
+    ],
+    ids=["endpoint", "url", "services", "logs", "exec"],
+)
+def test_methods_before_start_say_to_call_start(
+    make_stack: Callable[..., ComposeStack], call: Callable[[ComposeStack], object]
+) -> None:
+    """Using a stack that was never started is a StackError naming the project and the fix."""
+    with pytest.raises(StackError, match=rf"stack {PROJECT} has not been started; call start\(\) first"):
+        call(make_stack())
+
+
+def test_failure_logs_before_start_do_not_raise(make_stack: Callable[..., ComposeStack]) -> None:
+    """failure_logs never raises; it says why there are no logs."""
+    text = make_stack().failure_logs(10)
+    assert text.startswith("(logs unavailable: athalia: stack ")
+    assert "call start() first" in text
+
+
+def test_stop_before_start_does_nothing(
+    make_stack: Callable[..., ComposeStack], compose: Compose, registry: Registry
+) -> None:
+    """Stopping a stack that never started runs no compose command."""
+    stack = make_stack()
+    stack.stop()
+    assert compose.calls == []
+    assert registry.events == []
+
+
+def test_unstarted_stack_reports_its_identity(make_stack: Callable[..., ComposeStack]) -> None:
+    """Project, environment and removal command are known before start; the startup report is not."""
+    stack = make_stack()
+    assert stack.project == PROJECT
+    assert stack.environment.name == "dev"
+    assert stack.startup is None
+    assert stack.removal_command() == f"docker compose --project-name {PROJECT} down --volumes --remove-orphans"
+
+
+# -- start --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("services")
+def test_start_builds_then_waits_for_health_and_reports_the_times(
+    make_stack: Callable[..., ComposeStack], compose: Compose, registry: Registry
+) -> None:
+    """A good start builds, runs `up --wait` with the SLO as wait timeout, and reports both durations."""
+    compose.results["build"] = CommandResult(("build",), 0, "", 30.0)
+    compose.results["up"] = CommandResult(("up",), 0, "", 12.5)
+    stack = make_stack()
+    report = stack.start()
+    assert report == StartupReport(PROJECT, 30.0, 12.5, 60.0, HEALTHY)
+    assert report.started
+    assert stack.startup is report
+    assert compose.verbs() == ["build", "up"]
+    up_argv = compose.calls[1][1]
+    assert up_argv[:6] == ["docker", "compose", "--ansi", "never", "--project-name", PROJECT]
+    assert up_argv[up_argv.index("up") :] == ["up", "--detach", "--no-build", "--wait", "--wait-timeout", "60"]
+    assert compose.calls[1][2]["timeout"] == 90
+    assert ("watch_project", PROJECT) in registry.events
+
+
+@pytest.mark.usefixtures("services")
+def test_start_without_build_skips_the_build(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+    """`build: false` goes straight to `up`, and no build time is reported."""
+    report = make_stack(build=False).start()
+    assert compose.verbs() == ["up"]
+    assert report.build_seconds is None
+    assert report.started
+
+
+@pytest.mark.usefixtures("services")
+def test_start_passes_resolved_secrets_through_the_environment_and_redacts_them(
+    make_stack: Callable[..., ComposeStack], compose: Compose, redactor: Redactor
+) -> None:
+    """Secrets reach compose as variables (never as arguments) and are masked from then on."""
+    stack = make_stack(env={"POSTGRES_PASSWORD": "${env:DB_PW}"}, environ={"DB_PW": "hunter2", "PATH": "/bin"})
+    stack.start()
+    for _, argv, kwargs in compose.calls:
+        assert kwargs["env"]["POSTGRES_PASSWORD"] == "hunter2"
+        assert kwargs["env"]["COMPOSE_PROJECT_NAME"] == PROJECT
+        assert kwargs["env"]["PATH"] == "/bin"
+        assert not [arg for arg in argv if "hunter2" in arg]
+        assert kwargs["redact"]("pw=hunter2") == "pw=***"
+    assert redactor.redact("pw=hunter2") == "pw=***"
+
+
+def test_start_with_an_unresolvable_secret_raises(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+    """A configuration error is raised, not reported as a failed startup, and nothing is run."""
+    with pytest.raises(SecretError, match="DB_PW"):
+        make_stack(env={"POSTGRES_PASSWORD": "${env:DB_PW}"}).start()
+    assert compose.calls == []
+
+
+@pytest.mark.usefixtures("services")
+def test_start_reports_progress_per_image_and_per_healthy_container(
+    make_stack: Callable[..., ComposeStack], compose: Compose, progress_lines: list[str]
+) -> None:
+    """Build output yields one line per image; up output one line per container that turns healthy."""
+    compose.lines["build"] = [
+        "#1 [internal] load build definition from Dockerfile",
+        "#5 [app 1/4] FROM athalia/base:bookworm",
+        "#6 [app 2/4] RUN pip install .",
+        "#7 [worker 1/2] FROM athalia/base:bookworm",
+    ]
+    compose.lines["up"] = [
+        f" Container {PROJECT}-db-1  Starting",
+        f" Container {PROJECT}-db-1  Healthy",
+        f" Container {PROJECT}-db-1  Healthy",
+        f" Container {PROJECT}-app-1  Error",
+    ]
+    make_stack().start()
+    assert untimed(progress_lines) == [
+        f"athalia: building images of {PROJECT} ...",
+        f"athalia: building images of {PROJECT}: building app (Ns)",
+        f"athalia: building images of {PROJECT}: building worker (Ns)",
+        f"athalia: building images of {PROJECT} done in Ns",
+        f"athalia: starting stack {PROJECT} (deadline 60s) ...",
+        f"athalia: starting stack {PROJECT} (deadline 60s): db-1 healthy (Ns)",
+        f"athalia: starting stack {PROJECT} (deadline 60s): app-1 error (Ns)",
+        f"athalia: starting stack {PROJECT} (deadline 60s) done in Ns",
+    ]
+
+
+def test_failed_build_is_reported_not_raised(
+    make_stack: Callable[..., ComposeStack], compose: Compose, services: list[ServiceState]
+) -> None:
+    """A build error ends up in the report, `up` is not attempted, and no startup time is claimed."""
+    services.clear()
+    compose.results["build"] = StackError("athalia: compose build failed (exit 1)")
+    report = make_stack().start()
+    assert not report.started
+    assert report.error == "athalia: compose build failed (exit 1)"
+    assert (report.build_seconds, report.startup_seconds) == (None, None)
+    assert compose.verbs() == ["build"]
+
+
+@pytest.mark.usefixtures("services")
+def test_build_timeout_is_reported_not_raised(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+    """A build that runs past its timeout is a failed startup in the report, like any build failure."""
+    compose.results["build"] = StackTimeout("athalia: compose build did not finish within 3600 s and was stopped")
+    report = make_stack().start()
+    assert not report.started
+    assert "build" in report.error
+
+
+@pytest.mark.usefixtures("services")
+def test_failed_up_is_reported_with_composes_output(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+    """A quick `up` failure is an error naming the exit code, project, file and compose's last words."""
+    compose.results["up"] = CommandResult(("up",), 1, "Error response from daemon: port is already allocated", 0.3)
+    report = make_stack(build=False).start()
+    assert not report.started
+    assert report.error.startswith(f"athalia: `docker compose up` failed (exit 1) for project {PROJECT} of ")
+    assert report.error.endswith("compose said:\nError response from daemon: port is already allocated")
+    assert report.startup_seconds is None
+    assert report.services == HEALTHY
+
+
+def test_up_that_gives_up_waiting_is_a_startup_timeout(
+    make_stack: Callable[..., ComposeStack], compose: Compose, services: list[ServiceState]
+) -> None:
+    """compose's wait timeout counts as the full deadline and names the services that were not healthy."""
+    services[1] = ServiceState("db", f"{PROJECT}-db-1", "running", "unhealthy")
+    compose.results["up"] = CommandResult(("up",), 1, "container db is unhealthy: timeout waiting", 61.0)
+    report = make_stack(build=False).start()
+    assert not report.started
+    assert report.startup_seconds == 60.0
+    assert f"stack {PROJECT} was not healthy within its startup SLO of 60 s" in report.error
+    assert "slo.startup.max_seconds in" in report.error
+    assert "Not healthy: db (running/unhealthy)." in report.error
+
+
+@pytest.mark.usefixtures("services")
+def test_up_killed_by_its_own_timeout_is_a_startup_timeout(
+    make_stack: Callable[..., ComposeStack], compose: Compose
+) -> None:
+    """When `up` itself hangs past deadline + 30 s, the report says the SLO was missed."""
+    compose.results["up"] = StackTimeout("athalia: compose up did not finish within 90 s and was stopped")
+    report = make_stack(build=False).start()
+    assert not report.started
+    assert report.startup_seconds == 60.0
+    assert "was not healthy within its startup SLO" in report.error
+
+
+# -- stop and the context manager ---------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("services")
+def test_stop_removes_containers_networks_and_volumes_once(
+    make_stack: Callable[..., ComposeStack], compose: Compose, registry: Registry
+) -> None:
+    """stop runs `down --volumes --remove-orphans`, tells the watchdog, and a second stop is a no-op."""
+    stack = make_stack(build=False)
+    stack.start()
+    stack.stop()
+    stack.stop()
+    assert compose.verbs() == ["up", "down"]
+    down = compose.calls[1][1]
+    assert down[down.index("down") :] == ["down", "--volumes", "--remove-orphans", "--timeout", "10"]
+    assert registry.events[-1] == ("project_removed", PROJECT)
+
+
+@pytest.mark.usefixtures("services")
+def test_keep_leaves_the_stack_and_prints_how_to_remove_it(
+    make_stack: Callable[..., ComposeStack], compose: Compose, registry: Registry, progress_lines: list[str]
+) -> None:
+    """With keep, stop runs no command, the watchdog keeps the project, and the removal command is shown."""
+    stack = make_stack(build=False, keep=True)
+    stack.start()
+    stack.stop()
+    assert compose.verbs() == ["up"]
+    assert ("project_removed", PROJECT) not in registry.events
+    assert progress_lines[-1] == f"athalia: kept stack {PROJECT}; remove it with: {stack.removal_command()}"
+
+
+@pytest.mark.usefixtures("services")
+def test_context_manager_stops_the_stack_on_exit(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+    """Leaving the `with` block removes the stack."""
+    with make_stack(build=False) as stack:
+        assert stack.startup is not None
+        assert stack.startup.started
+        assert compose.verbs() == ["up"]
+    assert compose.verbs() == ["up", "down"]
+
+
+@pytest.mark.usefixtures("services")
+def test_context_manager_cleans_up_and_attaches_logs_when_the_stack_does_not_come_up(
+    make_stack: Callable[..., ComposeStack], compose: Compose, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed start raises the report's error with the service logs as a note, after removing the stack."""
+    monkeypatch.setattr(ComposeStack, "logs", lambda self, service=None, *, tail=50: f"db | FATAL (last {tail})")
+    compose.results["up"] = CommandResult(("up",), 1, "boom", 0.1)
+    with pytest.raises(StackError) as info, make_stack(build=False):
+        pytest.fail("the with block must not run")
+    assert "compose said:\nboom" in str(info.value)
+    assert info.value.__notes__ == [f"service logs of {PROJECT}:\ndb | FATAL (last 40)"]
+    assert compose.verbs() == ["up", "down"]
+
+
+@pytest.mark.usefixtures("services")
+def test_context_manager_cleans_up_when_start_is_interrupted(
+    make_stack: Callable[..., ComposeStack], compose: Compose
+) -> None:
+    """Ctrl-C during start still removes what was created, and the interrupt propagates."""
+    compose.results["up"] = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt), make_stack(build=False):
+        pytest.fail("the with block must not run")
+    assert compose.verbs() == ["up", "down"]
