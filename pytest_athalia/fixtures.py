@@ -55,7 +55,6 @@ def athalia_stack_startup(pytestconfig: pytest.Config, athalia_environment: Envi
     at the end of the session, whatever happened.
     """
     runtime = runtime_of(pytestconfig)
-    runtime.sweep_dead_runs()
     project = runtime.new_project_name(athalia_environment)
     stack: Stack = pytestconfig.hook.pytest_athalia_make_stack(
         config=pytestconfig, environment=athalia_environment, project=project

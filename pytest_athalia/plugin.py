@@ -44,8 +44,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         compose = f"docker compose {compose_version()}"
     except AthaliaError:
         compose = "docker compose v2 not found (see scripts/install-compose-v2.sh)"
+    name = env.name if env else s.env.value
     lines = [
-        f"athalia: environment {s.env.value} (from {s.env.origin}), file " + (str(env.path) if env else "not loaded"),
+        f"athalia: environment {name} (from {s.env.origin}), file " + (str(env.path) if env else "not loaded"),
         f"athalia: compose {compose}; docker engine {docker_engine_version() or 'not reachable'}",
     ]
     if env is not None:
@@ -62,6 +63,7 @@ def pytest_athalia_make_stack(config: pytest.Config, environment: Environment, p
     runtime = runtime_of(config)
     if environment.spec.provider != "compose":
         return None
+    runtime.sweep_dead_runs()
     return ComposeStack(
         environment,
         project=project,
@@ -86,9 +88,12 @@ def pytest_runtest_makereport(
             report.sections.append((LOG_SECTION, stack.failure_logs(tail)))
     if runtime.redactor:
         redact = runtime.redactor.redact
-        if report.longrepr is not None:
+        if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason), kept a tuple
+            path, line, reason = report.longrepr
+            report.longrepr = (path, line, redact(reason))
+        elif report.longrepr is not None:
             text = str(report.longrepr)
-            if redact(text) != text:
+            if redact(text) != text:  # keep pytest's rich repr unless it holds a secret
                 report.longrepr = redact(text)
         report.sections = [(title, redact(body)) for title, body in report.sections]
         report.user_properties = [(n, redact(str(v))) for n, v in report.user_properties]

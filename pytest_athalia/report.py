@@ -67,7 +67,9 @@ class ReportBook:
     def add(self, nodeid: str, when: str, outcome: str, user_properties: Iterable[tuple[str, object]]) -> None:
         record = self.tests.get(nodeid)
         if record is None:
-            record = self.tests[nodeid] = TestRecord(nodeid, outcome)
+            # Fail closed: a test whose call never reported (interrupted) is not "passed".
+            first = outcome if when == "call" or outcome != "passed" else "incomplete"
+            record = self.tests[nodeid] = TestRecord(nodeid, first)
         # The call phase decides a test's outcome; setup/teardown only when they did not pass.
         if when == "call" or outcome != "passed":
             record.outcome = outcome if record.outcome != "failed" else "failed"

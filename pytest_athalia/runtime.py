@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 
@@ -42,7 +43,7 @@ def runtime_of(config: pytest.Config) -> AthaliaRuntime:
         ) from None
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin: pluggy keeps plugins in sets, so hash by identity
 class AthaliaRuntime:
     config: pytest.Config
     settings: Settings
@@ -67,15 +68,17 @@ class AthaliaRuntime:
         environment: Environment | None = None
         error: ConfigError | None = None
         envdir = settings.environments_dir
-        # Validate now when the user chose an environment or has an environments folder;
-        # otherwise (the plugin is merely installed) complain only if a test asks for a stack.
+        # Validate now when the user chose an environment or has an environments folder.
         try:
             if settings.env_is_explicit or envdir.value.is_dir():
                 environment = load_environment(
                     settings.env.value, envdir.value, origin=settings.env.origin, folder_origin=envdir.origin
                 )
         except ConfigError as exc:
-            if settings.env_is_explicit or envdir.origin != "default":
+            # --help must still work with a bad ATHALIA_ENV; a folder that nobody configured
+            # (the plugin is merely installed) is reported only when a test asks for a stack.
+            asked_for_help = bool(config.getoption("help", False) or config.getoption("version", False))
+            if (settings.env_is_explicit or envdir.origin != "default") and not asked_for_help:
                 raise pytest.UsageError(str(exc)) from None
             error = exc
         if environment is None and error is None:
@@ -163,6 +166,7 @@ class AthaliaRuntime:
             if self.is_controller:
                 self.book.run.update(self.run_info(exitstatus))
                 self.book.write(self.settings.report_path.value, self.redactor.redact)
+                self._redact_junit()
         finally:
             if self._watchdog is not None:
                 self._watchdog.close()
@@ -189,6 +193,16 @@ class AthaliaRuntime:
                 "error": startup.error,
             },
         }
+
+    def _redact_junit(self) -> None:
+        """Mask secrets in the JUnit file too: testsuite properties bypass the test reports we redact."""
+        xmlpath = getattr(self.config.option, "xmlpath", None)
+        if not self.redactor or not xmlpath or not os.path.isfile(xmlpath):
+            return
+        text = Path(xmlpath).read_text(encoding="utf-8")
+        masked = self.redactor.redact(text, also_escaped=xml_escape)
+        if masked != text:
+            Path(xmlpath).write_text(masked, encoding="utf-8")
 
     # -- SIGTERM: turn it into an interrupt so finalizers and reports still run ----------------------
     def _install_sigterm(self) -> None:

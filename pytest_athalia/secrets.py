@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AnyStr, Final, Literal, final
@@ -307,9 +307,15 @@ class Redactor:
     def __repr__(self) -> str:
         return f"Redactor(known={self.known})"
 
-    def redact(self, text: str) -> str:
-        """Return ``text`` with every known secret replaced by ``***``."""
+    def redact(self, text: str, *, also_escaped: Callable[[str], str] | None = None) -> str:
+        """Return ``text`` with every known secret replaced by ``***``.
+
+        ``also_escaped`` masks each secret's escaped form too (e.g. XML-escaped, in a file
+        that was encoded before it could be redacted).
+        """
         secrets = self._secrets  # one immutable snapshot; add() swaps it under the lock
+        if secrets and also_escaped is not None:
+            secrets = secrets | {also_escaped(secret) for secret in secrets}
         return _mask(text, secrets, MASK) if secrets else text
 
     def redact_bytes(self, data: bytes) -> bytes:

@@ -85,12 +85,10 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("athalia", "pytest-athalia: release rehearsal on a compose stack")
     for opt in OPTIONS:
         env_note = f" (env {opt.env}, ini {opt.ini}; default {opt.default})"
-        if opt.is_flag:
-            group.addoption(opt.flag, action="store_true", default=None, dest=opt.dest, help=opt.help + env_note)
-            parser.addini(opt.ini, opt.help, type="bool", default=None)
-        else:
-            group.addoption(opt.flag, action="store", default=None, dest=opt.dest, help=opt.help + env_note)
-            parser.addini(opt.ini, opt.help, type="string", default=None)
+        action = "store_true" if opt.is_flag else "store"
+        group.addoption(opt.flag, action=action, default=None, dest=opt.dest, help=opt.help + env_note)
+        # Strings for every ini key, bools included: our parser names the key in its error.
+        parser.addini(opt.ini, opt.help, type="string", default=None)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Bring it in through the ``pytest_athalia_make_stack`` hook in a conftest.py::
 
+    import pytest
     from pytest_athalia.testing import FakeStack
 
+    @pytest.hookimpl(optionalhook=True)  # so that -p no:athalia still works
     def pytest_athalia_make_stack(config, environment, project):
         return FakeStack(environment, project=project, base_url="http://127.0.0.1:8000")
 """

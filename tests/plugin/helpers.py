@@ -3,16 +3,26 @@
 Every project gets an environments folder, a compose file that exists, a ``pytest.ini`` naming
 the folder, and a conftest.py whose ``pytest_athalia_make_stack`` returns a FakeStack configured
 by ``fake.json``, so no Docker is needed.
+
+The ``project`` fixture lives here, imported by each test module, rather than in a
+``tests/plugin/conftest.py``: a conftest that applies to only part of the suite makes pytest
+hash every plugin, and the plugin's ``AthaliaRuntime`` is unhashable (see
+``test_runtime.test_conftest_in_a_subfolder_does_not_break_the_run``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+# pytester's in-process runs forget the modules first imported inside them, and hypothesis's pytest
+# plugin imports hypothesis in every run: importing it here once spares re-importing (and
+# assertion-rewriting) its modules in every in-process run, about 1.5 s each.
+import hypothesis  # noqa: F401
 import pytest
 
 ENVIRONMENT_YML = """\
@@ -141,3 +151,20 @@ def properties(case: ET.Element) -> dict[str, str]:
 def output(result: pytest.RunResult) -> str:
     """Everything a run printed, stdout and stderr."""
     return result.stdout.str() + "\n" + result.stderr.str()
+
+
+@pytest.fixture(name="project")
+def project_fixture(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """Function: a pytester project with environments/dev.yml, pytest.ini and a FakeStack conftest.
+
+    It also isolates the run: no ATHALIA_* from the caller's shell, no proxy for loopback HTTP, and
+    ``DOCKER_HOST`` naming a socket that does not exist, so what the plugin does on the side (the
+    header's engine version, the sweep of dead runs) never reaches a real Docker daemon.
+    """
+    for name in list(os.environ):
+        if name.startswith("ATHALIA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/athalia-plugin-tests/docker.sock")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return Project(pytester)

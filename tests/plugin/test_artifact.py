@@ -10,6 +10,7 @@ import time
 import pytest
 
 from .helpers import Project, output
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 PASSING = """
 def test_fast(athalia_gate):
@@ -83,11 +84,6 @@ def test_keyboard_interrupt_still_writes_the_report_and_stops_the_stack(project:
     assert len(project.stopped()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ReportBook.add creates a test's record from its setup report, so a test interrupted in its "
-    "call phase (no call report) is written to the JSON artifact as 'passed'",
-)
 def test_interrupted_test_is_not_reported_as_passed(project: Project) -> None:
     """A test whose call phase never finished is not 'passed' in the artifact (fail closed)."""
     project.pytester.makepyfile(test_gates=INTERRUPTED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import Project, output
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 # case: (file content, fragments the error message must contain)
 BROKEN = {
@@ -52,8 +53,10 @@ def test_unknown_environment_name_is_a_usage_error_listing_the_known_ones(projec
     result = project.pytester.runpytest("--athalia-env", "stagin")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: athalia: unknown environment 'stagin' (from --athalia-env); expected one of: dev, staging*"
-         "Did you mean 'staging'?*"]
+        [
+            "ERROR: athalia: unknown environment 'stagin' (from --athalia-env); expected one of: dev, staging*"
+            "Did you mean 'staging'?*"
+        ]
     )
     assert "Traceback" not in output(result)
 

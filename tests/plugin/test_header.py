@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import Project
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 
 def test_header_names_environment_origin_file_compose_and_slo(project: Project) -> None:
@@ -15,8 +16,7 @@ def test_header_names_environment_origin_file_compose_and_slo(project: Project) 
         [
             f"athalia: environment staging (from --athalia-env), file {project.path / 'environments/staging.yml'}",
             "athalia: compose *; docker engine *",
-            "athalia: provider compose, service app:8000, startup SLO 5s, keep=False, "
-            "report out/run.json",
+            "athalia: provider compose, service app:8000, startup SLO 5s, keep=False, report out/run.json",
         ]
     )
 
@@ -40,11 +40,6 @@ def test_header_without_an_environment_says_not_loaded(project: Project) -> None
     result.stdout.no_fnmatch_line("athalia: provider *")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: plugin.pytest_report_header prints the selector (settings.env.value), not environment.name, "
-    "so a PATH selection shows the path where the name belongs",
-)
 def test_header_shows_the_environment_name_for_a_path_selection(project: Project) -> None:
     """--athalia-env PATH shows the environment's name (the file's stem), as the JSON artifact does."""
     project.environment("custom", folder="elsewhere")

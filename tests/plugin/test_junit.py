@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import Project, properties
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 GATES = """
 def test_fast(athalia_gate):
@@ -65,8 +66,7 @@ def test_breached_gate_is_a_call_phase_failure_with_measured_threshold_and_unit(
 def test_missing_measurement_fails_closed_with_the_reason(project: Project) -> None:
     """Nothing measured is a failure, recorded with an empty measured value and the reason."""
     project.pytester.makepyfile(
-        "def test_nothing(athalia_gate):\n"
-        "    athalia_gate.check('p95', None, limit=250, unit='ms', samples=0)\n"
+        "def test_nothing(athalia_gate):\n    athalia_gate.check('p95', None, limit=250, unit='ms', samples=0)\n"
     )
     result = project.pytester.runpytest("--junitxml=junit.xml", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import Project
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 SECTION = "athalia: service logs"
 LOGS = "\n".join(f"app | line-{n:02d}" for n in range(1, 11))
@@ -44,7 +45,7 @@ def test_log_section_is_shown_in_the_failure_report(project: Project) -> None:
     project.fake(logs=LOGS)
     project.pytester.makepyfile(TESTS)
     result = project.pytester.runpytest()
-    result.stdout.fnmatch_lines(["*_ test_fails _*", "*- athalia: service logs -*", "app | line-01", "*", "app | line-10"])
+    result.stdout.fnmatch_lines(["*_ test_fails _*", "*- athalia: service logs -*", "app | line-01", "app | line-10"])
 
 
 def test_stack_that_did_not_start_attaches_its_logs_to_the_setup_error(project: Project) -> None:

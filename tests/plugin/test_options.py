@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import Project, output
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 SHOW_ENVIRONMENT = """
 def test_show(athalia_environment, athalia_settings):
@@ -61,7 +62,7 @@ def test_env_precedence(
     if environ is not None:
         monkeypatch.setenv("ATHALIA_ENV", environ)
     project.pytester.makepyfile(
-        'def test_show(athalia_environment, athalia_settings):\n'
+        "def test_show(athalia_environment, athalia_settings):\n"
         '    print(f"ENV={athalia_environment.name} FROM={athalia_settings.env.origin}")\n'
     )
     result = project.pytester.runpytest("-s", *(["--athalia-env", cli] if cli else []))
@@ -133,11 +134,6 @@ def test_bad_keep_environment_variable_is_a_usage_error(project: Project, monkey
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: settings.add_options registers ini athalia_keep as type='bool', so pytest rejects "
-    "'maybe' with 'invalid truth value' before read_settings can name the key",
-)
 def test_bad_keep_ini_value_is_a_usage_error_naming_the_ini_key(project: Project) -> None:
     """ini athalia_keep = maybe stops pytest with a usage error that names athalia_keep."""
     project.ini("athalia_keep = maybe")
@@ -146,9 +142,7 @@ def test_bad_keep_ini_value_is_a_usage_error_naming_the_ini_key(project: Project
     assert "athalia_keep" in result.stderr.str()
 
 
-def test_bad_log_lines_environment_variable_is_a_usage_error(
-    project: Project, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bad_log_lines_environment_variable_is_a_usage_error(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     """ATHALIA_LOG_LINES=abc stops pytest with a usage error naming the option, variable and ini key."""
     monkeypatch.setenv("ATHALIA_LOG_LINES", "abc")
     project.pytester.makepyfile("def test_never_runs(): pass")

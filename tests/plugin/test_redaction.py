@@ -7,6 +7,7 @@ import secrets
 import pytest
 
 from .helpers import ENVIRONMENT_YML, Project, output
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 WITH_SECRET = ENVIRONMENT_YML.replace(
     "  version_path: /version\n", "  version_path: /version\n  env:\n    SECRET: ${env:ATHALIA_TEST_SECRET}\n"
@@ -78,11 +79,6 @@ def test_secret_in_a_startup_error_is_masked_everywhere(project: Project, token:
     assert project.report()["run"]["startup"]["error"] == "compose up failed: bad password ***"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: plugin.pytest_runtest_makereport replaces a skip's (path, lineno, reason) tuple longrepr "
-    "with a str when redacting, and pytest's junitxml/terminal assert it is a tuple: INTERNALERROR",
-)
 def test_secret_in_a_skip_reason_is_masked_without_breaking_the_run(project: Project, token: str) -> None:
     """A skip whose reason holds the secret is reported as a skip, with the reason masked."""
     project.pytester.makepyfile(
@@ -100,11 +96,6 @@ def test_secret_in_a_skip_reason_is_masked_without_breaking_the_run(project: Pro
     result.stdout.fnmatch_lines(["SKIPPED *no access with ****"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: only test reports are redacted (plugin.pytest_runtest_makereport); record_testsuite_property "
-    "values go straight into the JUnit XML's testsuite properties",
-)
 def test_secret_in_a_testsuite_property_is_masked_in_the_junit_xml(project: Project, token: str) -> None:
     """A value given to record_testsuite_property after the stack started is masked in the JUnit XML."""
     project.pytester.makepyfile(

@@ -7,10 +7,12 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from .helpers import Project
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 SUITE = Path(__file__).parents[2] / "suites" / "ci" / "test_stack.py"
 SUITE_TESTS = [
@@ -25,7 +27,7 @@ SUITE_TESTS = [
 class _App(BaseHTTPRequestHandler):
     """Answers like the demo app: /health, /ready with its checks, /version."""
 
-    ANSWERS = {
+    ANSWERS: ClassVar[dict[str, object]] = {
         "/health": {"status": "ok"},
         "/ready": {"checks": {"db": "ok", "cache": "ok"}},
         "/version": {"version": "1.2.3"},
@@ -40,7 +42,7 @@ class _App(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -48,7 +50,7 @@ class _App(BaseHTTPRequestHandler):
 def app_url() -> Iterator[str]:
     """Function: a tiny app on 127.0.0.1 (an ephemeral port) for the suite's HTTP checks."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _App)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

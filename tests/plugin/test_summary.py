@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .helpers import Project
+from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 GATES = """
 def test_fast(athalia_gate):
