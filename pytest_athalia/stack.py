@@ -250,6 +250,8 @@ class ComposeStack:
             return
         self._stopped = True
         if self._keep:
+            if self._registry is not None:
+                self._registry.project_removed(self._project)  # handed over to the user
             self._progress.line(f"kept stack {self._project}; remove it with: {self.removal_command()}")
             return
         with self._progress.phase(f"removing stack {self._project}"):
@@ -302,7 +304,9 @@ class ComposeStack:
         compose = self._require_compose()
         cmd = [*compose.compose_command_property, "logs", "--no-color", "--tail", str(tail)]
         proc = compose._run_command([*cmd, *([service] if service else [])])
-        return self._redactor.redact(proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace"))
+        text = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+        # compose 2.26 starts each line with an erase-line code even with --ansi never.
+        return self._redactor.redact(_ANSI.sub("", text))
 
     def exec(self, service: str, command: Sequence[str]) -> ExecResult:
         compose = self._require_compose()
@@ -446,6 +450,7 @@ class ComposeStack:
 
 
 _BUILD_TIMEOUT = 3600.0
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BUILD_STEP = re.compile(r"^#\d+ \[(\S+?)[\s\]]")
 _UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
 

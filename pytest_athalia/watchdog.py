@@ -2,9 +2,11 @@
 
 testcontainers' compose module has no reaper, so each run starts this tiny process and tells
 it, one line at a time on its stdin, which compose projects and process groups to watch.
-When pytest ends normally it says ``bye`` and the watchdog exits without touching anything.
 When pytest dies (``kill -9``, OOM, a crash), the kernel closes pytest's end of the pipe, the
 watchdog reads EOF, kills the registered process groups, and removes the registered projects.
+When pytest ends normally it says ``bye``: the watchdog exits at once if every project was
+released (removed, or handed over with --athalia-keep), and otherwise removes the rest (a
+removal that a second Ctrl-C cut short), detached from pytest, which need not wait.
 
 EOF on the pipe is instant and immune to PID reuse, unlike polling a pid. A forked child of
 pytest that never exec'd could keep the pipe open, so the watchdog also notices being
@@ -62,8 +64,10 @@ _CLOSE_TIMEOUT_SECONDS = 5.0
 class Watchdog:
     """pytest's handle on its watchdog process. ``close()`` is the normal end of a run."""
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path | None = None) -> None:
         self._process = process
+        self._log_path = log_path
+        self._outstanding: set[str] = set()
         self._owner = os.getpid()
         self._closed = False
         self._broken = False
@@ -95,7 +99,7 @@ class Watchdog:
         finally:
             if log is not None:
                 log.close()
-        return cls(process)
+        return cls(process, log_path)
 
     @property
     def pid(self) -> int:
@@ -107,12 +111,14 @@ class Watchdog:
         return not self._broken and self._process.poll() is None
 
     def watch_project(self, project: str) -> None:
-        """Remove `project` if pytest dies before `project_removed(project)`."""
+        """Remove `project` unless pytest releases it with `project_removed(project)`."""
         self._send(_WATCH_PROJECT, _word(project))
+        self._outstanding.add(project)
 
     def project_removed(self, project: str) -> None:
         """`project` is gone (or handed over): stop watching it."""
         self._send(_PROJECT_REMOVED, _word(project))
+        self._outstanding.discard(project)
 
     def watch_process_group(self, pgid: int) -> None:
         """Kill process group `pgid` if pytest dies; it is killed before projects are removed."""
@@ -123,7 +129,7 @@ class Watchdog:
         self._send(_FORGET_GROUP, str(_positive(pgid)))
 
     def close(self) -> None:
-        """End normally: the watchdog exits and leaves still-registered projects alone."""
+        """End normally: the watchdog exits, after removing any project not released."""
         with self._lock:
             if self._closed or os.getpid() != self._owner:
                 return  # a fork of pytest (multiprocessing) must not end pytest's watchdog
@@ -133,12 +139,18 @@ class Watchdog:
         if stdin is not None:
             with contextlib.suppress(OSError):  # already dead: nothing to tell it
                 stdin.close()
+        if self._outstanding:
+            return  # it is removing them, detached: pytest need not wait
         try:
             self._process.wait(timeout=_CLOSE_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            # After `bye` it cleans nothing, so stopping it hard loses nothing.
+            # With every project released it has nothing to clean: stopping it loses nothing.
             self._process.kill()
             self._process.wait()
+        if self._process.returncode == 0 and self._log_path is not None:
+            # A clean run's log says nothing worth keeping; logs of crashes stay for reading.
+            with contextlib.suppress(OSError):
+                os.unlink(self._log_path)
 
     def __enter__(self) -> Watchdog:
         return self
@@ -305,12 +317,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, signal.SIG_IGN)  # only EOF or an explicit SIGTERM/SIGKILL ends us
     _log(f"watching parent {parent}")
     registry = _Registry()
-    if _listen(registry, parent):
-        kept = ", ".join(registry.projects) or "none"
-        _log(f"parent said bye; leaving its remaining projects alone: {kept}")
-        return 0
+    said_bye = _listen(registry, parent)
     projects, groups = list(registry.projects), list(registry.groups)
-    _log(f"parent {parent} is gone; process groups: {groups or 'none'}, projects: {projects or 'none'}")
+    if said_bye and not projects:
+        _log("parent said bye and released every project")
+        return 0
+    how = "said bye without releasing" if said_bye else "is gone;"
+    _log(f"parent {parent} {how} process groups: {groups or 'none'}, projects: {projects or 'none'}")
     _kill_groups(groups)
     ok = _remove_projects(projects) if projects else True
     _log("done" if ok else "done, but resources survived; run `athalia cleanup --all`")

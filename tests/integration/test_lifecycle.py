@@ -412,15 +412,6 @@ def test_sigterm_during_compose_up_stops_cleanly(tiny: Tiny) -> None:
     assert leftovers(tiny.prefix) == [], run.details()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "bug: an interrupt during the final `compose down` leaves the stack behind: ComposeStack.stop() "
-        "propagates KeyboardInterrupt before project_removed(), then AthaliaRuntime.close() says `bye`, "
-        "and the watchdog leaves still-registered projects alone (watchdog.py main())"
-    ),
-)
 def test_sigint_while_the_stack_is_removed_still_leaves_nothing(tiny: Tiny) -> None:
     """Ctrl-C while the run's final `compose down` waits for a slow service: nothing is left within 15 s."""
     # The worker ignores SIGTERM, so `compose down` waits its 10 s timeout before SIGKILL.

@@ -47,7 +47,7 @@ PARENT = textwrap.dedent(
     project, mode, log, image = sys.argv[1:5]
     watchdog = Watchdog.start(log_path=Path(log))
     child = 0
-    if mode in ("docker", "bye"):
+    if mode in ("docker", "bye", "release"):
         import docker
 
         labels = {"com.docker.compose.project": project}
@@ -71,7 +71,9 @@ PARENT = textwrap.dedent(
             os._exit(0)
         watchdog.watch_process_group(child)
     print(f"ready {watchdog.pid} {child}", flush=True)
-    if mode == "bye":
+    if mode == "release":
+        watchdog.project_removed(project)  # handed over, as with --athalia-keep
+    if mode in ("bye", "release"):
         watchdog.close()
         print("closed", flush=True)
         sys.exit(0)
@@ -229,11 +231,11 @@ def test_sigkill_of_the_parent_removes_its_project(
 
 
 @pytest.mark.docker
-def test_normal_close_leaves_the_project_alone(
+def test_normal_close_after_release_leaves_the_project_alone(
     api: DockerResources, docker_project: str, start_parent: StartParent
 ) -> None:
-    """`bye` ends the watchdog without cleaning: registered projects were kept on purpose."""
-    parent = start_parent("bye")
+    """`bye` after `project_removed` ends the watchdog without cleaning: the project was handed over."""
+    parent = start_parent("release")
     assert parent.read_line() == "closed"
     assert parent.process.wait(timeout=30) == 0, parent.details()
     assert not pid_alive(parent.watchdog_pid), "close() returns once the watchdog has exited"
@@ -241,8 +243,23 @@ def test_normal_close_leaves_the_project_alone(
     left = find_leftovers(api, docker_project)
     assert len(left) == 1, parent.details()
     assert (len(left[0].containers), len(left[0].networks), len(left[0].volumes)) == (1, 1, 1)
-    assert "parent said bye" in parent.log.read_text()
+    assert not parent.log.exists(), "a clean run's watchdog log is removed"
     # docker_project's teardown removes them.
+
+
+@pytest.mark.docker
+def test_normal_close_without_release_removes_the_project(
+    api: DockerResources, docker_project: str, start_parent: StartParent
+) -> None:
+    """`bye` with a project still registered (its removal was cut short) makes the watchdog remove it."""
+    parent = start_parent("bye")
+    assert parent.read_line() == "closed"
+    assert parent.process.wait(timeout=30) == 0, parent.details()
+    assert _wait_until(lambda: not find_leftovers(api, docker_project), 30) is not None, parent.details()
+    assert _wait_until(lambda: not pid_alive(parent.watchdog_pid), 20) is not None, parent.details()
+    log = parent.log.read_text()
+    assert "said bye without releasing" in log
+    assert f"removed {docker_project}: 1 container" in log
 
 
 def test_sigkill_of_the_parent_kills_its_process_groups(start_parent: StartParent) -> None:
@@ -297,7 +314,9 @@ def test_a_fork_of_pytest_cannot_end_the_watchdog(tmp_path: Path) -> None:
         time.sleep(0.3)
         assert watchdog.alive
         assert "bye" not in (tmp_path / "watchdog.log").read_text()
-    assert "parent said bye" in (tmp_path / "watchdog.log").read_text()
+    # A clean bye (exit 0, nothing to clean) removes the log: the watchdog heard pytest's bye.
+    assert not watchdog.alive
+    assert not (tmp_path / "watchdog.log").exists()
 
 
 def test_watchdog_refuses_names_that_would_break_its_protocol(tmp_path: Path) -> None:
@@ -307,7 +326,8 @@ def test_watchdog_refuses_names_that_would_break_its_protocol(tmp_path: Path) ->
             watchdog.watch_project("athalia-x\nbye")
         with pytest.raises(ValueError, match="greater than 1"):
             watchdog.watch_process_group(0)
-    assert "parent said bye" in (tmp_path / "watchdog.log").read_text()
+    assert not watchdog.alive
+    assert not (tmp_path / "watchdog.log").exists()
 
 
 def test_watchdog_process_imports_neither_pytest_nor_docker() -> None:
