@@ -12,13 +12,24 @@ Bring it in through the ``pytest_athalia_make_stack`` hook in a conftest.py::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from .config import Environment
 from .stack import Endpoint, ExecResult, ServiceState, StartupReport
 
-__all__ = ["FakeStack"]
+__all__ = ["FakeStack", "wait_until"]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> float | None:
+    """Seconds until `condition()` held, or None if it did not within `timeout` (for tests of async effects)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(interval)
+    return time.monotonic() - start if condition() else None
 
 
 class FakeStack:

@@ -45,9 +45,7 @@ def test_every_service_is_healthy(athalia_stack: Stack, athalia_gate: Gate) -> N
     assert not unhealthy, f"unhealthy: {', '.join(unhealthy)}"
 
 
-def test_health_endpoint_meets_slo(
-    athalia_stack: Stack, athalia_environment: Environment, athalia_gate: Gate
-) -> None:
+def test_health_endpoint_meets_slo(athalia_stack: Stack, athalia_environment: Environment, athalia_gate: Gate) -> None:
     """The health path answers every probe, with p95 latency within slo.health.max_p95_ms."""
     slo = athalia_environment.spec.slo.health
     samples = sample_http(athalia_stack.url(path=athalia_environment.spec.stack.health_path), slo.samples)
@@ -72,23 +70,23 @@ def test_health_endpoint_meets_slo(
 
 def test_app_is_ready_with_its_dependencies(athalia_stack: Stack, athalia_environment: Environment) -> None:
     """The readiness path answers 200: the app reaches its dependencies (e.g. PostgreSQL and Redis)."""
-    path = athalia_environment.spec.stack.ready_path
-    if path is None:
-        pytest.skip(f"no stack.ready_path in {athalia_environment.path}")
-    response = requests.get(athalia_stack.url(path=path), timeout=10)
-    assert response.status_code == 200, f"{path} answered {response.status_code}: {response.text[:500]}"
-    body = response.json()
+    body = _get_ok(athalia_stack, athalia_environment, "ready_path").json()
     checks = body.get("checks", {}) if isinstance(body, dict) else {}
     failing = {name: state for name, state in checks.items() if state != "ok"}
-    assert not failing, f"{path} reports failing dependencies: {failing}"
+    assert not failing, f"the readiness path reports failing dependencies: {failing}"
 
 
 def test_version_answers(athalia_stack: Stack, athalia_environment: Environment) -> None:
     """The version path answers 200 with a non-empty version."""
-    path = athalia_environment.spec.stack.version_path
+    response = _get_ok(athalia_stack, athalia_environment, "version_path")
+    assert response.json().get("version"), f"the version path answered without a version: {response.text[:500]}"
+
+
+def _get_ok(stack: Stack, environment: Environment, key: str) -> requests.Response:
+    """GET the optional path named by stack.<key>, skipping the test where the environment has none."""
+    path = getattr(environment.spec.stack, key)
     if path is None:
-        pytest.skip(f"no stack.version_path in {athalia_environment.path}")
-    response = requests.get(athalia_stack.url(path=path), timeout=10)
+        pytest.skip(f"no stack.{key} in {environment.path}")
+    response = requests.get(stack.url(path=path), timeout=10)
     assert response.status_code == 200, f"{path} answered {response.status_code}: {response.text[:500]}"
-    version = response.json().get("version")
-    assert version, f"{path} answered without a version: {response.text[:500]}"
+    return response

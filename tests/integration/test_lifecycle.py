@@ -32,6 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
+from pytest_athalia.testing import wait_until
+
 pytestmark = pytest.mark.docker
 
 HERE = Path(__file__).parent
@@ -147,16 +149,6 @@ def watchdogs_of(pid: int) -> list[int]:
 def processes_naming(prefix: str) -> list[int]:
     """Processes (compose commands) whose argv names a project starting with `prefix`."""
     return pids_where(lambda argv: any(arg.startswith(prefix) for arg in argv))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> float | None:
-    """Seconds until `condition()` held, or None if it did not within `timeout`."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(interval)
-    return time.monotonic() - start if condition() else None
 
 
 # --- the inner run -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from pytest_athalia.cleanup import (
     pid_alive,
     remove_project,
 )
+from pytest_athalia.testing import wait_until
 from pytest_athalia.watchdog import Watchdog
 
 IMAGE = "athalia/base:bookworm"
@@ -130,16 +131,6 @@ def _is_ours(pid: int, marker: str) -> bool:
     return pid_alive(pid) and marker in cmdline
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> float | None:
-    """Seconds until `condition()` held, or None if it did not within `timeout`."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(interval)
-    return time.monotonic() - start if condition() else None
-
-
 @pytest.fixture
 def api() -> Iterator[DockerResources]:
     client = docker.from_env()
@@ -188,7 +179,7 @@ def start_parent(tmp_path: Path, project: str) -> Iterator[StartParent]:
                 (parent.watchdog_pid, "pytest-athalia watchdog"),
                 (parent.child_pid, CHILD_MARKER),
             ):
-                if pid and _wait_until(functools.partial(_dead, pid), timeout=20) is None and _is_ours(pid, marker):
+                if pid and wait_until(functools.partial(_dead, pid), timeout=20) is None and _is_ours(pid, marker):
                     os.kill(pid, signal.SIGKILL)
 
 
@@ -218,13 +209,13 @@ def test_sigkill_of_the_parent_removes_its_project(
     assert (len(before[0].containers), len(before[0].networks), len(before[0].volumes)) == (1, 1, 1)
 
     parent.process.send_signal(signal.SIGKILL)
-    seconds = _wait_until(lambda: find_leftovers(api, docker_project) == (), CLEAN_WITHIN_SECONDS)
+    seconds = wait_until(lambda: find_leftovers(api, docker_project) == (), CLEAN_WITHIN_SECONDS)
 
     left = find_leftovers(api, docker_project)
     assert seconds is not None, f"still present after {CLEAN_WITHIN_SECONDS:g} s: {left}\n{parent.details()}"
     record_property("seconds_from_sigkill_to_nothing_left", round(seconds, 2))
     print(f"SIGKILL -> nothing left: {seconds:.2f} s")
-    assert _wait_until(lambda: not pid_alive(parent.watchdog_pid), 20) is not None, parent.details()
+    assert wait_until(lambda: not pid_alive(parent.watchdog_pid), 20) is not None, parent.details()
     log = parent.log.read_text()
     assert "is gone" in log
     assert f"removed {docker_project}: 1 container" in log
@@ -255,8 +246,8 @@ def test_normal_close_without_release_removes_the_project(
     parent = start_parent("bye")
     assert parent.read_line() == "closed"
     assert parent.process.wait(timeout=30) == 0, parent.details()
-    assert _wait_until(lambda: not find_leftovers(api, docker_project), 30) is not None, parent.details()
-    assert _wait_until(lambda: not pid_alive(parent.watchdog_pid), 20) is not None, parent.details()
+    assert wait_until(lambda: not find_leftovers(api, docker_project), 30) is not None, parent.details()
+    assert wait_until(lambda: not pid_alive(parent.watchdog_pid), 20) is not None, parent.details()
     log = parent.log.read_text()
     assert "said bye without releasing" in log
     assert f"removed {docker_project}: 1 container" in log
@@ -269,8 +260,8 @@ def test_sigkill_of_the_parent_kills_its_process_groups(start_parent: StartParen
 
     parent.process.send_signal(signal.SIGKILL)
 
-    assert _wait_until(lambda: not pid_alive(parent.child_pid), 10) is not None, parent.details()
-    assert _wait_until(lambda: not pid_alive(parent.watchdog_pid), 10) is not None, parent.details()
+    assert wait_until(lambda: not pid_alive(parent.child_pid), 10) is not None, parent.details()
+    assert wait_until(lambda: not pid_alive(parent.watchdog_pid), 10) is not None, parent.details()
     assert f"sent SIGTERM to process groups [{parent.child_pid}]" in parent.log.read_text()
 
 
@@ -282,7 +273,7 @@ def test_a_fork_holding_the_pipe_does_not_hide_the_parents_death(start_parent: S
     parent.process.send_signal(signal.SIGKILL)
 
     # Reparenting is polled once a second; SIGTERM then ends the fork.
-    assert _wait_until(lambda: not pid_alive(parent.child_pid), 10) is not None, parent.details()
+    assert wait_until(lambda: not pid_alive(parent.child_pid), 10) is not None, parent.details()
     assert "is gone" in parent.log.read_text()
 
 
@@ -294,7 +285,7 @@ def test_a_dead_watchdog_does_not_break_the_run(tmp_path: Path, capsys: pytest.C
     with Watchdog.start(log_path=tmp_path / "watchdog.log") as watchdog:
         assert watchdog.alive
         os.kill(watchdog.pid, signal.SIGKILL)
-        assert _wait_until(lambda: not pid_alive(watchdog.pid), 10) is not None
+        assert wait_until(lambda: not pid_alive(watchdog.pid), 10) is not None
         watchdog.watch_project("athalia-x-main-p1-abcdef")
         watchdog.watch_process_group(12345)
         watchdog.project_removed("athalia-x-main-p1-abcdef")

@@ -34,9 +34,7 @@ MAX_BIGINT = 2**63 - 1
 FAULT_EXEMPT_PATHS = frozenset({"/health"})
 
 
-def create_app(
-    settings: Settings | None = None, db: Database | None = None, cache: Cache | None = None
-) -> Flask:
+def create_app(settings: Settings | None = None, db: Database | None = None, cache: Cache | None = None) -> Flask:
     settings = settings or Settings.from_env()
     logging.getLogger().setLevel(settings.log_level)
     db = db or Database(settings.postgres)

@@ -16,9 +16,7 @@ class Cache:
         # client at import time (even in the gunicorn master) is safe.
         self._client: redis.Redis[bytes]
         if config.url:
-            self._client = redis.Redis.from_url(
-                config.url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
-            )
+            self._client = redis.Redis.from_url(config.url, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S)
         else:
             self._client = redis.Redis(
                 host=config.host, port=config.port, socket_connect_timeout=TIMEOUT_S, socket_timeout=TIMEOUT_S
