@@ -9,6 +9,7 @@ a startup deadline, and a watchdog that removes the stack if pytest dies.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import subprocess
@@ -284,7 +285,7 @@ class ComposeStack:
                 f"athalia: service {service!r} of project {self._project} publishes no port {port}. "
                 f'Publish it in the compose file, e.g. ports: ["127.0.0.1::{port}"].'
             )
-        if not host or host in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard bind is reached via loopback
+        if not host or _is_unspecified(host):  # a wildcard bind is reached through loopback
             host = "127.0.0.1"
         return Endpoint(host, int(published))
 
@@ -453,6 +454,13 @@ _BUILD_TIMEOUT = 3600.0
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BUILD_STEP = re.compile(r"^#\d+ \[(\S+?)[\s\]]")
 _UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        return False
 
 
 def _join(cmd: str | Sequence[str]) -> str:
