@@ -119,7 +119,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
             terminalreporter.write_line(
                 f"{fields['verdict'].upper():5} {check}: measured {fields.get('measured', '') or 'nothing'} "
                 f"{fields.get('unit', '')}, threshold {fields.get('comparison', '')} {fields.get('threshold', '')} "
-                f"{fields.get('unit', '')}, {fields.get('samples', '0')} samples"
+                f"{fields.get('unit', '')}, {fields.get('samples', '0')} sample(s)"
             )
     terminalreporter.write_line(
         f"{summary['checks']} checks: {summary['passed']} passed, {summary['failed']} failed, "

@@ -26,9 +26,9 @@ def test_summary_lists_each_verdict_and_counts_them(project: Project) -> None:
     result.stdout.fnmatch_lines(
         [
             "*= athalia gates =*",
-            "PASS  latency: measured 120 ms, threshold <= 250 ms, 50 samples",
-            "FAIL  startup: measured 7.5 s, threshold <= 5 s, 1 samples",
-            "FAIL  ratio: measured 1 ratio, threshold >= 0.99 ratio, 3 samples",
+            "PASS  latency: measured 120 ms, threshold <= 250 ms, 50 sample(s)",
+            "FAIL  startup: measured 7.5 s, threshold <= 5 s, 1 sample(s)",
+            "FAIL  ratio: measured 1 ratio, threshold >= 0.99 ratio, 3 sample(s)",
             f"3 checks: 1 passed, 2 failed, 0 inconclusive; report {project.path / 'reports' / 'athalia.json'}",
         ]
     )
