@@ -360,13 +360,20 @@ class ComposeStack:
     def _build(self, compose: _Compose) -> float:
         with self._progress.phase(f"building images of {self._project}") as step:
             seen: set[str] = set()
+            last = [time.monotonic()]
 
             def on_line(line: str) -> None:
-                # One line per image, when its first build step shows up.
+                # One line when an image starts building, then at most one step every 10 s.
                 match = _BUILD_STEP.search(line)
-                if match and match.group(1) not in seen | {"internal"}:
-                    seen.add(match.group(1))
-                    step(f"building {match.group(1)}")
+                if not match:
+                    return
+                service = match.group(2)
+                if service not in seen:
+                    seen.add(service)
+                elif time.monotonic() - last[0] < _BUILD_STEP_EVERY:
+                    return
+                last[0] = time.monotonic()
+                step(f"building {match.group(1)}")
 
             try:
                 result = run_command(
@@ -452,7 +459,8 @@ class ComposeStack:
 
 _BUILD_TIMEOUT = 3600.0
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_BUILD_STEP = re.compile(r"^#\d+ \[(\S+?)[\s\]]")
+_BUILD_STEP = re.compile(r"^#\d+ \[((\S+?)(?:[\s\]]).*?)\]")
+_BUILD_STEP_EVERY = 10.0
 _UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
 
 

@@ -287,10 +287,25 @@ def test_start_with_an_unresolvable_secret_raises(make_stack: Callable[..., Comp
 
 
 @pytest.mark.usefixtures("services")
+def test_long_builds_report_later_steps_at_a_bounded_rate(
+    make_stack: Callable[..., ComposeStack],
+    compose: Compose,
+    progress_lines: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Later build steps of an image are reported once the throttle interval has passed, never more often."""
+    compose.lines["build"] = ["#5 [app 1/4] FROM base", "#6 [app 2/4] RUN apt-get install", "#7 [app 3/4] COPY ."]
+    monkeypatch.setattr(stack_module, "_BUILD_STEP_EVERY", 0.0)
+    make_stack().start()
+    steps = [line for line in untimed(progress_lines) if ": building app" in line]
+    assert steps == [f"athalia: building images of {PROJECT}: building app {n}/4 (Ns)" for n in (1, 2, 3)]
+
+
+@pytest.mark.usefixtures("services")
 def test_start_reports_progress_per_image_and_per_healthy_container(
     make_stack: Callable[..., ComposeStack], compose: Compose, progress_lines: list[str]
 ) -> None:
-    """Build output yields one line per image; up output one line per container that turns healthy."""
+    """Build output yields a line when each image starts building; up output one per container turning healthy."""
     compose.lines["build"] = [
         "#1 [internal] load build definition from Dockerfile",
         "#5 [app 1/4] FROM athalia/base:bookworm",
@@ -306,8 +321,8 @@ def test_start_reports_progress_per_image_and_per_healthy_container(
     make_stack().start()
     assert untimed(progress_lines) == [
         f"athalia: building images of {PROJECT} ...",
-        f"athalia: building images of {PROJECT}: building app (Ns)",
-        f"athalia: building images of {PROJECT}: building worker (Ns)",
+        f"athalia: building images of {PROJECT}: building app 1/4 (Ns)",
+        f"athalia: building images of {PROJECT}: building worker 1/2 (Ns)",
         f"athalia: building images of {PROJECT} done in Ns",
         f"athalia: starting stack {PROJECT} (deadline 60s) ...",
         f"athalia: starting stack {PROJECT} (deadline 60s): db-1 healthy (Ns)",
