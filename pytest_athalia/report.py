@@ -19,7 +19,7 @@ from typing import Any
 
 from .slo import Verdict
 
-__all__ = ["PREFIX", "ReportBook", "TestRecord", "group_checks", "info_properties", "verdict_properties"]
+__all__ = ["PREFIX", "RecordedTest", "ReportBook", "group_checks", "info_properties", "verdict_properties"]
 
 PREFIX = "athalia."
 FIELDS = ("measured", "threshold", "comparison", "unit", "samples", "window", "verdict", "reason")
@@ -51,7 +51,7 @@ def info_properties(check: str, measured: float, unit: str, samples: int = 1) ->
 
 
 @dataclass
-class TestRecord:
+class RecordedTest:
     nodeid: str
     outcome: str
     checks: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -62,14 +62,14 @@ class ReportBook:
     """Collects athalia properties per test and writes the JSON artifact."""
 
     run: dict[str, Any] = field(default_factory=dict)
-    tests: dict[str, TestRecord] = field(default_factory=dict)
+    tests: dict[str, RecordedTest] = field(default_factory=dict)
 
     def add(self, nodeid: str, when: str, outcome: str, user_properties: Iterable[tuple[str, object]]) -> None:
         record = self.tests.get(nodeid)
         if record is None:
             # Fail closed: a test whose call never reported (interrupted) is not "passed".
             first = outcome if when == "call" or outcome != "passed" else "incomplete"
-            record = self.tests[nodeid] = TestRecord(nodeid, first)
+            record = self.tests[nodeid] = RecordedTest(nodeid, first)
         # The call phase decides a test's outcome; setup/teardown only when they did not pass.
         if when == "call" or outcome != "passed":
             record.outcome = outcome if record.outcome != "failed" else "failed"

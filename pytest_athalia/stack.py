@@ -26,7 +26,7 @@ from .compose import CommandResult, GroupRegistry, run_command
 from .config import Environment
 from .errors import AthaliaError, StackError, StackTimeout
 from .progress import Progress
-from .secrets import Redactor, resolve_mapping
+from .secrets import Redactor
 
 __all__ = [
     "ComposeStack",
@@ -213,12 +213,7 @@ class ComposeStack:
         """
         spec = self._env.spec.stack
         deadline = float(self._env.spec.slo.startup.max_seconds)
-        resolved, secrets = resolve_mapping(
-            {k: str(v) for k, v in spec.env.items()},
-            base_dir=self._env.base_dir,
-            environ=self._environ,
-            where_prefix=f"{self._env.path}, key stack.env",
-        )
+        resolved, secrets = self._env.resolved_env(self._environ)
         self._redactor.add(*secrets)
         compose = self._compose = _Compose(
             context=str(self._env.project_directory),

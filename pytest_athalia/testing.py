@@ -12,14 +12,25 @@ Bring it in through the ``pytest_athalia_make_stack`` hook in a conftest.py::
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 from urllib.parse import urlsplit
+
+import pytest
 
 from .config import Environment
 from .stack import Endpoint, ExecResult, ServiceState, StartupReport
 
-__all__ = ["FakeStack", "wait_until"]
+__all__ = ["FakeStack", "unavailable", "wait_until"]
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip for a missing tool or prerequisite; under ``CI=true`` fail instead, so a skip never hides a failure."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true requires it, but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> float | None:

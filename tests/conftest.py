@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import pytest
+
+from pytest_athalia.testing import unavailable
 
 
 @functools.cache
@@ -23,16 +24,6 @@ def docker_problem() -> str | None:
     return None
 
 
-def require_docker() -> None:
-    """Skip the calling test without Docker; under CI=true a missing Docker is a failure."""
-    problem = docker_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true requires Docker, but {problem}", pytrace=False)
-    pytest.skip(problem)
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("docker") is not None:
-        require_docker()
+    if item.get_closest_marker("docker") is not None and (problem := docker_problem()) is not None:
+        unavailable(problem)

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import docker
 import pytest
@@ -27,6 +27,7 @@ from pytest_athalia.images import (
     DockerImageDriver,
     bootstrap_base_image,
 )
+from pytest_athalia.testing import unavailable
 
 pytestmark = pytest.mark.docker
 
@@ -35,20 +36,13 @@ pytestmark = pytest.mark.docker
 RUN_BUILD = os.environ.get("ATHALIA_TEST_DEBOOTSTRAP", "") == "1"
 
 
-def _unavailable(reason: str) -> NoReturn:
-    """Skip for a missing prerequisite, except under CI, where a skip could hide a failure."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}, and CI=true requires it")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     try:
         client = docker.from_env()
         client.ping()
     except Exception as exc:
-        _unavailable(f"no Docker daemon answers ({exc})")
+        unavailable(f"no Docker daemon answers ({exc})")
     yield client
     client.close()
 
@@ -73,7 +67,7 @@ def test_keeps_the_existing_base_image_quickly(client: Any) -> None:
     try:
         expected = client.api.inspect_image(DEFAULT_BASE_IMAGE)["Id"]
     except docker.errors.ImageNotFound:
-        _unavailable(f"{DEFAULT_BASE_IMAGE} is not present; run `athalia images bootstrap` first")
+        unavailable(f"{DEFAULT_BASE_IMAGE} is not present; run `athalia images bootstrap` first")
     lines: list[str] = []
     result = bootstrap_base_image(driver=DockerImageDriver(client), progress=lines.append)
     assert (result.name, result.how, result.image_id) == (DEFAULT_BASE_IMAGE, "kept", expected)
@@ -113,9 +107,9 @@ def test_builds_the_base_image_with_debootstrap_in_about_a_minute(
 ) -> None:
     """SLOW (65-125 s, needs root and deb.debian.org): debootstrap, strip, import; python3 runs in it."""
     if os.geteuid() != 0:
-        _unavailable("building with debootstrap needs root")
+        unavailable("building with debootstrap needs root")
     if shutil.which("debootstrap", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") is None:
-        _unavailable("debootstrap is not installed (apt-get install -y debootstrap)")
+        unavailable("debootstrap is not installed (apt-get install -y debootstrap)")
     lines: list[str] = []
     result = bootstrap_base_image(
         temporary_name,

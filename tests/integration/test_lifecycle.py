@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_athalia.testing import wait_until
+from pytest_athalia.testing import unavailable, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -276,18 +276,11 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _unavailable(reason: str) -> None:
-    """Skip for a missing prerequisite, except under CI, where a skip could hide a failure."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}, and CI=true requires it", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def tiny(tmp_path: Path) -> Iterator[Tiny]:
     """The tiny stack under a name of its own; afterwards nothing of the test's runs is left, pass or fail."""
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True, check=False).returncode:
-        _unavailable(f"the image {BASE_IMAGE} is missing (make it with `athalia images bootstrap`)")
+        unavailable(f"the image {BASE_IMAGE} is missing (make it with `athalia images bootstrap`)")
     token = secrets.token_hex(3)
     spec = yaml.safe_load((TINY / "tiny.yml").read_text())
     spec["stack"]["compose_files"] = [str(TINY / name) for name in spec["stack"]["compose_files"]]

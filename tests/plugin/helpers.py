@@ -52,7 +52,6 @@ import os
 from pathlib import Path
 
 from pytest_athalia import ServiceState, runtime_of
-from pytest_athalia.secrets import resolve_mapping
 from pytest_athalia.testing import FakeStack
 
 HERE = Path(__file__).parent
@@ -66,13 +65,7 @@ class RecordingStack(FakeStack):
         self._config = config
 
     def start(self):
-        env = self.environment
-        _, secrets = resolve_mapping(
-            dict(env.spec.stack.env),
-            base_dir=env.base_dir,
-            environ=os.environ,
-            where_prefix=f"{env.path}, key stack.env",
-        )
+        _, secrets = self.environment.resolved_env(os.environ)
         runtime_of(self._config).redactor.add(*secrets)
         return super().start()
 
