@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal, final, get_args
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from pytest_athalia import secrets
+from pytest_athalia.config_load import LoadSpec
+from pytest_athalia.config_rollout import RollbackSLO, RolloutSpec
+from pytest_athalia.config_security import SecuritySpec
 from pytest_athalia.errors import ConfigError
+from pytest_athalia.schema import EnvName, EnvValue, Model, URLPath, list_only, path_text
 
 __all__ = [
     "Environment",
@@ -43,7 +47,6 @@ _HOW_TO_SELECT: Final = (
     "Select an environment with --athalia-env NAME|PATH or ATHALIA_ENV=NAME|PATH; "
     "a NAME is looked up as NAME.yml in the folder set by ini athalia_environments"
 )
-_ENV_NAME_PATTERN: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 _FOUND_LIMIT: Final = 60
 
 
@@ -52,46 +55,10 @@ _FOUND_LIMIT: Final = 60
 # so a new key documents its own error message.
 
 
-class _Model(BaseModel):
-    # Unknown keys are errors: a typo silently falling back to a default would hide an SLO.
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _list_only(value: object) -> object:
-    # Lax tuples accept YAML sets (!!set), whose order is arbitrary; compose file order matters.
-    if isinstance(value, (set, frozenset)):
-        raise ValueError("a list (compose file order matters), not a set")
-    return value
-
-
-def _path_text(value: object) -> object:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("a file path (non-empty text)")
-    return value
-
-
-def _env_name(value: object) -> object:
-    if not isinstance(value, str) or not secrets.ENV_NAME.fullmatch(value):
-        raise ValueError(f"a variable name matching {_ENV_NAME_PATTERN}")
-    return value
-
-
-def _env_value(value: object) -> object:
-    # Compose interpolates strings only; YAML's `true` becomes "true", not Python's "True".
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise ValueError("a string, number or true/false (quote the value to keep it as text)")
-
-
-_EnvName = Annotated[str, BeforeValidator(_env_name)]
-_EnvValue = Annotated[str, BeforeValidator(_env_value)]
-_URLPath = Annotated[str, Field(strict=True, pattern=r"^/\S*$")]
 Provider = Literal["compose"]
 
 
-class StartupSLO(_Model):
+class StartupSLO(Model):
     """How fast the stack must become healthy."""
 
     max_seconds: float = Field(
@@ -103,7 +70,7 @@ class StartupSLO(_Model):
     )
 
 
-class HealthSLO(_Model):
+class HealthSLO(Model):
     """What the health endpoint must deliver once the stack is up."""
 
     samples: int = Field(default=20, strict=True, ge=1, description="a whole number of samples, at least 1")
@@ -124,17 +91,18 @@ class HealthSLO(_Model):
     )
 
 
-class SLOs(_Model):
+class SLOs(Model):
     """The deployment SLOs of an environment; each section has defaults."""
 
     startup: StartupSLO = StartupSLO()  # frozen, so one shared default is safe
     health: HealthSLO = HealthSLO()
+    rollback: RollbackSLO = RollbackSLO()
 
 
-class StackSpec(_Model):
+class StackSpec(Model):
     """The compose stack and the service under deployment. Paths are relative to the file's folder."""
 
-    compose_files: Annotated[tuple[Annotated[str, BeforeValidator(_path_text)], ...], BeforeValidator(_list_only)] = (
+    compose_files: Annotated[tuple[Annotated[str, BeforeValidator(path_text)], ...], BeforeValidator(list_only)] = (
         Field(min_length=1, description="a non-empty list of compose file paths, e.g. [../docker-compose.yml]")
     )
     project_directory: str | None = Field(
@@ -149,22 +117,25 @@ class StackSpec(_Model):
         description="a compose service name (letters, digits, '_', '.', '-')",
     )
     port: int = Field(strict=True, ge=1, le=65535, description="an integer from 1 to 65535")
-    health_path: _URLPath = Field(default="/health", description="a URL path starting with '/'")
-    ready_path: _URLPath | None = Field(default=None, description="a URL path starting with '/'")
-    version_path: _URLPath | None = Field(default=None, description="a URL path starting with '/'")
+    health_path: URLPath = Field(default="/health", description="a URL path starting with '/'")
+    ready_path: URLPath | None = Field(default=None, description="a URL path starting with '/'")
+    version_path: URLPath | None = Field(default=None, description="a URL path starting with '/'")
     build: bool = Field(default=True, strict=True, description="true or false")
-    env: Mapping[_EnvName, _EnvValue] = Field(
+    env: Mapping[EnvName, EnvValue] = Field(
         default_factory=dict, description="a mapping of variable names to string, number or true/false values"
     )
 
 
-class EnvironmentSpec(_Model):
+class EnvironmentSpec(Model):
     """The content of one environment file."""
 
     description: str = Field(default="", strict=True, description="a line of text")
     provider: Provider = Field(default="compose", description="one of: " + ", ".join(get_args(Provider)))
     stack: StackSpec
     slo: SLOs = SLOs()
+    rollout: RolloutSpec = RolloutSpec()
+    load: LoadSpec = LoadSpec()
+    security: SecuritySpec = SecuritySpec()
 
 
 # --------------------------------------------------------------------------- the loaded value

@@ -8,6 +8,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .config import Environment
+    from .router import Router
     from .stack import Stack
 
 
@@ -18,4 +19,13 @@ def pytest_athalia_make_stack(config: pytest.Config, environment: Environment, p
     The built-in implementation runs last and serves the ``compose`` provider. A project can bring
     its own provider here; use :func:`pytest_athalia.runtime_of` to reach the run's redactor,
     progress reporter and watchdog.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_athalia_make_router(config: pytest.Config, environment: Environment, stack: Stack) -> Router | None:
+    """Return the router of a started `stack`, or None to let the next implementation decide.
+
+    The built-in implementation runs last and drives the HAProxy router that the plugin adds
+    to compose stacks (:mod:`pytest_athalia.haproxy`).
     """

@@ -10,7 +10,7 @@ from collections.abc import Generator
 
 import pytest
 
-from . import fixtures, hooks
+from . import fixtures, fixtures_load, fixtures_rollout, fixtures_security, hooks
 from .compose import compose_version, docker_engine_version
 from .config import Environment
 from .errors import AthaliaError
@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     runtime = AthaliaRuntime.install(config)
     config.pluginmanager.register(fixtures, "athalia-fixtures")
+    config.pluginmanager.register(fixtures_rollout, "athalia-fixtures-rollout")
+    config.pluginmanager.register(fixtures_load, "athalia-fixtures-load")
+    config.pluginmanager.register(fixtures_security, "athalia-fixtures-security")
     config.pluginmanager.register(runtime, "athalia-runtime")
 
 

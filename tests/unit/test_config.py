@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from pytest_athalia.config import (
     Environment,
     EnvironmentSpec,
+    SLOs,
     list_environments,
     load_environment,
 )
@@ -422,8 +423,8 @@ def test_bad_values_name_line_key_expectation_and_fix(
     ("tail", "key", "expected"),
     [
         ("slo:\n  health: 5\n", "slo.health", "a mapping with keys: samples, max_p95_ms, min_success_ratio"),
-        ("slo: []\n", "slo", "a mapping with keys: startup, health"),
-        ("slo:\n", "slo", "a mapping with keys: startup, health"),
+        ("slo: []\n", "slo", "a mapping with keys: " + ", ".join(SLOs.model_fields)),
+        ("slo:\n", "slo", "a mapping with keys: " + ", ".join(SLOs.model_fields)),
     ],
 )
 def test_sections_must_be_mappings(

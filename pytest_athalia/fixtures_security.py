@@ -1,0 +1,5 @@
+"""Fixtures for the security gates: Trivy and Bandit."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
