@@ -10,7 +10,11 @@ Every message says what was expected, what was found, and how to fix it
     ├── ImageError         the base image cannot be found, pulled or built
     ├── StackError         compose failed to build, start or remove the stack
     │   └── StackTimeout   the stack was not healthy within its startup SLO
-    └── CleanupError       resources of a run survived its cleanup
+    ├── CleanupError       resources of a run survived its cleanup
+    ├── RouterError        the router cannot be reached or refused a command
+    ├── RolloutError       a deploy, switch or rollback could not be carried out
+    ├── LoadError          the load generator could not run or its output is unusable
+    └── ScanError          a scanner (Trivy, Bandit) could not run or its output is unusable
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ __all__ = [
     "ConfigError",
     "DockerUnavailable",
     "ImageError",
+    "LoadError",
+    "RolloutError",
+    "RouterError",
+    "ScanError",
     "SecretError",
     "StackError",
     "StackTimeout",
@@ -57,3 +65,19 @@ class StackTimeout(StackError):
 
 class CleanupError(AthaliaError):
     """Resources of a run are still present after cleanup."""
+
+
+class RouterError(AthaliaError):
+    """The router cannot be reached, or it refused a command."""
+
+
+class RolloutError(AthaliaError):
+    """A deploy, switch or rollback could not be carried out."""
+
+
+class LoadError(AthaliaError):
+    """The load generator could not run, or its output cannot be used."""
+
+
+class ScanError(AthaliaError):
+    """A scanner could not run, or its output cannot be used."""
