@@ -53,5 +53,10 @@ class RollbackSLO(Model):
 class RolloutSpec(Model):
     """How the plugin rehearses a release: router, colors and the candidate."""
 
+    enabled: bool = Field(
+        default=False,
+        strict=True,
+        description="true (add the router and a second color to the stack) or false",
+    )
     router: RouterSpec = RouterSpec()
     candidate: CandidateSpec = CandidateSpec()
