@@ -1,0 +1,1 @@
+"""Helpers that tests import (`from tests.support.trivy_db import ...`); not collected as tests."""
