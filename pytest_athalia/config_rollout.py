@@ -1,14 +1,32 @@
-"""Environment-file sections for releases: ``rollout`` (router, colors, candidate, triggers) and ``slo.rollback``."""
+"""Environment-file sections for releases: ``rollout`` (router, colors, candidate, triggers) and ``slo.rollback``.
+
+Every rollout key has a default, so ``rollout: {enabled: true}`` is a complete section. See docs/rollout.md.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from pytest_athalia.schema import EnvName, EnvValue, Model
+from pytest_athalia.schema import EnvName, EnvValue, Model, URLPath
 
-__all__ = ["CandidateSpec", "RollbackSLO", "RolloutSpec", "RouterSpec"]
+__all__ = [
+    "CandidateSpec",
+    "ErrorRateTrigger",
+    "ExternalTrigger",
+    "HealthTrigger",
+    "LatencyTrigger",
+    "ProbeSpec",
+    "RollbackSLO",
+    "RolloutSpec",
+    "RouterSpec",
+    "SmokeSpec",
+    "TriggersSpec",
+]
+
+DrillName = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class RouterSpec(Model):
@@ -42,16 +60,159 @@ class CandidateSpec(Model):
     )
 
 
-class RollbackSLO(Model):
-    """How fast and how cleanly a rollback must complete."""
+class ProbeSpec(Model):
+    """The background traffic sent through the router during switches and rollbacks."""
 
-    max_ms: float = Field(
-        default=1000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
+    path: URLPath | None = Field(
+        default=None,
+        description="a URL path starting with '/' (default: stack.version_path, else stack.health_path)",
+    )
+    rate: float = Field(
+        default=300.0,
+        strict=True,
+        ge=200,
+        le=5000,
+        allow_inf_nan=False,
+        description="a number of requests per second from 200 to 5000",
+    )
+    clients: int = Field(
+        default=6, strict=True, ge=1, le=64, description="a whole number of keep-alive clients from 1 to 64"
+    )
+    timeout_ms: float = Field(
+        default=2000.0,
+        strict=True,
+        gt=0,
+        le=60000,
+        allow_inf_nan=False,
+        description="a number of milliseconds per request, greater than 0 and at most 60000",
+    )
+    max_seconds: float = Field(
+        default=60.0,
+        strict=True,
+        gt=0,
+        le=600,
+        allow_inf_nan=False,
+        description="a number of seconds greater than 0 and at most 600 (the probe's hard time bound)",
     )
 
 
+class SmokeSpec(Model):
+    """Requests sent straight to the candidate (bypassing the router) before it gets traffic."""
+
+    paths: tuple[URLPath, ...] = Field(
+        default=(),
+        description="a list of URL paths starting with '/' (default: [stack.health_path])",
+    )
+    timeout_ms: float = Field(
+        default=2000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
+    )
+
+
+class ErrorRateTrigger(Model):
+    """Roll back when the candidate's share of failed probe requests exceeds a limit."""
+
+    enabled: bool = Field(default=True, strict=True, description="true or false")
+    max_ratio: float = Field(
+        default=0.05,
+        strict=True,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="a ratio from 0 to below 1 (0.05: roll back above 5 % failed requests)",
+    )
+    min_samples: int = Field(default=50, strict=True, ge=1, description="a whole number of probe requests, at least 1")
+
+
+class LatencyTrigger(Model):
+    """Roll back when the candidate's p95 latency through the router exceeds a limit."""
+
+    enabled: bool = Field(default=True, strict=True, description="true or false")
+    max_p95_ms: float = Field(
+        default=250.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
+    )
+    min_samples: int = Field(default=10, strict=True, ge=1, description="a whole number of probe requests, at least 1")
+
+
+class HealthTrigger(Model):
+    """Roll back when the candidate's health check fails (polled directly) or the router marks it DOWN."""
+
+    enabled: bool = Field(default=True, strict=True, description="true or false")
+    path: URLPath | None = Field(
+        default=None,
+        description="a URL path starting with '/' (default: stack.ready_path, else stack.health_path)",
+    )
+    interval_ms: float = Field(
+        default=50.0,
+        strict=True,
+        ge=10,
+        allow_inf_nan=False,
+        description="a number of milliseconds between checks, at least 10",
+    )
+    max_failures: int = Field(
+        default=3, strict=True, ge=1, description="a whole number of consecutive failed checks, at least 1"
+    )
+
+
+class ExternalTrigger(Model):
+    """Roll back when an external signal (the users' complaints) says so: a URL or a command."""
+
+    url: str | None = Field(
+        default=None,
+        strict=True,
+        pattern=r"^https?://\S+$",
+        description="an http:// or https:// URL (roll back when it answers non-2xx, or matches `match`)",
+    )
+    command: tuple[str, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="a command as a list, e.g. [sh, -c, 'exit 0'] (roll back on a non-zero exit, or on `match`)",
+    )
+    match: str | None = Field(
+        default=None,
+        strict=True,
+        min_length=1,
+        description="a regular expression; when set, the signal says roll back when the answer body or output matches",
+    )
+    interval_ms: float = Field(
+        default=200.0,
+        strict=True,
+        ge=10,
+        allow_inf_nan=False,
+        description="a number of milliseconds between polls, at least 10",
+    )
+    timeout_ms: float = Field(
+        default=1000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExternalTrigger:
+        if self.url is not None and self.command is not None:
+            raise ValueError("either url or command, not both")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return self.url is not None or self.command is not None
+
+
+class TriggersSpec(Model):
+    """The four automatic-rollback triggers, judged over a sliding window of samples."""
+
+    window_ms: float = Field(
+        default=1000.0,
+        strict=True,
+        ge=100,
+        allow_inf_nan=False,
+        description="a number of milliseconds, at least 100 (the sliding window each trigger judges)",
+    )
+    error_rate: ErrorRateTrigger = ErrorRateTrigger()
+    latency: LatencyTrigger = LatencyTrigger()
+    health: HealthTrigger = HealthTrigger()
+    external: ExternalTrigger = ExternalTrigger()
+
+
 class RolloutSpec(Model):
-    """How the plugin rehearses a release: router, colors and the candidate."""
+    """How the plugin rehearses a release: router, colors, the candidate, the probe and the triggers."""
 
     enabled: bool = Field(
         default=False,
@@ -60,3 +221,42 @@ class RolloutSpec(Model):
     )
     router: RouterSpec = RouterSpec()
     candidate: CandidateSpec = CandidateSpec()
+    deploy_timeout_s: float = Field(
+        default=120.0,
+        strict=True,
+        gt=0,
+        allow_inf_nan=False,
+        description="a number of seconds greater than 0 (deploying a color and waiting until it is healthy)",
+    )
+    observe_s: float = Field(
+        default=3.0,
+        strict=True,
+        gt=0,
+        le=300,
+        allow_inf_nan=False,
+        description="a number of seconds greater than 0 and at most 300 (how long a live candidate is watched)",
+    )
+    probe: ProbeSpec = ProbeSpec()
+    smoke: SmokeSpec = SmokeSpec()
+    triggers: TriggersSpec = TriggersSpec()
+    drills: Mapping[DrillName, CandidateSpec] = Field(
+        default_factory=dict,
+        description=(
+            "a mapping of drill names (lower case, e.g. error_rate) to bad candidates "
+            "({image: ..., env: {FAULT_ERROR_RATE: '0.5'}})"
+        ),
+    )
+
+
+class RollbackSLO(Model):
+    """How fast and how cleanly a switch or a rollback must complete."""
+
+    max_ms: float = Field(
+        default=1000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
+    )
+    max_switch_ms: float = Field(
+        default=1000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
+    )
+    max_failed_requests: int = Field(
+        default=0, strict=True, ge=0, description="a whole number of failed requests, at least 0"
+    )

@@ -14,6 +14,8 @@ from . import fixtures, fixtures_load, fixtures_rollout, fixtures_security, hook
 from .compose import compose_version, docker_engine_version
 from .config import Environment
 from .errors import AthaliaError
+from .haproxy import HAProxyRouter
+from .router import Router
 from .runtime import AthaliaRuntime, runtime_of
 from .settings import add_options
 from .stack import ComposeStack, Stack
@@ -75,6 +77,14 @@ def pytest_athalia_make_stack(config: pytest.Config, environment: Environment, p
         registry=runtime.watchdog,
         keep=runtime.settings.keep.value,
     )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_athalia_make_router(config: pytest.Config, environment: Environment, stack: Stack) -> Router | None:
+    # The HAProxy router exists only in compose stacks started with the generated override.
+    if not environment.spec.rollout.enabled or not isinstance(stack, ComposeStack):
+        return None
+    return HAProxyRouter.for_stack(stack)
 
 
 @pytest.hookimpl(wrapper=True)

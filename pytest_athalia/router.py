@@ -2,19 +2,41 @@
 
 A rollout talks to the router only through :class:`Router`; the HAProxy driver
 (:mod:`pytest_athalia.haproxy`) is one implementation, :class:`FakeRouter` another, and a
-project can bring its own through the ``pytest_athalia_make_router`` hook.
+project can bring its own through the ``pytest_athalia_make_router`` hook. It deploys to a color
+through :class:`ColorStack`, which :class:`~pytest_athalia.stack.ComposeStack` and
+:class:`~pytest_athalia.testing.FakeStack` implement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Final, Literal, Protocol, final, runtime_checkable
 
-__all__ = ["COLORS", "Color", "Router", "ServerStats"]
+from .errors import RouterError
+
+__all__ = [
+    "COLORS",
+    "COLOR_HEADER",
+    "MAX_WEIGHT",
+    "Color",
+    "ColorStack",
+    "FakeRouter",
+    "Router",
+    "ServerStats",
+    "WeightChange",
+    "check_weight",
+    "wait_for_status",
+]
 
 Color = Literal["blue", "green"]
 COLORS: tuple[Color, Color] = ("blue", "green")
+# The router sets it on every response it relays: the color (server) that served it.
+COLOR_HEADER: Final = "X-Athalia-Color"
+MAX_WEIGHT: Final = 256  # HAProxy's limit for an absolute weight
+_SERVER_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -22,8 +44,8 @@ class ServerStats:
     """One server (color) as the router counts it; counters are cumulative since the router started."""
 
     server: str
-    status: str  # e.g. "UP", "DOWN", "MAINT"
-    weight: int
+    status: str  # e.g. "UP", "DOWN", "MAINT", "MAINT (resolution)", "DOWN 1/2" (going up)
+    weight: int  # the weight set through the API (HAProxy's uweight), even while the server is DOWN
     requests: int
     responses_5xx: int
     response_time_ms: float | None  # the router's recent average; None when it has none
@@ -48,3 +70,172 @@ class Router(Protocol):
     def stats(self) -> tuple[ServerStats, ...]:
         """The counters of every server."""
         ...
+
+
+@runtime_checkable
+class ColorStack(Protocol):
+    """What a rollout needs from the stack: each color's own address and a way to redeploy one color."""
+
+    def color_url(self, color: Color, path: str = "") -> str:
+        """The color's own address on 127.0.0.1, bypassing the router (for smoke tests)."""
+        ...
+
+    def deploy_color(self, color: Color, *, image: str | None, env: Mapping[str, str], timeout: float) -> float:
+        """Recreate only that color's service (image None: the service's own) with `env` merged over its
+        environment, wait until it is healthy, and return the seconds it took.
+
+        Raises :class:`~pytest_athalia.errors.RolloutError` (or ``StackError``) with compose's output.
+        """
+        ...
+
+    def color_service(self, color: Color) -> str:
+        """The compose service name of that color."""
+        ...
+
+
+def check_weight(server: str, weight: int) -> None:
+    """Raise RouterError unless `server` is a plain name and `weight` an int in 0..256 (what HAProxy accepts)."""
+    if not _SERVER_NAME.fullmatch(server):
+        raise RouterError(
+            f"athalia: expected a server name of letters, digits, '_', '.', '-' (the colors are "
+            f"{', '.join(COLORS)}), found {server!r}. Pass a color."
+        )
+    if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
+        raise RouterError(
+            f"athalia: expected a weight from 0 to {MAX_WEIGHT} for server {server}, found {weight!r}. "
+            "Pass 0 (no new requests) to 256; the rollout uses 0 and 100."
+        )
+
+
+def wait_for_status(
+    router: Router,
+    server: str,
+    *,
+    status: str = "UP",
+    timeout: float = 10.0,
+    interval: float = 0.05,
+) -> float:
+    """Seconds until the router reports `server` with `status` (e.g. a freshly deployed color is UP).
+
+    A container that compose reports healthy is UP in HAProxy only after its address is resolved and
+    its first health check passed (about a second); switching traffic before that would answer 503.
+    Raises RouterError naming the last status seen when `timeout` passes.
+    """
+    start = time.monotonic()
+    seen = "no stats"
+    while True:
+        current = {s.server: s.status for s in router.stats()}
+        seen = current.get(server, f"no server {server!r} (servers: {', '.join(current) or 'none'})")
+        if seen == status:
+            return time.monotonic() - start
+        if time.monotonic() - start >= timeout:
+            raise RouterError(
+                f"athalia: the router did not report server {server} as {status} within {timeout:g} s; "
+                f"last status: {seen}. A color that compose reports healthy must also pass the router's health "
+                "check (stack.health_path); check the color's logs and the router's (service athalia-router)."
+            )
+        time.sleep(interval)
+
+
+@dataclass(frozen=True)
+class WeightChange:
+    """One successful ``set_weight`` on a :class:`FakeRouter`; `at` comes from the fake's clock."""
+
+    at: float
+    server: str
+    weight: int
+
+
+@final
+class FakeRouter:
+    """An in-memory :class:`Router` for unit tests: records weight changes, serves configurable stats.
+
+    ``fail("...")`` makes the next calls (all, or `times` of them) raise RouterError, as an unreachable
+    router would. Unknown servers and weights outside 0..256 are refused like HAProxy refuses them.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:1",
+        *,
+        weights: Mapping[str, int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._clock = clock
+        initial = dict(weights if weights is not None else {COLORS[0]: 100, COLORS[1]: 0})
+        self._stats: dict[str, ServerStats] = {
+            name: ServerStats(name, "UP", weight, 0, 0, None) for name, weight in initial.items()
+        }
+        self.changes: list[WeightChange] = []
+        self.calls: list[str] = []
+        self._failure: str | None = None
+        self._failures_left: int | None = None
+
+    # -- Router -----------------------------------------------------------------------------------
+    def url(self, path: str = "") -> str:
+        return self._base_url + path
+
+    def set_weight(self, server: str, weight: int) -> None:
+        self._call(f"set_weight {server} {weight}")
+        check_weight(server, weight)
+        if server not in self._stats:
+            raise RouterError(f"athalia: the fake router has no server {server!r}; it has {', '.join(self._stats)}.")
+        self._stats[server] = replace(self._stats[server], weight=weight)
+        self.changes.append(WeightChange(self._clock(), server, weight))
+
+    def weights(self) -> Mapping[str, int]:
+        self._call("weights")
+        return {name: stat.weight for name, stat in self._stats.items()}
+
+    def stats(self) -> tuple[ServerStats, ...]:
+        self._call("stats")
+        return tuple(self._stats.values())
+
+    # -- test controls ----------------------------------------------------------------------------
+    def set_stats(
+        self,
+        server: str,
+        *,
+        status: str | None = None,
+        requests: int | None = None,
+        responses_5xx: int | None = None,
+        response_time_ms: float | None = None,
+    ) -> None:
+        """Change what ``stats()`` reports for `server` (adding it if new); None leaves a field as it is."""
+        current = self._stats.get(server, ServerStats(server, "UP", 0, 0, 0, None))
+        self._stats[server] = ServerStats(
+            server,
+            current.status if status is None else status,
+            current.weight,
+            current.requests if requests is None else requests,
+            current.responses_5xx if responses_5xx is None else responses_5xx,
+            current.response_time_ms if response_time_ms is None else response_time_ms,
+        )
+
+    def fail(self, message: str = "the fake router is unreachable", *, times: int | None = None) -> None:
+        """Make the next `times` calls (None: every call until ``recover()``) raise RouterError(message)."""
+        self._failure = message
+        self._failures_left = times
+
+    def recover(self) -> None:
+        self._failure = None
+        self._failures_left = None
+
+    def weight_history(self, server: str) -> tuple[int, ...]:
+        """The weights set on `server`, in order."""
+        return tuple(change.weight for change in self.changes if change.server == server)
+
+    def servers(self) -> Iterable[str]:
+        return tuple(self._stats)
+
+    def _call(self, what: str) -> None:
+        self.calls.append(what)
+        if self._failure is None:
+            return
+        message = self._failure
+        if self._failures_left is not None:
+            self._failures_left -= 1
+            if self._failures_left <= 0:
+                self.recover()
+        raise RouterError(f"athalia: {message} ({what}).")

@@ -5,11 +5,15 @@ later); `ComposeStack` drives docker compose v2 through testcontainers'
 `DockerCompose`, adding what that class lacks: a unique project name, secrets
 passed through the environment, errors that carry compose's output, progress,
 a startup deadline, and a watchdog that removes the stack if pytest dies.
+
+With ``rollout.enabled`` it also merges the generated override of :mod:`pytest_athalia.override`
+(a second color and the HAProxy router) and implements :class:`~pytest_athalia.router.ColorStack`.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import subprocess
@@ -17,15 +21,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import resources
+from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from testcontainers.compose import DockerCompose
 
+from . import override
 from .compose import CommandResult, GroupRegistry, run_command
 from .config import Environment
-from .errors import AthaliaError, StackError, StackTimeout
+from .errors import AthaliaError, RolloutError, StackError, StackTimeout
 from .progress import Progress
+from .router import COLORS, Color
 from .secrets import Redactor
 
 __all__ = [
@@ -179,6 +187,7 @@ class ComposeStack:
         registry: ProjectRegistry | None = None,
         environ: Mapping[str, str] | None = None,
         keep: bool = False,
+        files_root: Path | None = None,
     ) -> None:
         self._env = environment
         self._project = project
@@ -190,6 +199,8 @@ class ComposeStack:
         self._startup: StartupReport | None = None
         self._compose: _Compose | None = None
         self._stopped = False
+        self._files_root = files_root
+        self._files: override.OverrideFiles | None = None
 
     # -- Stack protocol -------------------------------------------------------------------------
     @property
@@ -227,8 +238,10 @@ class ComposeStack:
         build_seconds: float | None = None
         startup_seconds: float | None = None
         try:
+            if self._env.spec.rollout.enabled:
+                build_seconds = self._prepare_rollout(compose, deadline)
             if spec.build:
-                build_seconds = self._build(compose)
+                build_seconds = (build_seconds or 0.0) + self._build(compose)
             startup_seconds = self._up(compose, deadline)
             report = StartupReport(self._project, build_seconds, startup_seconds, deadline, self.services())
         except StackError as exc:
@@ -245,6 +258,13 @@ class ComposeStack:
         if self._stopped or self._compose is None:
             return
         self._stopped = True
+        try:
+            self._down(self._compose)
+        finally:
+            if self._files is not None:  # the router's configuration was copied into its container
+                self._files.remove()
+
+    def _down(self, compose: _Compose) -> None:
         if self._keep:
             if self._registry is not None:
                 self._registry.project_removed(self._project)  # handed over to the user
@@ -253,15 +273,15 @@ class ComposeStack:
         with self._progress.phase(f"removing stack {self._project}"):
             run_command(
                 [
-                    *self._compose.compose_command_property,
+                    *compose.compose_command_property,
                     "down",
                     "--volumes",
                     "--remove-orphans",
                     "--timeout",
                     "10",
                 ],
-                cwd=str(self._compose.context),
-                env=self._compose.environment,
+                cwd=str(compose.context),
+                env=compose.environment,
                 timeout=180,
                 groups=self._registry,
                 what="compose down",
@@ -320,6 +340,87 @@ class ComposeStack:
     def removal_command(self) -> str:
         return f"docker compose --project-name {self._project} down --volumes --remove-orphans"
 
+    # -- ColorStack (rollout.enabled) ---------------------------------------------------------------
+    def color_service(self, color: Color) -> str:
+        """The compose service of `color`: blue is ``stack.service``, green the copy the override adds."""
+        if color not in COLORS:
+            raise RolloutError(f"athalia: expected a color ({', '.join(COLORS)}), found {color!r}.")
+        return override.color_service(self._env.spec.stack.service, color)
+
+    def color_url(self, color: Color, path: str = "") -> str:
+        """The color's own address on 127.0.0.1 (its published ``stack.port``), bypassing the router."""
+        return self.url(self.color_service(color), path, port=self._env.spec.stack.port)
+
+    def deploy_color(
+        self, color: Color, *, image: str | None = None, env: Mapping[str, str] | None = None, timeout: float = 120.0
+    ) -> float:
+        """Recreate only `color`'s service with `image` (None: its own) and `env` over its environment.
+
+        Runs ``docker compose up --detach --no-deps --no-build --force-recreate --wait`` for that one
+        service and returns the seconds it took. Values of `env` reach compose through its environment,
+        never through a file. Raises RolloutError with compose's output when it does not become healthy
+        within `timeout`.
+        """
+        compose = self._require_compose()
+        service = self.color_service(color)
+        if self._files is None:
+            raise RolloutError(
+                f"athalia: stack {self._project} has no second color: rollout.enabled is not true in "
+                f"{self._env.path}. Set rollout.enabled: true to add the router and the green color."
+            )
+        env = dict(env or {})
+        data, variables = override.deploy_override(service, image=image, env=env)
+        deploy_file = self._files.write(f"deploy-{color}-{time.monotonic_ns()}.yml", data) if image or env else None
+        wait = max(1, int(timeout))
+        argv = [
+            *compose.compose_command_property,
+            *(["-f", str(deploy_file)] if deploy_file else []),
+            "up",
+            "--detach",
+            "--no-deps",
+            "--no-build",
+            "--force-recreate",
+            "--wait",
+            "--wait-timeout",
+            str(wait),
+            *(["--scale", f"{service}=1"] if color == COLORS[1] else []),
+            service,
+        ]
+        what = f"deploying {color} ({service}{', image ' + image if image else ''}) to {self._project}"
+        try:
+            with self._progress.phase(what) as step:
+
+                def on_line(line: str) -> None:
+                    match = _UP_STATE.search(line)
+                    if match:
+                        step(f"{match.group(1).removeprefix(self._project + '-')} {match.group(2).lower()}")
+
+                try:
+                    result = run_command(
+                        argv,
+                        cwd=str(compose.context),
+                        env={**compose.environment, **variables},
+                        timeout=wait + 30,
+                        on_line=on_line,
+                        groups=self._registry,
+                        what="compose up (deploy)",
+                        redact=self._redactor.redact,
+                        check=False,
+                    )
+                except StackTimeout as exc:
+                    raise RolloutError(f"{exc} The {color} color ({service}) was not deployed.") from None
+                if result.returncode != 0:
+                    raise RolloutError(
+                        f"athalia: deploying {color} (service {service}) of project {self._project} failed "
+                        f"(exit {result.returncode}, wait timeout {wait} s). Check the candidate's image and "
+                        f"settings (rollout.candidate in {self._env.path}) and the service's log "
+                        f"(docker compose -p {self._project} logs {service}). compose said:\n{result.tail()}"
+                    )
+        finally:
+            if deploy_file is not None:
+                deploy_file.unlink(missing_ok=True)
+        return result.seconds
+
     # -- context manager: cleans up if start() fails, and attaches logs to the error -------------
     def __enter__(self) -> Self:
         try:
@@ -349,6 +450,60 @@ class ComposeStack:
             return f"(logs unavailable: {exc})"
 
     # -- internals --------------------------------------------------------------------------------
+    def _prepare_rollout(self, compose: _Compose, deadline: float) -> float | None:
+        """Write the override (second color, router) into the compose file list; build the router image.
+
+        Returns the seconds the router image took to build, or None when none was built.
+        """
+        spec = self._env.spec
+        argv = ["docker", "compose", "--ansi", "never", "--project-name", self._project]
+        argv += ["--project-directory", str(compose.context)]
+        for file in compose.compose_file_name or []:
+            argv += ["-f", str(file)]
+        proc = compose._run_command([*argv, "config", "--no-interpolate", "--format", "json"])
+        try:
+            model = json.loads(proc.stdout.decode(errors="replace"))
+        except ValueError:
+            raise StackError(
+                f"athalia: `docker compose config` printed no JSON for project {self._project}; "
+                "compose v2.17 or newer is needed (scripts/install-compose-v2.sh)."
+            ) from None
+        plan = override.RouterPlan(
+            project=self._project,
+            service=spec.stack.service,
+            port=spec.stack.port,
+            health_path=spec.stack.health_path,
+            router_image=spec.rollout.router.image,
+            start_period_s=deadline,
+        )
+        data = override.compose_override(model, plan)
+        self._files = override.OverrideFiles(self._project, self._files_root)
+        path = self._files.write("rollout.yml", data)
+        compose.compose_file_name = [*(compose.compose_file_name or []), str(path)]
+        if not spec.rollout.router.build or override.router_image_present(plan.router_image):
+            return None
+        return self._build_router_image(compose, plan.router_image)
+
+    def _build_router_image(self, compose: _Compose, image: str) -> float:
+        with (
+            self._progress.phase(f"building router image {image}") as step,
+            resources.as_file(override.router_dockerfile_dir()) as context,
+        ):
+            try:
+                result = run_command(
+                    override.router_build_command(image, str(context), compose.environment),
+                    cwd=str(context),
+                    env=compose.environment,
+                    timeout=_BUILD_TIMEOUT,
+                    on_line=lambda line: step(line.strip()) if line.startswith("Step ") else None,
+                    groups=self._registry,
+                    what=f"docker build of the router image {image}",
+                    redact=self._redactor.redact,
+                )
+            except StackTimeout as exc:
+                raise StackError(str(exc)) from None
+        return result.seconds
+
     def _failure_notes(self) -> list[str]:
         return [f"service logs of {self._project}:\n{self.failure_logs(40)}"]
 

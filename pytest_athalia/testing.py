@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
 
 from .config import Environment
+from .errors import RolloutError
+from .override import color_service
+from .router import COLORS, Color, FakeRouter, WeightChange
 from .stack import Endpoint, ExecResult, ServiceState, StartupReport
 
-__all__ = ["FakeStack", "unavailable", "wait_until"]
+__all__ = ["Deploy", "FakeRouter", "FakeStack", "WeightChange", "unavailable", "wait_until"]
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -43,8 +47,22 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
     return time.monotonic() - start if condition() else None
 
 
+@dataclass(frozen=True)
+class Deploy:
+    """One ``deploy_color`` call on a :class:`FakeStack`."""
+
+    color: Color
+    image: str | None
+    env: Mapping[str, str]
+    timeout: float
+
+
 class FakeStack:
-    """Implements the Stack protocol with canned values; records its lifecycle calls."""
+    """Implements the Stack and ColorStack protocols with canned values; records its calls.
+
+    ``color_urls`` gives each color's direct address (default: `base_url` for both);
+    ``deploy_color`` returns `deploy_seconds`, or raises RolloutError(`deploy_error`) when set.
+    """
 
     def __init__(
         self,
@@ -57,6 +75,9 @@ class FakeStack:
         error: str = "",
         services: Sequence[ServiceState] = (),
         logs: str = "",
+        color_urls: Mapping[Color, str] | None = None,
+        deploy_seconds: float = 0.5,
+        deploy_error: str = "",
     ) -> None:
         self._env = environment
         self._project = project
@@ -72,6 +93,10 @@ class FakeStack:
         )
         self._startup: StartupReport | None = None
         self._logs = logs
+        self._color_urls = {color: (color_urls or {}).get(color, base_url).rstrip("/") for color in COLORS}
+        self.deploy_seconds = deploy_seconds
+        self.deploy_error = deploy_error
+        self.deploys: list[Deploy] = []
         self.calls: list[str] = []
 
     @property
@@ -115,3 +140,19 @@ class FakeStack:
 
     def removal_command(self) -> str:
         return f"true  # fake stack {self._project}"
+
+    # -- ColorStack -------------------------------------------------------------------------------
+    def color_service(self, color: Color) -> str:
+        return color_service(self._env.spec.stack.service, color)
+
+    def color_url(self, color: Color, path: str = "") -> str:
+        return self._color_urls[color] + path
+
+    def deploy_color(
+        self, color: Color, *, image: str | None = None, env: Mapping[str, str] | None = None, timeout: float = 120.0
+    ) -> float:
+        self.calls.append(f"deploy {color}")
+        self.deploys.append(Deploy(color, image, dict(env or {}), timeout))
+        if self.deploy_error:
+            raise RolloutError(self.deploy_error)
+        return self.deploy_seconds

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
+import stat
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pytest_athalia import stack as stack_module
 from pytest_athalia.compose import CommandResult
 from pytest_athalia.config import Environment, EnvironmentSpec
-from pytest_athalia.errors import SecretError, StackError, StackTimeout
+from pytest_athalia.errors import RolloutError, SecretError, StackError, StackTimeout
 from pytest_athalia.progress import Progress
+from pytest_athalia.router import Color, ColorStack
 from pytest_athalia.secrets import Redactor
 from pytest_athalia.stack import ComposeStack, Endpoint, ServiceState, StartupReport
 
@@ -114,10 +119,12 @@ class Compose:
         self.results: dict[str, Outcome] = {}
         self.lines: dict[str, list[str]] = {}
         self.calls: list[tuple[str, list[str], dict[str, Any]]] = []
+        self.inspect: Callable[[Sequence[str], dict[str, Any]], None] = lambda argv, kwargs: None
 
     def __call__(self, argv: Sequence[str], **kwargs: Any) -> CommandResult:
         verb = next(v for v in ("build", "up", "down") if v in argv)
         self.calls.append((verb, list(argv), kwargs))
+        self.inspect(argv, kwargs)
         on_line: Callable[[str], None] | None = kwargs.get("on_line")
         for line in self.lines.get(verb, []):
             assert on_line is not None
@@ -455,3 +462,254 @@ def test_context_manager_cleans_up_when_start_is_interrupted(
     with pytest.raises(KeyboardInterrupt), make_stack(build=False):
         pytest.fail("the with block must not run")
     assert compose.verbs() == ["up", "down"]
+
+
+# -- rollout.enabled: the override, the router image and the colors ------------------------------------------------
+
+MODEL = {
+    "name": PROJECT,
+    "services": {
+        "app": {"image": "app:1", "environment": {"PW": "${DB_PW}"}, "ports": [{"target": 8000}]},
+        "db": {"image": "db:1"},
+    },
+}
+
+
+@pytest.fixture
+def model(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """`docker compose config` answers MODEL; returns the argv of each call."""
+    calls: list[list[str]] = []
+
+    def run(self: object, cmd: list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
+        calls.append(list(cmd))
+        assert cmd[-4:] == ["config", "--no-interpolate", "--format", "json"]
+        return subprocess.CompletedProcess(cmd, 0, json.dumps(MODEL).encode(), b"")
+
+    monkeypatch.setattr(stack_module._Compose, "_run_command", run)
+    return calls
+
+
+@pytest.fixture
+def router_image(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """Whether the router image is present, as `docker image inspect` would say."""
+    state = {"present": True}
+    monkeypatch.setattr(stack_module.override, "router_image_present", lambda image: state["present"])
+    return state
+
+
+def rollout_env(tmp_path: Path, *, router: Mapping[str, object] | None = None) -> Environment:
+    spec = EnvironmentSpec.model_validate(
+        {
+            "stack": {"compose_files": ["../docker-compose.yml"], "service": "app", "port": 8000, "build": False},
+            "rollout": {"enabled": True, "router": dict(router or {})},
+            "slo": {"startup": {"max_seconds": 60}},
+        }
+    )
+    return Environment("dev", tmp_path / "environments" / "dev.yml", spec)
+
+
+@pytest.fixture
+def make_rollout_stack(
+    tmp_path: Path, progress_lines: list[str], registry: Registry, redactor: Redactor
+) -> Callable[..., ComposeStack]:
+    def make(*, router: Mapping[str, object] | None = None) -> ComposeStack:
+        return ComposeStack(
+            rollout_env(tmp_path, router=router),
+            project=PROJECT,
+            redactor=redactor,
+            progress=Progress(progress_lines.append),
+            registry=registry,
+            environ={"PATH": "/usr/bin:/bin", "BASE_IMAGE": "athalia/base:bookworm"},
+            files_root=tmp_path / "generated",
+        )
+
+    return make
+
+
+def files_of(argv: Sequence[str]) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == "-f"]
+
+
+@pytest.mark.usefixtures("services", "router_image")
+def test_rollout_start_merges_the_generated_override_into_every_compose_command(
+    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, model: list[list[str]], tmp_path: Path
+) -> None:
+    """The model is read from the user's files alone; up and down then use them plus the private override."""
+    stack = make_rollout_stack()
+    assert stack.start().started
+    assert files_of(model[0]) == [str(tmp_path / "docker-compose.yml")]
+    up_files = files_of(compose.calls[0][1])
+    assert up_files[0] == str(tmp_path / "docker-compose.yml")
+    generated = Path(up_files[1])
+    assert generated.parent.parent == tmp_path / "generated"
+    assert stat.S_IMODE(generated.stat().st_mode) == 0o600
+    assert stat.S_IMODE(generated.parent.stat().st_mode) == 0o700
+    assert set(yaml.safe_load(generated.read_text())["services"]) == {"app-green", "athalia-router"}
+    stack.stop()
+    assert files_of(compose.calls[-1][1]) == up_files
+    assert compose.verbs() == ["up", "down"]
+    assert not generated.parent.exists()
+
+
+@pytest.mark.usefixtures("services", "model")
+def test_a_missing_router_image_is_built_from_the_packaged_dockerfile(
+    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, router_image: dict[str, bool]
+) -> None:
+    """With rollout.router.build and no image, `docker build` runs FROM the stack's BASE_IMAGE; its time counts."""
+    router_image["present"] = False
+    compose.results["build"] = CommandResult(("docker", "build"), 0, "", 20.0)
+    report = make_rollout_stack().start()
+    assert report.build_seconds == 20.0
+    build = compose.calls[0][1]
+    assert build[:4] == ["docker", "build", "--tag", "athalia/router:2.6"]
+    assert "BASE_IMAGE=athalia/base:bookworm" in build
+    assert Path(build[-1], "Dockerfile").is_file()
+    assert compose.verbs() == ["build", "up"]
+
+
+@pytest.mark.usefixtures("services", "model")
+def test_no_router_build_when_the_environment_says_so(
+    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, router_image: dict[str, bool]
+) -> None:
+    """`rollout.router.build: false` (e.g. `image: haproxy:2.6` from a registry) leaves the image to compose."""
+    router_image["present"] = False
+    report = make_rollout_stack(router={"image": "haproxy:2.6", "build": False}).start()
+    assert report.started
+    assert report.build_seconds is None
+    assert compose.verbs() == ["up"]
+
+
+@pytest.mark.usefixtures("router_image")
+def test_an_override_that_cannot_be_generated_is_a_failed_startup(
+    make_rollout_stack: Callable[..., ComposeStack],
+    compose: Compose,
+    services: list[ServiceState],
+    model: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stack.service missing from the compose files ends up in the report; nothing is started."""
+    monkeypatch.setitem(MODEL, "services", {"db": {"image": "db:1"}})
+    services.clear()
+    report = make_rollout_stack().start()
+    assert not report.started
+    assert "stack.service is 'app', but the compose files define no such service (they define: db)" in report.error
+    assert compose.verbs() == []
+
+
+@pytest.mark.usefixtures("services", "router_image", "model")
+@pytest.mark.parametrize(("color", "service"), [("green", "app-green"), ("blue", "app")])
+def test_deploy_color_recreates_only_that_service_and_waits_for_it(
+    make_rollout_stack: Callable[..., ComposeStack],
+    compose: Compose,
+    progress_lines: list[str],
+    color: Color,
+    service: str,
+) -> None:
+    """`up --no-deps --force-recreate --wait` of one service, with the candidate's image and env; returns its time."""
+    stack = make_rollout_stack()
+    stack.start()
+    seen: dict[str, Any] = {}
+
+    def inspect(argv: Sequence[str], kwargs: dict[str, Any]) -> None:
+        deploy_file = Path(files_of(argv)[-1])
+        seen.update(file=deploy_file, text=deploy_file.read_text(), env=kwargs["env"])
+
+    compose.inspect = inspect
+    compose.results["up"] = CommandResult(("up",), 0, "", 4.5)
+    seconds = stack.deploy_color(color, image="app:2", env={"APP_VERSION": "9.9.9"}, timeout=45)
+    assert seconds == 4.5
+    argv = compose.calls[-1][1]
+    scale = ["--scale", f"{service}=1"] if color == "green" else []
+    assert argv[argv.index("up") :] == [
+        "up",
+        "--detach",
+        "--no-deps",
+        "--no-build",
+        "--force-recreate",
+        "--wait",
+        "--wait-timeout",
+        "45",
+        *scale,
+        service,
+    ]
+    assert "9.9.9" not in str(seen["text"])
+    assert yaml.safe_load(str(seen["text"])) == {
+        "services": {service: {"image": "app:2", "environment": {"APP_VERSION": "${ATHALIA_DEPLOY_ENV_0}"}}}
+    }
+    assert seen["env"]["ATHALIA_DEPLOY_ENV_0"] == "9.9.9"
+    assert not Path(str(seen["file"])).exists()
+    assert compose.calls[-1][2]["timeout"] == 75
+    assert any(f"deploying {color} ({service}, image app:2) to {PROJECT} done in" in line for line in progress_lines)
+
+
+@pytest.mark.usefixtures("services", "router_image", "model")
+def test_deploy_without_image_or_env_writes_no_file(
+    make_rollout_stack: Callable[..., ComposeStack], compose: Compose
+) -> None:
+    """Redeploying a color as it is needs no extra override."""
+    stack = make_rollout_stack()
+    stack.start()
+    base = files_of(compose.calls[0][1])
+    stack.deploy_color("green", image=None, env={}, timeout=10)
+    assert files_of(compose.calls[-1][1]) == base
+
+
+@pytest.mark.usefixtures("services", "router_image", "model")
+def test_a_failed_deploy_is_a_rollout_error_with_composes_output(
+    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, tmp_path: Path
+) -> None:
+    """A deploy that does not turn healthy names the color, service, project, where to look and compose's words."""
+    stack = make_rollout_stack()
+    stack.start()
+    compose.results["up"] = CommandResult(("up",), 1, "container app-green-1 exited (1)", 9.0)
+    with pytest.raises(RolloutError) as info:
+        stack.deploy_color("green", image=None, env={"APP_VERSION": "bad"}, timeout=8)
+    message = str(info.value)
+    assert message.startswith(f"athalia: deploying green (service app-green) of project {PROJECT} failed (exit 1")
+    assert f"docker compose -p {PROJECT} logs app-green" in message
+    assert message.endswith("compose said:\ncontainer app-green-1 exited (1)")
+    (folder,) = (tmp_path / "generated").iterdir()
+    assert folder.name.startswith(PROJECT)
+    assert [p.name for p in folder.iterdir()] == ["rollout.yml"]  # the deploy file is gone
+
+
+@pytest.mark.usefixtures("services", "router_image", "model")
+def test_a_deploy_that_hangs_is_a_rollout_error(
+    make_rollout_stack: Callable[..., ComposeStack], compose: Compose
+) -> None:
+    """compose running past the wait timeout + 30 s is stopped and reported as a RolloutError."""
+    stack = make_rollout_stack()
+    stack.start()
+    compose.results["up"] = StackTimeout("athalia: compose up (deploy) did not finish within 40 s and was stopped")
+    with pytest.raises(RolloutError, match=r"within 40 s.*The green color \(app-green\) was not deployed"):
+        stack.deploy_color("green", image=None, env={}, timeout=10)
+
+
+@pytest.mark.usefixtures("services")
+def test_deploy_color_without_rollout_says_to_enable_it(make_stack: Callable[..., ComposeStack]) -> None:
+    """A stack started without rollout.enabled has no green to deploy to."""
+    stack = make_stack(build=False)
+    stack._compose = object()  # type: ignore[assignment]  # started, as far as deploy_color can tell
+    with pytest.raises(RolloutError, match=r"rollout\.enabled is not true in .*Set rollout\.enabled: true"):
+        stack.deploy_color("green", image=None, env={}, timeout=10)
+
+
+def test_colors_map_to_services_and_their_own_ports(
+    make_rollout_stack: Callable[..., ComposeStack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blue is stack.service, green its copy; color_url asks for that service's published stack.port."""
+    stack = make_rollout_stack()
+    asked: list[tuple[str | None, int | None]] = []
+
+    def endpoint(self: ComposeStack, service: str | None = None, port: int | None = None) -> Endpoint:
+        asked.append((service, port))
+        return Endpoint("127.0.0.1", 40000 + len(asked))
+
+    monkeypatch.setattr(ComposeStack, "endpoint", endpoint)
+    assert isinstance(stack, ColorStack)
+    assert (stack.color_service("blue"), stack.color_service("green")) == ("app", "app-green")
+    assert stack.color_url("green", "/version") == "http://127.0.0.1:40001/version"
+    assert stack.color_url("blue") == "http://127.0.0.1:40002"
+    assert asked == [("app-green", 8000), ("app", 8000)]
+    with pytest.raises(RolloutError, match="expected a color"):
+        stack.color_service("purple")  # type: ignore[arg-type]
