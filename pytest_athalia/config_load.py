@@ -134,8 +134,8 @@ class LoadSpec(Model):
     endpoints: Mapping[Annotated[str, Field(pattern=_ENDPOINT.pattern)], Thresholds] = Field(
         default_factory=dict,
         description=(
-            "a mapping of 'METHOD NAME' (as Locust names the request, e.g. 'GET /items') "
-            f"to a list of thresholds: {VALID_FORMS}"
+            "a mapping of 'METHOD NAME' keys (Locust's request method and name, e.g. 'GET /items') "
+            "to lists of thresholds like 'p95 < 200ms'"
         ),
     )
     window: Seconds | None = Field(

@@ -1,0 +1,262 @@
+"""Verdicts of a load run: pure functions from :class:`LoadResults` and the ``load`` section to Verdicts.
+
+Each threshold gives a verdict over the whole run and, with ``load.window``, one over the worst
+W-second window of the steady state (every window must meet it, k6 #2379). A saturated generator
+turns every verdict inconclusive: its numbers would measure Locust, not the service.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from .config_load import LoadSpec
+from .load_results import TOTAL, EndpointStats, GeneratorLoad, LoadResults, Second, merge_stats, tolerance_ms
+from .slo import Comparison, Measurement, Outcome, Threshold, Verdict
+from .thresholds import LoadThreshold, Metric
+
+__all__ = [
+    "SUSTAIN_SECONDS",
+    "Window",
+    "check_name",
+    "evaluate",
+    "generator_load",
+    "generator_verdict",
+    "judge_threshold",
+    "measure",
+    "steady_seconds",
+    "windows",
+]
+
+SUSTAIN_SECONDS = 3  # a lone busy second (start-up, imports) is not saturation
+
+
+def measure(stats: EndpointStats, threshold: LoadThreshold) -> tuple[float | None, int]:
+    """The threshold's metric over `stats`, and the number of samples it rests on."""
+    metric = threshold.metric
+    if metric is Metric.ERROR_RATE:
+        return stats.error_rate_pct, stats.requests
+    if metric is Metric.RPS:
+        return stats.rps, stats.requests
+    if metric is Metric.AVERAGE:
+        return stats.avg_ms, stats.timed
+    if metric is Metric.MAXIMUM:
+        return stats.max_ms, stats.timed
+    q = 50.0 if metric is Metric.MEDIAN else threshold.percentile
+    assert q is not None
+    return stats.percentile(q), stats.histogram.count
+
+
+def check_name(endpoint: str | None, threshold: LoadThreshold, *, window: bool = False) -> str:
+    """``load_p95``, ``load_get_items_p95``, ``load_p95_window``: valid JUnit property names."""
+    parts = ["load"]
+    if endpoint is not None:
+        slug = re.sub(r"[^a-z0-9]+", "_", endpoint.lower()).strip("_")
+        parts.append(slug or "endpoint")
+    parts.append(threshold.name)
+    if window:
+        parts.append("window")
+    return "_".join(parts)
+
+
+def _is_latency_percentile(threshold: LoadThreshold) -> bool:
+    return threshold.metric in {Metric.PERCENTILE, Metric.MEDIAN}
+
+
+def judge_threshold(
+    check: str,
+    value: float | None,
+    samples: int,
+    threshold: LoadThreshold,
+    *,
+    window: str,
+    min_samples: int,
+    note: str = "",
+) -> Verdict:
+    """A verdict that honours the operator as written (``<`` refuses the limit itself); fails closed."""
+    measurement = Measurement(check, value, threshold.unit, samples, window)
+    limit = Threshold(threshold.limit, threshold.comparison, threshold.unit)
+    reason = f"'{threshold.text}'"
+    if value is not None and _is_latency_percentile(threshold):
+        reason += f"; ±{tolerance_ms(value):g} ms from Locust's buckets"
+    if note:
+        reason += f"; {note}"
+    if value is None:
+        return Verdict(measurement, limit, Outcome.FAIL, f"{reason}; nothing was measured")
+    if samples < min_samples:
+        return Verdict(
+            measurement, limit, Outcome.FAIL, f"{reason}; too few samples: {samples} < {min_samples} required"
+        )
+    return Verdict(measurement, limit, Outcome.PASS if threshold.holds(value) else Outcome.FAIL, reason)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Seconds ``start``..``end`` (offsets from the run's first second) and their figures."""
+
+    start: int
+    end: int
+    stats: EndpointStats
+
+
+def steady_seconds(series: Sequence[Second], users: int) -> tuple[Second, ...]:
+    """The seconds with every user running, without the last (partial) second of the run."""
+    full = [s for s in series if s.users is not None and s.users >= users]
+    if not full:
+        return ()
+    first, last = full[0].t, series[-1].t
+    return tuple(s for s in series if first <= s.t < last)
+
+
+def windows(
+    series: Sequence[Second], width: int, *, endpoint: str | None, origin: int | None = None
+) -> tuple[Window, ...]:
+    """Every run of `width` consecutive seconds (a missing second counts as one without requests)."""
+    if not series or width < 1:
+        return ()
+    origin = series[0].t if origin is None else origin
+    by_t = {s.t: s for s in series}
+    first, last = series[0].t, series[-1].t
+    out = []
+    for start in range(first, last - width + 2):
+        parts: list[EndpointStats] = []
+        for t in range(start, start + width):
+            second = by_t.get(t)
+            if second is None:
+                continue
+            if endpoint is None:
+                parts.append(second.total())
+            else:
+                parts.extend(e for e in second.endpoints if e.key == endpoint)
+        merged = merge_stats(parts, method="", name=endpoint or TOTAL, seconds=float(width))
+        out.append(Window(start - origin, start - origin + width, merged))
+    return tuple(out)
+
+
+def _window_verdict(
+    check: str, results: LoadResults, threshold: LoadThreshold, width: int, endpoint: str | None
+) -> Verdict:
+    steady = steady_seconds(results.series.seconds, results.users)
+    origin = results.series.seconds[0].t if results.series.seconds else None
+    found = windows(steady, width, endpoint=endpoint, origin=origin)
+    limit = Threshold(threshold.limit, threshold.comparison, threshold.unit)
+    if endpoint is not None and threshold.metric is not Metric.RPS:
+        # A rare request may miss a window while others flow: that is no stall, so no verdict.
+        totals = windows(steady, width, endpoint=None, origin=origin)
+        found = tuple(w for w, t in zip(found, totals, strict=True) if w.stats.requests or not t.stats.requests)
+    if not found:
+        why = (
+            f"no {width} s window of steady load: {len(steady)} s ran with all {results.users} users "
+            "(raise load.duration or load.spawn_rate)"
+            if endpoint is None or not steady
+            else f"no {width} s window held a request named {endpoint!r}"
+        )
+        measurement = Measurement(check, None, threshold.unit, 0, f"{width} s windows")
+        return Verdict(measurement, limit, Outcome.FAIL, f"'{threshold.text}'; {why}")
+    judged = [(w, *measure(w.stats, threshold)) for w in found]
+    breaches = [(w, v, n) for w, v, n in judged if v is None or not threshold.holds(v)]
+    if breaches:
+        worst = next(((w, v, n) for w, v, n in breaches if v is None), None) or _worst(breaches, threshold)
+    else:
+        worst = _worst(judged, threshold)
+    w, value, samples = worst
+    note = f"{len(breaches)} of {len(found)} windows breached" if breaches else f"all {len(found)} windows met it"
+    if value is None:
+        note += f"; no answer at all in +{w.start}s..+{w.end}s"
+    return judge_threshold(
+        check,
+        value,
+        samples,
+        threshold,
+        window=f"worst {width} s window (+{w.start}s..+{w.end}s)",
+        min_samples=0,
+        note=note,
+    )
+
+
+def _worst(
+    judged: Sequence[tuple[Window, float | None, int]], threshold: LoadThreshold
+) -> tuple[Window, float | None, int]:
+    sign = 1.0 if threshold.comparison is Comparison.AT_MOST else -1.0
+    return max(judged, key=lambda item: math.inf if item[1] is None else sign * item[1])
+
+
+def generator_load(series: Sequence[Second], *, cpu_warning: bool, sustain: int = SUSTAIN_SECONDS) -> GeneratorLoad:
+    """The highest CPU demand the busiest generator process held for `sustain` consecutive seconds."""
+    cpus = [s.demand for s in series if s.demand is not None]
+    sustained: float | None = None
+    for i in range(len(series) - sustain + 1):
+        run = [s.demand for s in series[i : i + sustain]]
+        if all(c is not None for c in run) and series[i + sustain - 1].t - series[i].t == sustain - 1:
+            low = min(c for c in run if c is not None)
+            sustained = low if sustained is None else max(sustained, low)
+    return GeneratorLoad(
+        sustained_cpu=sustained,
+        peak_cpu=max(cpus) if cpus else None,
+        sustain_seconds=sustain,
+        processes=max((s.processes for s in series), default=0),
+        locust_warning=cpu_warning,
+        samples=len(cpus),
+    )
+
+
+def generator_verdict(generator: GeneratorLoad, limit: float) -> Verdict:
+    """Inconclusive when the generator saturated its CPU; it never fails the service."""
+    measurement = Measurement(
+        "load_generator_cpu",
+        generator.sustained_cpu,
+        "%",
+        generator.samples,
+        f"busiest process, held {generator.sustain_seconds} s",
+    )
+    threshold = Threshold(limit, Comparison.AT_MOST, "%")
+    saturated = generator.sustained_cpu is not None and generator.sustained_cpu >= limit
+    if saturated or generator.locust_warning:
+        why = (
+            f"the load generator saturated its CPU (its busiest process needed {generator.sustained_cpu:.0f}% "
+            f">= {limit:g}% of a CPU, running or waiting for one, for {generator.sustain_seconds} s)"
+            if saturated
+            else "Locust warned that its CPU usage was above 90%"
+        )
+        fix = "add load.workers, or run workers on other machines (docs/load.md)"
+        return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, f"{why}; {fix}")
+    if generator.sustained_cpu is None:
+        # Too short to tell; the thresholds' own sample rules still fail closed.
+        return Verdict(measurement, threshold, Outcome.PASS, "run too short to sample the generator's CPU")
+    return Verdict(measurement, threshold, Outcome.PASS)
+
+
+def evaluate(results: LoadResults, spec: LoadSpec) -> tuple[Verdict, ...]:
+    """Every verdict of the run: the generator first, then each threshold (whole run, then windows)."""
+    generator = generator_verdict(results.generator, spec.max_generator_cpu)
+    verdicts: list[Verdict] = [generator]
+    run_window = f"{results.elapsed:.0f} s run, {results.users} users"
+    width = round(spec.window) if spec.window else 0
+    groups: list[tuple[str | None, tuple[LoadThreshold, ...]]] = [(None, spec.thresholds)]
+    groups += [(key, tuple(values)) for key, values in spec.endpoints.items()]
+    for endpoint, thresholds in groups:
+        stats = results.total if endpoint is None else results.endpoint(endpoint)
+        for threshold in thresholds:
+            check = check_name(endpoint, threshold)
+            if stats is None:
+                seen = ", ".join(e.key for e in results.endpoints) or "none"
+                note = f"no requests named {endpoint!r} were made (seen: {seen}); check load.endpoints"
+                verdicts.append(judge_threshold(check, None, 0, threshold, window=run_window, min_samples=1, note=note))
+                continue
+            value, samples = measure(stats, threshold)
+            verdicts.append(
+                judge_threshold(check, value, samples, threshold, window=run_window, min_samples=spec.min_requests)
+            )
+            if width:
+                verdicts.append(
+                    _window_verdict(check_name(endpoint, threshold, window=True), results, threshold, width, endpoint)
+                )
+    if generator.outcome is Outcome.INCONCLUSIVE:
+        return (generator, *(_inconclusive(v, generator.reason) for v in verdicts[1:]))
+    return tuple(verdicts)
+
+
+def _inconclusive(verdict: Verdict, why: str) -> Verdict:
+    return replace(verdict, outcome=Outcome.INCONCLUSIVE, reason=f"{verdict.reason}; inconclusive: {why}")

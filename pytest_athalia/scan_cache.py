@@ -1,0 +1,92 @@
+"""A directory of scan results keyed by everything that can change them.
+
+An image's key is its ID (``docker image inspect``), the scanners, Trivy's version, the ignore
+file's content and which of its entries are still active today, ``ignore_unfixed`` and, for
+vulnerability scans, the DB's version and date. A config file's key is its content instead
+of an image ID. So a second run on unchanged images reads a small JSON file instead of
+running Trivy, and any change that could change a finding scans again.
+
+Entries are our own findings (see :mod:`pytest_athalia.scan`), not Trivy's report, and
+are written atomically. The default directory is ``.athalia-cache/security`` under pytest's
+rootdir; deleting it is always safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from .scan import Finding, Kind, ScanResult
+
+__all__ = ["ScanCache", "cache_key"]
+
+VERSION: Final = "athalia-scan-cache/1"
+
+
+def cache_key(*parts: object) -> str:
+    """A stable hex digest of ``parts`` (and of this cache format's version)."""
+    text = json.dumps([VERSION, *[str(part) for part in parts]], separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ScanCache:
+    """Results by key in ``directory``; ``None`` turns the cache off."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+
+    def get(self, key: str) -> dict[Kind, ScanResult] | None:
+        if self.directory is None:
+            return None
+        try:
+            data = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
+            return {result["kind"]: _result(result) for result in data["results"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing or unreadable: scan again
+
+    def put(self, key: str, results: Mapping[Kind, ScanResult], *, about: str = "") -> None:
+        if self.directory is None:
+            return
+        data = {"schema": VERSION, "about": about, "results": [_dump(result) for result in results.values()]}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".scan-", suffix=".json", dir=self.directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, self.directory / f"{key}.json")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+def _dump(result: ScanResult) -> dict[str, Any]:
+    return {
+        "target": result.target,
+        "kind": result.kind,
+        "findings": [finding.as_dict() for finding in result.findings],
+        "examined": result.examined,
+        "examined_unit": result.examined_unit,
+        "must_examine": result.must_examine,
+        "notes": list(result.notes),
+        "errors": list(result.errors),
+    }
+
+
+def _result(data: dict[str, Any]) -> ScanResult:
+    return ScanResult(
+        target=str(data["target"]),
+        kind=data["kind"],
+        findings=tuple(Finding.from_dict(item) for item in data["findings"]),
+        examined=data.get("examined"),
+        examined_unit=str(data.get("examined_unit", "")),
+        must_examine=bool(data.get("must_examine", False)),
+        notes=tuple(data.get("notes", ())),
+        errors=tuple(data.get("errors", ())),
+    )

@@ -1,0 +1,418 @@
+"""The security gates of one run: which cases exist, running each scan once, and judging it.
+
+:class:`SecurityScans` is the session's object (fixture ``athalia_security``). Each image is
+scanned once with all of the environment's image scanners, then every (image, scanner) test
+judges its part; each config file likewise. Results are cached (:mod:`pytest_athalia.scan_cache`).
+
+Fail closed: a scan that could not run fails its test with the reason. The one exception is a
+vulnerability scan without a DB when the environment does not require one: it is *skipped* with
+the how-to, never passed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .bandit_scan import BanditDriver, fail_on, parse_bandit
+from .config import Environment
+from .errors import AthaliaError, ScanError
+from .gate import Gate
+from .progress import Progress
+from .scan import (
+    Finding,
+    Kind,
+    ScanResult,
+    check_name,
+    describe_findings,
+    findings_verdict,
+    inconclusive,
+    without_unfixed,
+)
+from .scan_cache import ScanCache, cache_key
+from .security_targets import ConfigFile, DockerImages, ImageTarget, SecurityTargets, discover_targets
+from .slo import Verdict
+from .trivy import TrivyDriver, TrivyOptions, VulnerabilityDbMissing, db_howto, default_cache_dir, vulnerability_db
+from .trivy_ignore import IgnoreFile, read_ignore_file
+from .trivy_report import parse_report
+
+__all__ = ["ConfigCase", "ImageCase", "SecurityScans", "Unavailable", "config_cases", "image_cases"]
+
+
+@dataclass(frozen=True)
+class ImageCase:
+    """One test: ``scanner`` on ``image``; ``problem`` set when the cases could not be worked out."""
+
+    image: str
+    scanner: str
+    target: ImageTarget | None = None
+    problem: str = ""
+
+    @property
+    def id(self) -> str:
+        if self.problem:
+            return "no-images"
+        return f"{self.target.service if self.target and self.target.service else self.image}-{self.scanner}"
+
+
+@dataclass(frozen=True)
+class ConfigCase:
+    """One test: ``scanner`` on a config file."""
+
+    file: ConfigFile | None
+    scanner: str
+    problem: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.file.shown}-{self.scanner}" if self.file else "no-config-files"
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A scan that could not run for a reason the environment may accept (``required`` False)."""
+
+    reason: str
+    required: bool
+
+
+def image_cases(targets: SecurityTargets | None, environment: Environment, problem: str = "") -> list[ImageCase]:
+    spec = environment.spec.security.trivy
+    if problem or targets is None:
+        return [ImageCase("", "", problem=problem or "no targets")]
+    return [ImageCase(t.image, scanner, t) for t in targets.images for scanner in spec.image_scanners]
+
+
+def config_cases(targets: SecurityTargets | None, environment: Environment, problem: str = "") -> list[ConfigCase]:
+    if problem or targets is None:
+        return [ConfigCase(None, "", problem=problem or "no targets")]
+    return [ConfigCase(f, scanner) for f in targets.config_files for scanner in _file_scanners(f, environment)]
+
+
+def _file_scanners(file: ConfigFile, environment: Environment) -> tuple[str, ...]:
+    scanners = environment.spec.security.trivy.config_scanners
+    # Trivy has no checks for compose files: a misconfig test there would pass on nothing.
+    return tuple(s for s in scanners if s == "secret") if file.kind == "compose" else tuple(scanners)
+
+
+def discover(
+    environment: Environment, *, add_secrets: Callable[..., None], redact: Callable[[str], str]
+) -> tuple[SecurityTargets | None, str]:
+    """The targets, or None and why not (reported by each test instead of breaking collection)."""
+    try:
+        return discover_targets(environment, add_secrets=add_secrets, redact=redact), ""
+    except AthaliaError as exc:
+        return None, str(exc)
+
+
+@dataclass
+class _ImageScan:
+    results: dict[Kind, ScanResult]
+    unavailable: dict[str, Unavailable]
+
+
+class SecurityScans:
+    """Runs each scan once per session and turns its results into gate verdicts."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        *,
+        trivy: Callable[[], TrivyDriver],
+        bandit: BanditDriver,
+        images: DockerImages,
+        cache: ScanCache,
+        progress: Progress,
+        redact: Callable[[str], str],
+        artifact_dir: Path | None = None,
+        today: dt.date | None = None,
+        project: str = "",
+    ) -> None:
+        self.environment = environment
+        self.spec = environment.spec.security
+        self._trivy_factory = trivy
+        self._trivy: TrivyDriver | None = None
+        self._bandit = bandit
+        self._images = images
+        self._cache = cache
+        self._progress = progress
+        self._redact = redact
+        self._artifact_dir = artifact_dir
+        self.today = today or dt.datetime.now(dt.UTC).date()
+        self._project = project
+        self._image_scans: dict[str, _ImageScan] = {}
+        self._file_scans: dict[Path, dict[Kind, ScanResult]] = {}
+        self._ignore: IgnoreFile | None = None
+        self._ignore_read = False
+        self._known_targets: tuple[ImageTarget, ...] = ()
+
+    # -- settings derived from the environment ----------------------------------------------------
+    def _path(self, written: str) -> Path:
+        return Path(os.path.normpath(self.environment.base_dir / written))
+
+    @property
+    def options(self) -> TrivyOptions:
+        spec = self.spec.trivy
+        return TrivyOptions(
+            cache_dir=self._path(spec.cache_dir) if spec.cache_dir else default_cache_dir(),
+            ignore_file=self._path(spec.ignore_file) if spec.ignore_file else None,
+            ignore_unfixed=spec.ignore_unfixed,
+            db_repository=spec.db_repository,
+            timeout_seconds=spec.timeout_seconds,
+        )
+
+    @property
+    def ignore_file(self) -> IgnoreFile | None:
+        if not self._ignore_read:
+            self._ignore_read = True
+            path = self.options.ignore_file
+            self._ignore = read_ignore_file(path) if path else None
+        return self._ignore
+
+    @property
+    def trivy(self) -> TrivyDriver:
+        if self._trivy is None:
+            self._trivy = self._trivy_factory()
+        return self._trivy
+
+    def _policy_key(self) -> list[object]:
+        ignore = self.ignore_file
+        return [
+            self.trivy.version,
+            ignore.cache_key(self.today) if ignore else "no-ignore-file",
+            f"ignore_unfixed={self.spec.trivy.ignore_unfixed}",
+        ]
+
+    # -- images -------------------------------------------------------------------------------------
+    def scan_image(self, target: ImageTarget) -> _ImageScan:
+        """All image scanners on ``target`` once; later calls return the same results."""
+        scan = self._image_scans.get(target.image)
+        if scan is None:
+            scan = self._image_scans[target.image] = self._scan_image(target)
+        return scan
+
+    def _image_id(self, target: ImageTarget) -> str:
+        image_id = self._images.image_id(target.image)
+        if image_id is None and target.built and target.service and self.spec.trivy.build_missing:
+            missing = tuple(
+                sorted({t.service for t in self._built_targets() if self._images.image_id(t.image) is None})
+            )
+            self._images.build(self.environment, self._project, missing or (target.service,))
+            image_id = self._images.image_id(target.image)
+        if image_id is None:
+            files = " ".join(f"-f {f}" for f in self.environment.compose_files)
+            raise ScanError(
+                f"athalia: image {target.image} does not exist locally, so it cannot be scanned. Build it first: "
+                f"`docker compose {files} build` with the environment's stack.env (running suites/ci builds it), "
+                "or set security.trivy.build_missing: true to let the security suite build it."
+            )
+        return image_id
+
+    def _built_targets(self) -> list[ImageTarget]:
+        return [t for t in self._known_targets if t.built and t.service]
+
+    def know_targets(self, targets: Iterable[ImageTarget]) -> None:
+        """The session's image targets, so that missing images are built in one compose call."""
+        self._known_targets = tuple(targets)
+
+    def _scan_image(self, target: ImageTarget) -> _ImageScan:
+        spec = self.spec.trivy
+        options = self.options
+        image_id = self._image_id(target)
+        unavailable: dict[str, Unavailable] = {}
+        scanners = list(spec.image_scanners)
+        db = vulnerability_db(options.cache_dir)
+        if "vuln" in scanners and not db.present and not options.db_repository:
+            unavailable["vuln"] = self._db_missing(options.cache_dir)
+            scanners.remove("vuln")
+        if not scanners:
+            return _ImageScan({}, unavailable)
+        policy = self._policy_key()
+
+        def key(run: Sequence[str]) -> str:
+            fingerprint = db.fingerprint if "vuln" in run else ""
+            return cache_key("image", image_id, ",".join(sorted(run)), *policy, fingerprint)
+
+        cached = self._cache.get(key(scanners))
+        if cached is not None and set(scanners) <= set(cached):
+            self._progress.line(f"trivy: {target.image} ({image_id[7:19]}) unchanged, cached result reused")
+            return _ImageScan(cached, unavailable)
+        with self._progress.phase(f"trivy scan of {target.image} ({','.join(scanners)})"):
+            try:
+                text = self.trivy.scan_image(target.image, scanners, options)
+            except VulnerabilityDbMissing as exc:
+                if "vuln" not in scanners:
+                    raise
+                unavailable["vuln"] = Unavailable(str(exc), spec.require_vulnerability_db)
+                scanners.remove("vuln")
+                if not scanners:
+                    return _ImageScan({}, unavailable)
+                text = self.trivy.scan_image(target.image, scanners, options)
+        results = self._masked(parse_report(text, target=target.image, kinds=scanners))
+        # Keyed by the scanners that ran: after a fallback without vuln, that is what was scanned.
+        self._cache.put(key(scanners), results, about=f"{target.image} {image_id}")
+        return _ImageScan(results, unavailable)
+
+    def _db_missing(self, cache_dir: Path) -> Unavailable:
+        required = self.spec.trivy.require_vulnerability_db
+        why = "required by security.trivy.require_vulnerability_db" if required else "not required in this environment"
+        return Unavailable(
+            f"no Trivy vulnerability DB in {cache_dir}/db, and Trivy runs offline ({why}). {db_howto(cache_dir)}",
+            required,
+        )
+
+    def check_image(self, case: ImageCase, gate: Gate) -> Verdict:
+        """Judge ``case`` in the calling test: fail, skip (vulnerability DB optional and missing) or pass."""
+        check = check_name(case.scanner or "image", case.image or "images")
+        if case.problem or case.target is None:
+            return gate.apply(inconclusive(check, "the images to scan are unknown"), detail=case.problem)
+        try:
+            scan = self.scan_image(case.target)
+        except AthaliaError as exc:
+            return gate.apply(inconclusive(check, f"the scan of {case.image} did not run"), detail=str(exc))
+        missing = scan.unavailable.get(case.scanner)
+        if missing is not None:
+            if not missing.required:
+                pytest.skip(self._redact(f"vulnerability scan of {case.image} skipped: {missing.reason}"))
+            return gate.apply(inconclusive(check, "no vulnerability DB"), detail=missing.reason)
+        return self._judge(gate, scan.results[case.scanner], check)  # type: ignore[index]
+
+    # -- config files ----------------------------------------------------------------------------------
+    def scan_file(self, file: ConfigFile, scanners: Sequence[str]) -> dict[Kind, ScanResult]:
+        results = self._file_scans.get(file.path)
+        if results is None:
+            results = self._file_scans[file.path] = self._scan_file(file, scanners)
+        return results
+
+    def _scan_file(self, file: ConfigFile, scanners: Sequence[str]) -> dict[Kind, ScanResult]:
+        try:
+            content = file.path.read_bytes()
+        except OSError as exc:
+            raise ScanError(
+                f"athalia: config file {file.shown} cannot be read ({exc.strerror}); fix the path."
+            ) from None
+        key = cache_key("file", hashlib.sha256(content).hexdigest(), file.shown, ",".join(sorted(scanners)),
+                        *self._policy_key())  # fmt: skip
+        cached = self._cache.get(key)
+        if cached is not None and set(scanners) <= set(cached):
+            self._progress.line(f"trivy: {file.shown} unchanged, cached result reused")
+            return cached
+        with self._progress.phase(f"trivy scan of {file.shown} ({','.join(scanners)})"):
+            text = self.trivy.scan_file(file.path, scanners, self.options)
+        parsed = parse_report(text, target=file.shown, kinds=scanners)  # type: ignore[arg-type]
+        # Trivy names the file relative to the folder it scanned: show it as the environment does.
+        results = self._masked(
+            {
+                kind: dataclasses.replace(
+                    result, findings=tuple(dataclasses.replace(f, file=file.shown) for f in result.findings)
+                )
+                for kind, result in parsed.items()
+            }
+        )
+        self._cache.put(key, results, about=file.shown)
+        return results
+
+    def check_config(self, case: ConfigCase, gate: Gate) -> Verdict:
+        check = check_name(case.scanner or "config", case.file.shown if case.file else "config-files")
+        if case.problem or case.file is None:
+            return gate.apply(inconclusive(check, "the config files to scan are unknown"), detail=case.problem)
+        scanners = _file_scanners(case.file, self.environment)
+        try:
+            results = self.scan_file(case.file, scanners)
+        except AthaliaError as exc:
+            return gate.apply(inconclusive(check, f"the scan of {case.file.shown} did not run"), detail=str(exc))
+        return self._judge(gate, results[case.scanner], check)  # type: ignore[index]
+
+    # -- bandit -----------------------------------------------------------------------------------------
+    def check_bandit(self, gate: Gate) -> Verdict:
+        spec = self.spec.bandit
+        if not spec.enabled or not spec.paths:
+            pytest.skip(f"no Bandit scan: security.bandit.paths is empty or disabled in {self.environment.path}")
+        target = ",".join(spec.paths)
+        check = check_name("bandit", target)
+        try:
+            with self._progress.phase(f"bandit on {target}"):
+                report = parse_bandit(self._bandit.scan(spec, cwd=self.environment.base_dir), target=target)
+            result = self._masked({"bandit": report})["bandit"]
+        except AthaliaError as exc:
+            return gate.apply(inconclusive(check, "bandit did not run"), detail=str(exc))
+        return self._judge(gate, result, check, fail_on(spec.severity), spec.confidence)
+
+    def _masked(self, results: dict[Kind, ScanResult]) -> dict[Kind, ScanResult]:
+        """Secrets masked at the boundary: in messages, the artifact and the cache alike (B105 quotes them)."""
+        return {kind: _mask_result(result, self._redact) for kind, result in results.items()}
+
+    # -- judging and the artifact ------------------------------------------------------------------------
+    def _judge(
+        self,
+        gate: Gate,
+        result: ScanResult,
+        check: str,
+        failing: Sequence[str] | None = None,
+        min_confidence: str = "",
+    ) -> Verdict:
+        failing = tuple(self.spec.trivy.fail_on if failing is None else failing)
+        if self.spec.trivy.ignore_unfixed:
+            result = without_unfixed(result)
+        notes = list(result.notes)
+        if self.ignore_file is not None and result.kind != "bandit":
+            note = self.ignore_file.expiry_note(self.today, {f.id for f in result.findings})
+            if note:
+                notes.append(note)
+        result = dataclasses.replace(result, notes=tuple(notes))
+        verdict = findings_verdict(result, failing, check=check, min_confidence=min_confidence)
+        self._write_artifact(check, result, verdict, failing)
+        return gate.apply(verdict, detail=describe_findings(result, failing, min_confidence=min_confidence))
+
+    def _write_artifact(self, check: str, result: ScanResult, verdict: Verdict, failing: Sequence[str]) -> None:
+        if self._artifact_dir is None:
+            return
+        data = {
+            "schema": "pytest-athalia/security/1",
+            "check": check,
+            "target": result.target,
+            "kind": result.kind,
+            "verdict": verdict.outcome.value,
+            "fail_on": list(failing),
+            "examined": result.examined,
+            "examined_unit": result.examined_unit,
+            "notes": list(result.notes),
+            "errors": list(result.errors),
+            "findings": [finding.as_dict() for finding in result.findings],
+        }
+        self._artifact_dir.mkdir(parents=True, exist_ok=True)
+        path = self._artifact_dir / f"{check}.json"
+        path.write_text(json.dumps(_redacted(data, self._redact), indent=2) + "\n", encoding="utf-8")
+
+
+def _mask_result(result: ScanResult, redact: Callable[[str], str]) -> ScanResult:
+    def mask(finding: Finding) -> Finding:
+        return dataclasses.replace(
+            finding, title=redact(finding.title), file=redact(finding.file), target=redact(finding.target)
+        )
+
+    return dataclasses.replace(
+        result,
+        findings=tuple(mask(finding) for finding in result.findings),
+        notes=tuple(redact(note) for note in result.notes),
+        errors=tuple(redact(error) for error in result.errors),
+    )
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, redact) for item in value]
+    return value

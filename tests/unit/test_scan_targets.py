@@ -1,0 +1,63 @@
+"""What the security suite scans, found through `docker compose config` (no daemon needed)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_athalia.config import load_environment
+from pytest_athalia.errors import ScanError
+from pytest_athalia.security_targets import discover_targets, file_kind
+from pytest_athalia.testing import unavailable
+
+REPO = Path(__file__).parents[2]
+DEMO = REPO / "demo"
+
+
+@pytest.fixture(autouse=True)
+def _compose() -> None:
+    if shutil.which("docker") is None:
+        unavailable("the docker CLI (with compose v2) is not installed")
+
+
+def test_demo_targets_are_its_three_images_dockerfiles_and_compose_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images by service, the built services' Dockerfiles and the compose file; stack.env secrets go to the redactor."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("ATHALIA_PROD_DB_PASSWORD", "prod-secret-for-listing")
+    environment = load_environment("production", DEMO / "environments")
+    added: list[str] = []
+    targets = discover_targets(environment, add_secrets=lambda *s: added.extend(s), redact=lambda s: s)
+    assert [(t.service, t.image, t.built) for t in targets.images] == [
+        ("app", "athalia-demo/app:1.0.0", True),
+        ("postgres", "athalia-demo/postgres:15", True),
+        ("redis", "athalia-demo/redis:7", True),
+    ]
+    assert [(f.shown, f.kind) for f in targets.config_files] == [
+        ("demo/docker-compose.yml", "compose"),
+        ("demo/Dockerfile", "dockerfile"),
+        ("demo/images/postgres/Dockerfile", "dockerfile"),
+        ("demo/images/redis/Dockerfile", "dockerfile"),
+    ]
+    assert added == ["prod-secret-for-listing"]
+
+
+def test_a_compose_error_is_a_scan_error_naming_the_way_out(tmp_path: Path) -> None:
+    """A compose file compose rejects: the message says to list images and files by hand instead."""
+    (tmp_path / "compose.yml").write_text("services:\n  app: {image: [1]}\n", encoding="utf-8")
+    folder = tmp_path / "environments"
+    folder.mkdir()
+    (folder / "t.yml").write_text("stack:\n  compose_files: [../compose.yml]\n  service: app\n  port: 1\n")
+    with pytest.raises(ScanError, match=r"security\.trivy\.images"):
+        discover_targets(load_environment("t", folder), add_secrets=lambda *s: None, redact=lambda s: s)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("Dockerfile", "dockerfile"), ("Dockerfile.prod", "dockerfile"), ("api.dockerfile", "dockerfile"),
+     ("docker-compose.override.yml", "compose"), ("compose.yaml", "compose"), ("deploy.yaml", "other")],
+)  # fmt: skip
+def test_file_kind_by_name(name: str, kind: str) -> None:
+    """Dockerfiles and compose files are told apart by name (compose files get the secret scanner only)."""
+    assert file_kind(Path("/x") / name) == kind
