@@ -603,10 +603,13 @@ def _reference_problems(data: object, lines: _Lines) -> list[_Problem]:
 
 def _missing_paths(data: Mapping[object, object], base_dir: Path, lines: _Lines) -> list[_Problem]:
     # Read from the raw data, so a missing file is reported together with any schema problems.
+    wanted: list[tuple[_Loc, str, str]] = []
+    load = data.get("load")
+    if isinstance(load, dict) and isinstance(load.get("locustfile"), str) and load["locustfile"]:
+        wanted.append((("load", "locustfile"), load["locustfile"], "file"))
     stack = data.get("stack")
     if not isinstance(stack, dict):
-        return []
-    wanted: list[tuple[_Loc, str, str]] = []
+        stack = {}
     files = stack.get("compose_files")
     if isinstance(files, list):
         wanted.extend(

@@ -9,15 +9,14 @@ Each driver is a small session fixture a conftest.py can override (e.g. with
 :class:`~pytest_athalia.trivy.FakeTrivy`): ``athalia_trivy``, ``athalia_bandit``,
 ``athalia_docker_images``, ``athalia_scan_cache``.
 
-The scan cache lives in ``.athalia-cache/security`` under pytest's rootdir; the environment
-variable ``ATHALIA_SCAN_CACHE`` names another folder, or turns it off with ``off``.
+The scan cache lives in ``.athalia-cache/security`` under the rootdir; ``--athalia-scan-cache``
+(``ATHALIA_SCAN_CACHE``, ini ``athalia_scan_cache``) names another folder, or turns it off with ``off``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 import pytest
 
@@ -28,6 +27,7 @@ from .runtime import runtime_of
 from .scan_cache import ScanCache
 from .security import ConfigCase, ImageCase, SecurityScans, config_cases, discover, image_cases
 from .security_targets import DockerImages, LocalDockerImages, SecurityTargets
+from .settings import Settings
 from .trivy import Trivy, TrivyDriver
 
 __all__ = [
@@ -100,12 +100,9 @@ def athalia_docker_images(pytestconfig: pytest.Config) -> DockerImages:
 
 
 @pytest.fixture(scope="session")
-def athalia_scan_cache(pytestconfig: pytest.Config) -> ScanCache:
-    """Session: scan results by image ID (default ``<rootdir>/.athalia-cache/security``; ATHALIA_SCAN_CACHE=off)."""
-    chosen = os.environ.get("ATHALIA_SCAN_CACHE", "")
-    if chosen.lower() in {"off", "0", "false", "no"}:
-        return ScanCache(None)
-    return ScanCache(Path(chosen) if chosen else Path(pytestconfig.rootpath) / ".athalia-cache" / "security")
+def athalia_scan_cache(athalia_settings: Settings) -> ScanCache:
+    """Session: scan results by image ID (``--athalia-scan-cache``, default ``.athalia-cache/security``; ``off``)."""
+    return ScanCache(athalia_settings.scan_cache.value)
 
 
 @pytest.fixture(scope="session")

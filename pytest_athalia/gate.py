@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -52,6 +52,17 @@ class Gate:
             # Fail closed: an inconclusive gate never passes.
             pytest.fail(verdict.message() + (f"\n{detail}" if detail else ""), pytrace=False)
         return verdict
+
+    def apply_all(self, verdicts: Sequence[Verdict], *, title: str = "checks", detail: str = "") -> None:
+        """Record every verdict, then fail once listing all that did not pass (one breach hides no other)."""
+        for verdict in verdicts:
+            for name, value in verdict_properties(verdict):
+                self._record(name, value)
+        self.verdicts.extend(verdicts)
+        failed = [v.message() for v in verdicts if v.outcome is not Outcome.PASS]
+        if failed:
+            text = f"{len(failed)} of {len(verdicts)} {title} did not pass:\n" + "\n".join(failed)
+            pytest.fail(text + (f"\n{detail}" if detail else ""), pytrace=False)
 
     def record(self, check: str, measured: float, unit: str, samples: int = 1) -> None:
         """Record a value that is reported but not gated (e.g. image build time)."""

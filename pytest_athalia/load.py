@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
 from .compose import GroupRegistry
 from .config import Environment
 from .config_load import LoadSpec, is_loopback
@@ -143,19 +141,7 @@ def gate_load(gate: Gate, results: LoadResults, spec: LoadSpec) -> tuple[Verdict
     """
     verdicts = evaluate(results, spec)
     write_verdicts(results, verdicts)
-    failed: list[str] = []
-    for verdict in verdicts:
-        try:
-            gate.apply(verdict)
-        except pytest.fail.Exception:
-            failed.append(verdict.message())
-    if failed:
-        pytest.fail(
-            f"{len(failed)} of {len(verdicts)} load checks did not pass:\n"
-            + "\n".join(failed)
-            + f"\nartifacts: {results.artifacts}",
-            pytrace=False,
-        )
+    gate.apply_all(verdicts, title="load checks", detail=f"artifacts: {results.artifacts}")
     return verdicts
 
 

@@ -78,6 +78,14 @@ OPTIONS: tuple[_Option, ...] = (
         "50",
         "how many lines of each service's log a failed test's report carries",
     ),
+    _Option(
+        "athalia_scan_cache",
+        "--athalia-scan-cache",
+        "ATHALIA_SCAN_CACHE",
+        "athalia_scan_cache",
+        ".athalia-cache/security",
+        "folder of cached security scan results, keyed by image ID ('off' disables the cache)",
+    ),
 )
 
 
@@ -98,6 +106,7 @@ class Settings:
     keep: Sourced[bool]
     report_path: Sourced[Path]
     log_lines: Sourced[int]
+    scan_cache: Sourced[Path | None]  # None: caching is off
 
     @property
     def env_is_explicit(self) -> bool:
@@ -122,7 +131,15 @@ def read_settings(config: pytest.Config, environ: Mapping[str, str] | None = Non
         keep=_convert(raw["athalia_keep"], "athalia_keep", _parse_bool, "true or false"),
         report_path=path(raw["athalia_report"]),
         log_lines=_convert(raw["athalia_log_lines"], "athalia_log_lines", _parse_count, "a whole number >= 0"),
+        scan_cache=_off_or(path, raw["athalia_scan_cache"]),
     )
+
+
+def _off_or(path: Callable[[Sourced[str]], Sourced[Path]], src: Sourced[str]) -> Sourced[Path | None]:
+    if src.value.strip().lower() in {"off", "0", "false", "no", ""}:
+        return Sourced(None, src.origin)
+    chosen = path(src)
+    return Sourced(chosen.value, chosen.origin)
 
 
 def _pick(config: pytest.Config, opt: _Option, environ: Mapping[str, str]) -> Sourced[str]:

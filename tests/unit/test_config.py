@@ -714,3 +714,10 @@ def test_random_yaml_documents_load_or_raise_config_error(arena: Path, document:
 def test_mutated_valid_files_load_or_raise_config_error(arena: Path, text: str) -> None:
     """Small edits of a valid file never escape as anything but ConfigError."""
     loads_or_config_error(arena, text)
+
+
+def test_missing_locustfile_is_reported_at_start(envdir: Path, write: Callable[[str, str], Path]) -> None:
+    """load.locustfile must exist when pytest starts, not only when the load test runs."""
+    write("dev.yml", MINIMAL + "load:\n  locustfile: ../nope_locustfile.py\n")
+    message = config_error("dev", envdir)
+    assert "key load.locustfile: expected an existing file, found '../nope_locustfile.py'" in message

@@ -30,7 +30,8 @@ def envdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def write_load(envdir: Path, load: str) -> Path:
-    """Write environments/dev.yml with the given `load:` block."""
+    """Write environments/dev.yml with the given `load:` block, and the locustfile it names."""
+    (envdir.parent / "locustfile.py").write_text("", encoding="utf-8")
     path = envdir / "dev.yml"
     path.write_text(STACK + load, encoding="utf-8")
     return path

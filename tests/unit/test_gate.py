@@ -149,3 +149,32 @@ def test_record_stores_an_ungated_value_without_verdict(gate: Gate, recorder: Re
     gate.record("build_time", 93.25, "s")
     assert recorder.of("build_time") == {"measured": "93.25", "unit": "s", "samples": "1"}
     assert gate.verdicts == []
+
+
+def _verdict(check: str, value: float, outcome: Outcome) -> Verdict:
+    return Verdict(Measurement(check, value, "ms", 10), Threshold(100, Comparison.AT_MOST, "ms"), outcome)
+
+
+def test_apply_all_records_every_verdict_then_fails_once_listing_each_breach(gate: Gate, recorder: Recorder) -> None:
+    """apply_all records all verdicts before failing, and the one failure names every breach, not just the first."""
+    verdicts = [
+        _verdict("a", 50, Outcome.PASS),
+        _verdict("b", 150, Outcome.FAIL),
+        _verdict("c", 170, Outcome.INCONCLUSIVE),
+    ]
+    with pytest.raises(Failed) as failure:
+        gate.apply_all(verdicts, title="load checks", detail="artifacts: x")
+    assert [recorder.of(c)["verdict"] for c in "abc"] == ["pass", "fail", "inconclusive"]
+    text = str(failure.value)
+    assert text.startswith("2 of 3 load checks did not pass:")
+    assert "b: measured 150 ms" in text
+    assert "c: measured 170 ms" in text
+    assert "a: measured" not in text
+    assert text.endswith("artifacts: x")
+    assert gate.verdicts == verdicts
+
+
+def test_apply_all_with_only_passes_does_not_fail(gate: Gate) -> None:
+    """apply_all returns quietly when every verdict passed."""
+    gate.apply_all([_verdict("a", 50, Outcome.PASS)])
+    assert len(gate.verdicts) == 1

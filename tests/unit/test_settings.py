@@ -50,6 +50,7 @@ def test_defaults_with_nothing_set() -> None:
     assert s.keep == Sourced(False, "default")
     assert s.report_path == Sourced(ROOT / "reports" / "athalia.json", "default")
     assert s.log_lines == Sourced(50, "default")
+    assert s.scan_cache == Sourced(ROOT / ".athalia-cache" / "security", "default")
     assert not s.env_is_explicit
 
 
@@ -222,3 +223,14 @@ def test_real_config_command_line_beats_ini(pytester: pytest.Pytester) -> None:
     )
     assert s.env == Sourced("prod", "--athalia-env")
     assert s.keep == Sourced(True, "--athalia-keep")
+
+
+@pytest.mark.parametrize("text", ["off", "OFF", "0", "false", "no"])
+def test_scan_cache_off_turns_caching_off(text: str) -> None:
+    """--athalia-scan-cache off (any spelling of false) means no cache folder at all."""
+    assert read(environ={"ATHALIA_SCAN_CACHE": text}).scan_cache == Sourced(None, "ATHALIA_SCAN_CACHE")
+
+
+def test_scan_cache_from_the_command_line_is_a_path() -> None:
+    """A folder given on the command line stays relative to the cwd."""
+    assert read(options={"athalia_scan_cache": "cache"}).scan_cache == Sourced(Path("cache"), "--athalia-scan-cache")
