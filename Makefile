@@ -1,5 +1,5 @@
 # Two commands for a fresh machine with a Docker engine:
-#   make demo   sets everything up and runs the suites against the demo stack (dev)
+#   make demo   sets everything up and runs the suites (ci, deployment, security) against the demo stack (dev)
 #   make test   sets everything up and runs the project's own tests
 PYTHON     ?= python3
 VENV       := .venv
@@ -35,8 +35,12 @@ demo/secrets/%:
 	@$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(24))' > $@ && chmod 600 $@
 	@echo "== setup: generated $@"
 
+SUITES ?= suites/ci suites/deployment suites/security
+
+# One run, one stack: the ci suite starts it, the deployment suite rehearses the release on it
+# (blue-green, rollback, load), the security suite scans its images and code.
 demo: setup
-	$(BIN)/pytest suites/ci --athalia-env=$(ENV) --junitxml=reports/junit.xml $(PYTEST_ARGS)
+	$(BIN)/pytest $(SUITES) --athalia-env=$(ENV) --junitxml=reports/junit.xml $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check pytest_athalia suites tests benchmarks demo conftest.py
@@ -50,8 +54,11 @@ test: setup lint
 cleanup: venv
 	$(BIN)/athalia cleanup
 
+# bench_load also needs wrk and nginx on the host: apt-get install -y wrk nginx-light
 bench: setup
 	$(BIN)/python benchmarks/bench_stack.py
+	$(BIN)/python benchmarks/bench_rollback.py
+	$(BIN)/python benchmarks/bench_load.py
 
 clean:
-	rm -rf $(VENV) reports .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) reports .athalia-cache .mypy_cache .ruff_cache .pytest_cache

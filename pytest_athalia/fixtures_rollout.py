@@ -65,7 +65,7 @@ def candidate_from(environment: Environment, environ: Mapping[str, str]) -> Cand
             )
         extra[match.group(1)] = match.group(2)
     image = environ.get(CANDIDATE_IMAGE_VAR) or None
-    candidate = Candidate.from_spec("candidate", spec, extra)
+    candidate = Candidate.from_spec("rollout.candidate", spec, extra)
     if image is not None:
         candidate = Candidate(candidate.name, image, candidate.env)
     return candidate

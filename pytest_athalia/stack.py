@@ -29,9 +29,9 @@ from typing import Protocol, Self, runtime_checkable
 from testcontainers.compose import DockerCompose
 
 from . import override
-from .compose import CommandResult, GroupRegistry, run_command
+from .compose import CommandResult, GroupRegistry, compose_version, run_command
 from .config import Environment
-from .errors import AthaliaError, RolloutError, StackError, StackTimeout
+from .errors import AthaliaError, DockerUnavailable, RolloutError, StackError, StackTimeout
 from .progress import Progress
 from .router import COLORS, Color
 from .secrets import Redactor
@@ -456,17 +456,24 @@ class ComposeStack:
         Returns the seconds the router image took to build, or None when none was built.
         """
         spec = self._env.spec
+        try:
+            too_old = override.compose_too_old(compose_version())
+        except DockerUnavailable as exc:
+            raise StackError(str(exc)) from None
+        if too_old:
+            raise StackError(too_old)
         argv = ["docker", "compose", "--ansi", "never", "--project-name", self._project]
         argv += ["--project-directory", str(compose.context)]
         for file in compose.compose_file_name or []:
             argv += ["-f", str(file)]
         proc = compose._run_command([*argv, "config", "--no-interpolate", "--format", "json"])
+        text = proc.stdout.decode(errors="replace")
         try:
-            model = json.loads(proc.stdout.decode(errors="replace"))
+            model = json.loads(text)
         except ValueError:
             raise StackError(
-                f"athalia: `docker compose config` printed no JSON for project {self._project}; "
-                "compose v2.17 or newer is needed (scripts/install-compose-v2.sh)."
+                f"athalia: expected `docker compose config --format json` to print the model of project "
+                f"{self._project} as JSON, found {text[:200]!r}. Check the compose files of {self._env.path}."
             ) from None
         plan = override.RouterPlan(
             project=self._project,

@@ -535,6 +535,8 @@ def test_demo_ci_suite_passes_and_records_startup(tiny: Tiny, tmp_path: Path) ->
     spec = yaml.safe_load((DEMO / "environments" / "dev.yml").read_text())
     spec["stack"]["compose_files"] = [str(DEMO / "docker-compose.yml")]
     spec["stack"]["env"]["POSTGRES_PASSWORD"] = "${env:ATHALIA_TEST_DB_PASSWORD}"
+    spec["load"]["locustfile"] = str(DEMO / "locustfile.py")
+    spec["security"]["bandit"]["paths"] = [str(DEMO / "app")]
     env_file = tmp_path / f"dev{token}.yml"
     env_file.write_text(yaml.safe_dump(spec))
     prefix = f"athalia-dev{token}-"

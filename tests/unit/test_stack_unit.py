@@ -486,6 +486,7 @@ def model(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         return subprocess.CompletedProcess(cmd, 0, json.dumps(MODEL).encode(), b"")
 
     monkeypatch.setattr(stack_module._Compose, "_run_command", run)
+    monkeypatch.setattr(stack_module, "compose_version", lambda: "2.26.1")
     return calls
 
 
@@ -713,3 +714,39 @@ def test_colors_map_to_services_and_their_own_ports(
     assert asked == [("app-green", 8000), ("app", 8000)]
     with pytest.raises(RolloutError, match="expected a color"):
         stack.color_service("purple")  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("router_image", "model")
+def test_a_compose_too_old_for_the_override_is_a_failed_startup(
+    make_rollout_stack: Callable[..., ComposeStack],
+    compose: Compose,
+    services: list[ServiceState],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Compose before 2.23.1 cannot take the router's inline configuration: the report says so and how to fix it."""
+    monkeypatch.setattr(stack_module, "compose_version", lambda: "2.20.2")
+    services.clear()
+    report = make_rollout_stack().start()
+    assert "rollout.enabled needs docker compose 2.23.1 or newer" in report.error
+    assert "found 2.20.2" in report.error
+    assert compose.verbs() == []
+
+
+@pytest.mark.usefixtures("router_image", "model")
+def test_a_compose_model_that_is_not_json_is_a_failed_startup(
+    make_rollout_stack: Callable[..., ComposeStack],
+    compose: Compose,
+    services: list[ServiceState],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Output of `compose config` that is not JSON is reported with what was found, before anything starts."""
+    monkeypatch.setattr(
+        stack_module._Compose,
+        "_run_command",
+        lambda self, cmd, context=None: subprocess.CompletedProcess(cmd, 0, b"services:\n  app: {}\n", b""),
+    )
+    services.clear()
+    report = make_rollout_stack().start()
+    assert "expected `docker compose config --format json` to print the model of project" in report.error
+    assert "found 'services:\\n  app: {}\\n'" in report.error
+    assert compose.verbs() == []

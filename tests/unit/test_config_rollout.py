@@ -1,0 +1,170 @@
+"""The rollout section and slo.rollback: defaults, resolved plan, and errors that name the key and the rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_athalia.config import load_environment
+from pytest_athalia.errors import ConfigError
+from pytest_athalia.fixtures_rollout import candidate_from
+from pytest_athalia.release import Candidate, Plan
+
+BASE = """\
+stack:
+  compose_files: [../docker-compose.yml]
+  service: app
+  port: 8000
+  health_path: /health
+  ready_path: /ready
+  version_path: /version
+"""
+
+FULL = (
+    BASE
+    + """\
+rollout:
+  enabled: true
+  candidate:
+    image: athalia-demo/app:2.0.0
+    env: {APP_VERSION: 2.0.0}
+  deploy_timeout_s: 90
+  observe_s: 2.5
+  probe: {path: /items, rate: 400, clients: 8, timeout_ms: 1500, max_seconds: 30}
+  smoke: {paths: [/health, /version]}
+  triggers:
+    window_ms: 800
+    error_rate: {max_ratio: 0.02, min_samples: 40}
+    latency: {max_p95_ms: 300, min_samples: 12}
+    health: {path: /health, interval_ms: 25, max_failures: 2}
+    external: {command: [sh, -c, 'exit 0'], match: ROLLBACK, interval_ms: 100}
+  drills:
+    error_rate: {env: {FAULT_ERROR_RATE: "0.5"}}
+    health: {env: {FAULT_READY_FAIL: true}}
+slo:
+  rollback: {max_ms: 50, max_switch_ms: 80, max_failed_requests: 0}
+"""
+)
+
+
+@pytest.fixture
+def envdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project with a compose file and an empty environments folder; cwd is the project."""
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n", encoding="utf-8")
+    folder = tmp_path / "environments"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    return folder
+
+
+def load(envdir: Path, text: str) -> Plan:
+    (envdir / "dev.yml").write_text(text, encoding="utf-8")
+    return Plan.from_environment(load_environment("dev", envdir))
+
+
+def error(envdir: Path, text: str) -> str:
+    (envdir / "dev.yml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_environment("dev", envdir)
+    return str(info.value)
+
+
+def test_defaults_resolve_paths_from_the_stack(envdir: Path) -> None:
+    """Without a rollout section the probe uses the version path, smoke the health path, the trigger readiness."""
+    plan = load(envdir, BASE)
+    assert (plan.probe_path, plan.smoke_paths, plan.health_path) == ("/version", ("/health",), "/ready")
+    assert plan.probe.rate == 300
+    assert plan.triggers.error_rate.max_ratio == 0.05
+    assert not plan.triggers.external.configured
+
+
+def test_every_key_is_read(envdir: Path) -> None:
+    """A complete section is read into the plan, the drills and slo.rollback."""
+    (envdir / "dev.yml").write_text(FULL, encoding="utf-8")
+    environment = load_environment("dev", envdir)
+    plan = Plan.from_environment(environment)
+    assert (plan.probe_path, plan.smoke_paths, plan.health_path) == ("/items", ("/health", "/version"), "/health")
+    assert (plan.deploy_timeout_s, plan.observe_s, plan.smoke_timeout_s) == (90, 2.5, 2.0)
+    assert plan.triggers.external.command == ("sh", "-c", "exit 0")
+    assert plan.triggers.health.max_failures == 2
+    rollout = environment.spec.rollout
+    assert rollout.drills["health"].env == {"FAULT_READY_FAIL": "true"}
+    rollback = environment.spec.slo.rollback
+    assert (rollback.max_ms, rollback.max_switch_ms, rollback.max_failed_requests) == (50, 80, 0)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "expected"),
+    [
+        ("rollout: {probe: {rate: 100}}", "rollout.probe.rate", "a number of requests per second from 200 to 5000"),
+        ("rollout: {probe: {clients: 0}}", "rollout.probe.clients", "a whole number of keep-alive clients"),
+        ("rollout: {probe: {path: version}}", "rollout.probe.path", "a URL path starting with '/'"),
+        ("rollout: {observe_s: 0}", "rollout.observe_s", "a number of seconds greater than 0 and at most 300"),
+        (
+            "rollout: {triggers: {window_ms: 10}}",
+            "rollout.triggers.window_ms",
+            "a number of milliseconds, at least 100",
+        ),
+        ("rollout: {triggers: {error_rate: {max_ratio: 1.5}}}", "rollout.triggers.error_rate.max_ratio", "a ratio"),
+        ("rollout: {triggers: {latency: {min_samples: 0}}}", "rollout.triggers.latency.min_samples", "at least 1"),
+        ("rollout: {triggers: {health: {max_failures: 0}}}", "rollout.triggers.health.max_failures", "at least 1"),
+        ("rollout: {triggers: {external: {url: ftp://x}}}", "rollout.triggers.external.url", "an http:// or https://"),
+        ("rollout: {triggers: {external: {command: []}}}", "rollout.triggers.external.command", "a command as a list"),
+        ("rollout: {drills: {Bad-Name: {}}}", "rollout.drills", "a mapping of drill names"),
+        ("rollout: {drills: {slow: {env: {FAULT_LATENCY_MS: [1]}}}}", "rollout.drills.slow.env", "a string, number"),
+        ("slo: {rollback: {max_failed_requests: -1}}", "slo.rollback.max_failed_requests", "at least 0"),
+        ("slo: {rollback: {max_switch_ms: 0}}", "slo.rollback.max_switch_ms", "milliseconds greater than 0"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_rule(envdir: Path, section: str, key: str, expected: str) -> None:
+    """Each new key rejects bad values with a message naming the file, the key and what was expected."""
+    message = error(envdir, BASE + section + "\n")
+    assert "environments/dev.yml, line " in message
+    assert f"key {key}" in message
+    assert expected in message
+
+
+def test_unknown_trigger_key_is_rejected(envdir: Path) -> None:
+    """A typo in a trigger's keys is an error that lists the allowed keys, not a silent default."""
+    message = error(envdir, BASE + "rollout: {triggers: {error_rate: {max_rate: 0.1}}}\n")
+    assert "key rollout.triggers.error_rate.max_rate: unknown key" in message
+    assert "max_ratio" in message
+
+
+def test_external_signal_is_a_url_or_a_command_not_both(envdir: Path) -> None:
+    """Giving both url and command is an error at the external key."""
+    message = error(envdir, BASE + "rollout: {triggers: {external: {url: 'http://127.0.0.1:1/', command: ['true']}}}\n")
+    assert "key rollout.triggers.external" in message
+    assert "either url or command, not both" in message
+
+
+def test_candidate_overrides_from_the_environment(envdir: Path) -> None:
+    """ATHALIA_CANDIDATE_ENV adds or replaces variables and ATHALIA_CANDIDATE_IMAGE the image."""
+    (envdir / "dev.yml").write_text(FULL, encoding="utf-8")
+    environment = load_environment("dev", envdir)
+    assert candidate_from(environment, {}) == Candidate(
+        "rollout.candidate", "athalia-demo/app:2.0.0", (("APP_VERSION", "2.0.0"),)
+    )
+    environ = {"ATHALIA_CANDIDATE_ENV": "FAULT_ERROR_RATE=0.5 APP_VERSION='2.0.1 rc'", "ATHALIA_CANDIDATE_IMAGE": "x:1"}
+    assert candidate_from(environment, environ) == Candidate(
+        "rollout.candidate", "x:1", (("APP_VERSION", "2.0.1 rc"), ("FAULT_ERROR_RATE", "0.5"))
+    )
+
+
+@pytest.mark.parametrize("text", ["FAULT_ERROR_RATE", "=1", "A=1 'unclosed"])
+def test_bad_candidate_override_names_the_variable(envdir: Path, text: str) -> None:
+    """A malformed ATHALIA_CANDIDATE_ENV is a ConfigError naming the variable."""
+    (envdir / "dev.yml").write_text(BASE, encoding="utf-8")
+    with pytest.raises(ConfigError, match="ATHALIA_CANDIDATE_ENV"):
+        candidate_from(load_environment("dev", envdir), {"ATHALIA_CANDIDATE_ENV": text})
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "production"])
+def test_demo_environments_define_every_drill(name: str) -> None:
+    """The demo environments enable the rollout and define a drill for each bad-candidate trigger."""
+    environment = load_environment(name, Path(__file__).parents[2] / "demo" / "environments")
+    rollout = environment.spec.rollout
+    assert rollout.enabled
+    assert set(rollout.drills) == {"error_rate", "latency", "health"}
+    assert environment.spec.slo.rollback.max_failed_requests == 0

@@ -1,0 +1,302 @@
+"""The generated compose override (second color, router), its HAProxy configuration, files and router image."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pytest_athalia import override
+from pytest_athalia.errors import StackError
+from pytest_athalia.override import OverrideFiles, RouterPlan, compose_override, deploy_override, haproxy_config
+
+PLAN = RouterPlan(
+    project="athalia-dev-main-p1-abcdef",
+    service="app",
+    port=8000,
+    health_path="/health",
+    router_image="athalia/router:2.6",
+    start_period_s=120,
+)
+
+
+def demo_model() -> dict[str, Any]:
+    """What `docker compose config --no-interpolate --format json` says of a demo-like stack."""
+    return {
+        "name": "athalia-dev-main-p1-abcdef",
+        "services": {
+            "app": {
+                "build": {"context": "/src/demo", "dockerfile": "Dockerfile"},
+                "image": "athalia-demo/app:${APP_VERSION:-1.0.0}",
+                "container_name": "the-app",
+                "hostname": "app",
+                "environment": {"APP_VERSION": "${APP_VERSION:-1.0.0}", "POSTGRES_PASSWORD": "${POSTGRES_PASSWORD:?x}"},
+                "depends_on": {"db": {"condition": "service_healthy", "required": True}},
+                "healthcheck": {"test": ["CMD", "curl", "-f", "http://127.0.0.1:8000/health"], "interval": "1s"},
+                "networks": {"default": {"aliases": ["api"], "ipv4_address": "10.0.0.5"}, "back": None},
+                "ports": [{"host_ip": "0.0.0.0", "published": "8000", "target": 8000, "protocol": "tcp"}],
+                "deploy": {"replicas": 2, "resources": {"limits": {"memory": "256M"}}},
+                "labels": {"team": "core"},
+                "profiles": ["web"],
+            },
+            "db": {"image": "postgres:15"},
+        },
+        "networks": {"default": {"name": "athalia_default"}, "back": {"name": "athalia_back"}},
+    }
+
+
+def written(data: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    """`data` as compose will read it: written by OverrideFiles, parsed back as YAML."""
+    files = OverrideFiles("athalia-dev-main-p1-abcdef", tmp_path)
+    loaded: dict[str, Any] = yaml.safe_load(files.write("rollout.yml", data).read_text())
+    return loaded
+
+
+# -- the override --------------------------------------------------------------------------------------------------
+
+
+def test_override_adds_green_and_the_router_and_nothing_else(tmp_path: Path) -> None:
+    """Two services and the router's inline configuration; the user's services are not repeated."""
+    data = written(compose_override(demo_model(), PLAN), tmp_path)
+    assert sorted(data) == ["configs", "services"]
+    assert list(data["services"]) == ["app-green", "athalia-router"]
+    assert list(data["configs"]) == ["athalia-router-cfg"]
+
+
+def test_green_is_blue_without_its_identity_and_starts_at_scale_zero(tmp_path: Path) -> None:
+    """Green keeps blue's image, env references, healthcheck and dependencies; not its name, ports or build."""
+    green = written(compose_override(demo_model(), PLAN), tmp_path)["services"]["app-green"]
+    blue = demo_model()["services"]["app"]
+    for key in ("image", "environment", "healthcheck", "depends_on"):
+        assert green[key] == blue[key], key
+    for key in ("container_name", "hostname", "build", "profiles"):
+        assert key not in green, key
+    assert green["scale"] == 0
+    assert green["ports"] == [{"target": 8000, "host_ip": "127.0.0.1", "protocol": "tcp"}]
+    assert green["networks"] == {"default": None, "back": None}  # no alias or address of blue's
+    assert green["deploy"] == {"resources": {"limits": {"memory": "256M"}}}  # replicas would clash with scale
+    assert green["labels"] == {"team": "core", "dev.athalia.color": "green"}
+
+
+def test_secrets_stay_references_in_the_file(tmp_path: Path) -> None:
+    """The override holds `${...}` references from the uninterpolated model, never a resolved value."""
+    text = (OverrideFiles("p", tmp_path).write("rollout.yml", compose_override(demo_model(), PLAN))).read_text()
+    assert "${POSTGRES_PASSWORD:?x}" in text
+
+
+def test_green_of_a_built_service_without_image_name_uses_the_image_compose_builds(tmp_path: Path) -> None:
+    """Compose names an unnamed built image <project>-<service>; green runs that one instead of building again."""
+    model = demo_model()
+    del model["services"]["app"]["image"]
+    green = written(compose_override(model, PLAN), tmp_path)["services"]["app-green"]
+    assert green["image"] == "athalia-dev-main-p1-abcdef-app"
+    assert "build" not in green
+
+
+def test_the_router_publishes_every_port_on_loopback_only(tmp_path: Path) -> None:
+    """Clients 8080, runtime API 9999 and monitor 8405: ephemeral ports bound to 127.0.0.1."""
+    router = written(compose_override(demo_model(), PLAN), tmp_path)["services"]["athalia-router"]
+    assert router["ports"] == ["127.0.0.1::8080", "127.0.0.1::9999", "127.0.0.1::8405"]
+    assert all(str(port).startswith("127.0.0.1:") for port in router["ports"])
+
+
+def test_the_router_runs_haproxy_on_the_generated_config_with_any_haproxy_image(tmp_path: Path) -> None:
+    """haproxy is the entrypoint (ours and the official image have it on PATH) and reads the inline config."""
+    data = written(compose_override(demo_model(), PLAN), tmp_path)
+    router = data["services"]["athalia-router"]
+    assert router["image"] == "athalia/router:2.6"
+    assert router["entrypoint"] == ["haproxy"]
+    assert router["command"] == ["-db", "-f", "/etc/athalia/haproxy.cfg"]
+    assert router["configs"] == [{"source": "athalia-router-cfg", "target": "/etc/athalia/haproxy.cfg"}]
+    assert data["configs"]["athalia-router-cfg"]["content"] == haproxy_config("app", 8000, "/health")
+    assert router["stop_signal"] == "SIGUSR1"
+    assert router["cap_drop"] == ["ALL"]
+    assert router["networks"] == {"default": None, "back": None}
+
+
+def test_the_router_is_healthy_once_a_color_passed_a_check_and_waits_as_long_as_the_startup_slo(
+    tmp_path: Path,
+) -> None:
+    """Its healthcheck reads the runtime API for a server UP after a passing check; start_period is the SLO."""
+    router = written(compose_override(demo_model(), PLAN), tmp_path)["services"]["athalia-router"]
+    check = router["healthcheck"]
+    assert check["test"][:3] == ["CMD", "bash", "-c"]
+    assert "/dev/tcp/127.0.0.1/9999" in check["test"][3]
+    assert "show stat colors 4 -1" in check["test"][3]
+    assert "[[ $$line == *,UP,*,L7OK,* ]]" in check["test"][3]  # $$: compose must not interpolate it
+    assert check["start_period"] == "120s"
+    assert "monitor fail if { nbsrv(colors) lt 1 }" in haproxy_config("app", 8000, "/health")
+
+
+def test_a_dollar_in_the_config_is_escaped_for_compose(tmp_path: Path) -> None:
+    """Compose interpolates config content too: a literal `$` is written `$$`."""
+    plan = RouterPlan("p", "app", 8000, "/health$x", "img", 60)
+    content = written(compose_override(demo_model(), plan), tmp_path)["configs"]["athalia-router-cfg"]["content"]
+    assert "uri /health$$x " in content
+
+
+def test_a_service_without_networks_leaves_the_router_on_the_default_network(tmp_path: Path) -> None:
+    """No networks key on blue: green and the router join compose's default network."""
+    model = demo_model()
+    del model["services"]["app"]["networks"]
+    services = written(compose_override(model, PLAN), tmp_path)["services"]
+    assert "networks" not in services["app-green"]
+    assert "networks" not in services["athalia-router"]
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda m: m["services"].pop("app"), r"stack.service is 'app', but the compose files define no such service"),
+        (lambda m: m["services"].update({"app-green": {}}), "already define a service 'app-green'"),
+        (lambda m: m["services"].update({"athalia-router": {}}), "already define a service 'athalia-router'"),
+        (lambda m: m["services"]["app"].update({"network_mode": "host"}), "uses network_mode 'host'"),
+    ],
+    ids=["no-such-service", "green-taken", "router-taken", "host-network"],
+)
+def test_stacks_the_override_cannot_handle_are_explained(change: Any, match: str) -> None:
+    """Each case is a StackError naming the service and the fix."""
+    model = demo_model()
+    change(model)
+    with pytest.raises(StackError, match=match):
+        compose_override(model, PLAN)
+
+
+# -- the HAProxy configuration -------------------------------------------------------------------------------------
+
+
+def test_haproxy_config_resolves_colors_through_dockers_dns() -> None:
+    """Servers are found by service name through 127.0.0.11 and may start unresolved (green has no container)."""
+    config = haproxy_config("app", 8000, "/health")
+    assert "resolvers docker\n    nameserver dns 127.0.0.11:53\n" in config
+    assert "init-addr libc,none resolvers docker check" in config
+    assert "    server blue app:8000 weight 100\n    server green app-green:8000 weight 0\n" in config
+
+
+def test_haproxy_config_checks_health_retries_and_exposes_the_admin_api() -> None:
+    """Health checks on the health path, retries with redispatch, runtime API at level admin, Prometheus page."""
+    config = haproxy_config("web", 8080, "/healthz")
+    lines = {line.strip() for line in config.splitlines()}
+    assert {
+        "mode http",
+        "balance roundrobin",
+        "http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost",
+        "retries 3",
+        "option redispatch 1",
+        "retry-on conn-failure empty-response junk-response",
+        "stats socket ipv4@0.0.0.0:9999 level admin",
+        "http-request use-service prometheus-exporter if { path /metrics }",
+        "http-response set-header X-Athalia-Color %[srv_name]",
+        "server green web-green:8080 weight 0",
+    } <= lines
+
+
+# -- the deploy override ---------------------------------------------------------------------------------------------
+
+
+def test_deploy_override_holds_names_and_references_never_values(tmp_path: Path) -> None:
+    """Values reach compose through ATHALIA_DEPLOY_ENV_<n>, not their own names (they would interpolate the files)."""
+    data, variables = deploy_override("app-green", image="app:2", env={"APP_VERSION": "9.9.9", "TOKEN": "s3cr3t"})
+    text = OverrideFiles("p", tmp_path).write("deploy.yml", data).read_text()
+    assert "s3cr3t" not in text
+    assert "9.9.9" not in text
+    assert yaml.safe_load(text) == {
+        "services": {
+            "app-green": {
+                "image": "app:2",
+                "environment": {"APP_VERSION": "${ATHALIA_DEPLOY_ENV_0}", "TOKEN": "${ATHALIA_DEPLOY_ENV_1}"},
+            }
+        }
+    }
+    assert variables == {"ATHALIA_DEPLOY_ENV_0": "9.9.9", "ATHALIA_DEPLOY_ENV_1": "s3cr3t"}
+
+
+def test_deploy_override_without_env_sets_only_the_image() -> None:
+    """No env: no environment key and no variables."""
+    assert deploy_override("app", image="app:3", env={}) == ({"services": {"app": {"image": "app:3"}}}, {})
+
+
+# -- files --------------------------------------------------------------------------------------------------------
+
+
+def test_generated_files_are_private_and_removed(tmp_path: Path) -> None:
+    """The folder is 0700, each file 0600, an existing file is never overwritten, and remove() deletes it all."""
+    files = OverrideFiles("athalia-dev-main-p1-abcdef", tmp_path / "root")
+    path = files.write("rollout.yml", {"services": {}})
+    assert files.path.parent == tmp_path / "root"
+    assert files.path.name.startswith("athalia-dev-main-p1-abcdef-")
+    assert stat.S_IMODE(files.path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        files.write("rollout.yml", {})
+    files.remove()
+    assert not files.path.exists()
+    files.remove()  # twice is fine
+
+
+# -- the router image ------------------------------------------------------------------------------------------------
+
+
+def test_the_packaged_dockerfile_builds_haproxy_from_debian_as_non_root() -> None:
+    """The shipped Dockerfile takes BASE_IMAGE, installs Debian's haproxy, drops root and stops on SIGUSR1."""
+    text = (override.router_dockerfile_dir() / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=debian:bookworm-slim\nFROM ${BASE_IMAGE}\n" in text
+    assert "apt-get install -y --no-install-recommends haproxy" in text
+    assert "USER haproxy:haproxy" in text
+    assert "HEALTHCHECK" in text
+    assert "STOPSIGNAL SIGUSR1" in text
+
+
+def test_router_build_command_uses_the_stacks_base_image_and_labels_the_recipe() -> None:
+    """BASE_IMAGE comes from the stack's environment (default debian:bookworm-slim); the label marks our build."""
+    recipe = override.router_recipe()
+    assert len(recipe) == 16
+    assert override.router_build_command("r:1", "/ctx", {"BASE_IMAGE": "athalia/base:bookworm"}) == [
+        "docker",
+        "build",
+        "--tag",
+        "r:1",
+        "--label",
+        f"dev.athalia.router.recipe={recipe}",
+        "--build-arg",
+        "BASE_IMAGE=athalia/base:bookworm",
+        "/ctx",
+    ]
+    assert "BASE_IMAGE=debian:bookworm-slim" in override.router_build_command("r:1", "/ctx", {})
+
+
+@pytest.mark.parametrize(
+    ("returncode", "label", "present"),
+    [(1, "", False), (0, "<no value>", True), (0, "", True), (0, "RECIPE", True), (0, "0123456789abcdef", False)],
+    ids=["missing", "not-ours", "no-labels", "current-build", "outdated-build"],
+)
+def test_router_image_present_rebuilds_only_outdated_builds_of_our_dockerfile(
+    monkeypatch: pytest.MonkeyPatch, returncode: int, label: str, present: bool
+) -> None:
+    """A missing image or an older build of ours is rebuilt; an image without our label (haproxy:2.6) is used."""
+    import subprocess
+
+    label = override.router_recipe() if label == "RECIPE" else label
+
+    def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        assert argv[:3] == ["docker", "image", "inspect"]
+        return subprocess.CompletedProcess(argv, returncode, label + "\n", "")
+
+    monkeypatch.setattr(override.subprocess, "run", run)
+    assert override.router_image_present("athalia/router:2.6") is present
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [("2.26.1-4", True), ("2.23.1", True), ("v2.24.0", True), ("3.0.0", True), ("2.23.0", False), ("2.17.3", False)],
+)
+def test_compose_too_old_accepts_2_23_1_and_newer(version: str, ok: bool) -> None:
+    """configs.content needs compose 2.23.1; older versions get the reason and the fix."""
+    reason = override.compose_too_old(version)
+    assert (reason is None) is ok
+    if reason:
+        assert "needs docker compose 2.23.1 or newer (the router's configuration is an inline" in reason
+        assert f"`configs.content`), found {version}. Install a newer compose v2" in reason

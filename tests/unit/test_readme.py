@@ -1,0 +1,25 @@
+"""The README's examples stay true: its environment file loads with the real schema."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pytest_athalia.config import load_environment
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_environment_example_is_valid(tmp_path: Path) -> None:
+    """The `environments/staging.yml` example in the README passes validation, every section included."""
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    example = next(b for b in blocks if b.startswith("# environments/staging.yml"))
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n", encoding="utf-8")
+    (tmp_path / "locustfile.py").write_text("", encoding="utf-8")
+    folder = tmp_path / "environments"
+    folder.mkdir()
+    (folder / "staging.yml").write_text(example, encoding="utf-8")
+    spec = load_environment(str(folder / "staging.yml"), None).spec
+    assert spec.rollout.enabled
+    assert spec.load.enabled
+    assert spec.slo.rollback.max_ms == 100

@@ -1,0 +1,394 @@
+"""Blue-green rollouts without Docker: the state machine, releases, triggers and rollbacks.
+
+The doubles: `LocalRouter` is a threaded HTTP server on loopback implementing the Router protocol: it picks a
+color by weight for every request (smooth weighted round robin, like HAProxy's), sets the color
+header, and answers 503 without it when every weight is 0. Each color behaves like the demo app
+with its FAULT_* settings. `LocalColors` implements the ColorStack protocol over the same server
+(``/__color/<color>/<path>`` bypasses the weights).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pytest_athalia.config_rollout import ExternalTrigger, ProbeSpec, RollbackSLO, TriggersSpec
+from pytest_athalia.errors import RolloutError, StackError
+from pytest_athalia.release import Candidate, Phase, Plan
+from pytest_athalia.release_checks import drill_verdict, rollback_verdicts, switch_verdicts, trigger_verdicts
+from pytest_athalia.rollout import BlueGreen
+from pytest_athalia.router import COLOR_HEADER, ServerStats
+from pytest_athalia.slo import Outcome
+from pytest_athalia.triggers import TriggerState
+
+rng = random.Random(4)
+
+
+@dataclass
+class ColorState:
+    error_rate: float = 0.0
+    latency_ms: float = 0.0
+    ready_fail: bool = False
+    running: bool = True
+    requests: int = 0
+    errors: int = 0
+
+
+@dataclass
+class Routing:
+    weights: dict[str, int] = field(default_factory=lambda: {"blue": 100, "green": 0})
+    colors: dict[str, ColorState] = field(default_factory=lambda: {"blue": ColorState(), "green": ColorState()})
+    current: dict[str, int] = field(default_factory=lambda: {"blue": 0, "green": 0})
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    weight_calls: list[tuple[str, int]] = field(default_factory=list)
+
+    def pick(self) -> str | None:
+        with self.lock:  # smooth weighted round robin
+            live = {c: w for c, w in self.weights.items() if w > 0 and self.colors[c].running}
+            if not live:
+                return None
+            total = sum(live.values())
+            for color, weight in live.items():
+                self.current[color] += weight
+            best = max(live, key=lambda c: self.current[c])
+            self.current[best] -= total
+            return best
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: Nagle would add 40 ms
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        routing = self.server.routing
+        path = self.path
+        if path.startswith("/__color/"):
+            _, _, color, rest = path.split("/", 3)
+            self._serve(color, "/" + rest, header=False)
+            return
+        color = routing.pick()
+        if color is None:
+            self._answer(503, b"no server available", None)
+            return
+        self._serve(color, path, header=True)
+
+    def _serve(self, color: str, path: str, *, header: bool) -> None:
+        state = self.server.routing.colors[color]
+        state.requests += 1
+        shown = color if header else None
+        if path == "/health":
+            self._answer(200, b"ok", shown)
+        elif path == "/ready":
+            self._answer(503 if state.ready_fail else 200, b"ready?", shown)
+        else:
+            if state.latency_ms:
+                time.sleep(state.latency_ms / 1000)
+            if state.error_rate and rng.random() < state.error_rate:
+                state.errors += 1
+                self._answer(500, b"injected", shown)
+            else:
+                self._answer(200, color.encode(), shown)
+
+    def _answer(self, status: int, body: bytes, color: str | None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        if color is not None:
+            self.send_header(COLOR_HEADER, color)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    routing: Routing
+
+
+class LocalRouter:
+    """Router protocol over the in-process server."""
+
+    def __init__(self, server: _Server) -> None:
+        self._server = server
+        self.routing = server.routing
+        host, port = server.server_address[:2]
+        self.base = f"http://{host!s}:{port}"
+
+    def url(self, path: str = "") -> str:
+        return self.base + path
+
+    def set_weight(self, server: str, weight: int) -> None:
+        with self.routing.lock:
+            self.routing.weights[server] = weight
+            self.routing.weight_calls.append((server, weight))
+
+    def weights(self) -> Mapping[str, int]:
+        return dict(self.routing.weights)
+
+    def stats(self) -> tuple[ServerStats, ...]:
+        return tuple(
+            ServerStats(c, "UP" if s.running else "DOWN", self.routing.weights[c], s.requests, s.errors, None)
+            for c, s in self.routing.colors.items()
+        )
+
+
+class LocalColors:
+    """ColorStack protocol: deploying a color applies the demo app's FAULT_* variables to it."""
+
+    def __init__(self, router: LocalRouter, *, deploy_error: str = "") -> None:
+        self._router = router
+        self.deploy_error = deploy_error
+        self.deployed: list[tuple[str, str | None, dict[str, str]]] = []
+
+    def color_url(self, color: str, path: str = "") -> str:
+        return f"{self._router.base}/__color/{color}{path}"
+
+    def color_service(self, color: str) -> str:
+        return f"app-{color}"
+
+    def deploy_color(self, color: str, *, image: str | None, env: Mapping[str, str], timeout: float) -> float:
+        if self.deploy_error:
+            raise StackError(self.deploy_error)
+        self.deployed.append((color, image, dict(env)))
+        self._router.routing.colors[color] = ColorState(
+            error_rate=float(env.get("FAULT_ERROR_RATE", 0)),
+            latency_ms=float(env.get("FAULT_LATENCY_MS", 0)),
+            ready_fail=env.get("FAULT_READY_FAIL", "false") == "true",
+        )
+        return 0.01
+
+
+@pytest.fixture
+def local_router() -> Iterator[LocalRouter]:
+    """A LocalRouter on an ephemeral loopback port, blue=100 and green=0."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.routing = Routing()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield LocalRouter(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_local_router_splits_by_weight(local_router: LocalRouter) -> None:
+    """The double routes by weight (3:1) and answers 503 without a color when every weight is 0."""
+    import urllib.error
+    import urllib.request
+
+    local_router.set_weight("green", 300)
+    seen = []
+    for _ in range(8):
+        with urllib.request.urlopen(local_router.url("/x"), timeout=5) as response:
+            seen.append(response.headers[COLOR_HEADER])
+    assert seen.count("green") == 6
+    assert seen.count("blue") == 2
+    local_router.set_weight("green", 0)
+    local_router.set_weight("blue", 0)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(local_router.url("/x"), timeout=5)
+    info.value.close()
+    assert info.value.code == 503
+    assert info.value.headers[COLOR_HEADER] is None
+
+
+# --------------------------------------------------------------------------- the rollout
+
+PLAN = Plan(
+    probe_path="/version",
+    smoke_paths=("/health",),
+    health_path="/ready",
+    probe=ProbeSpec(rate=300.0, clients=6, max_seconds=20.0),
+    triggers=TriggersSpec(window_ms=1000.0),
+    observe_s=1.0,
+    settle_s=0.2,
+)
+GOOD = Candidate("good", None, (("APP_VERSION", "2.0.0"),))
+SLO = RollbackSLO(max_ms=200.0)
+
+
+@pytest.fixture
+def rollout(local_router: LocalRouter) -> BlueGreen:
+    """A BlueGreen over the local doubles: blue live, green idle."""
+    return BlueGreen(local_router, LocalColors(local_router), PLAN)
+
+
+def test_switch_before_deploy_is_an_invalid_transition(rollout: BlueGreen) -> None:
+    """switch() from idle raises RolloutError naming the phase and leaves the weights alone."""
+    with pytest.raises(
+        RolloutError, match="switch\\(\\) needs a candidate that passed its smoke test; the rollout is idle"
+    ):
+        rollout.switch()
+    assert rollout.router.weights() == {"blue": 100, "green": 0}
+
+
+def test_rollback_from_idle_and_second_deploy_are_invalid(rollout: BlueGreen) -> None:
+    """Rolling back from idle, or deploying twice, raises RolloutError listing the allowed next phases."""
+    with pytest.raises(RolloutError, match="cannot go from idle to rolling back; from idle it can go to: deploying"):
+        rollout.rollback()
+    rollout.deploy(GOOD)
+    with pytest.raises(RolloutError, match="cannot go from smoke-testing to deploying"):
+        rollout.deploy(GOOD)
+
+
+def test_terminal_phases_need_reset(rollout: BlueGreen) -> None:
+    """After a rollback nothing but reset() is allowed; reset restores blue=100, green=0 and idle."""
+    rollout.deploy(GOOD)
+    rollout.smoke_test()
+    rollout.switch()
+    rollout.rollback()
+    assert rollout.phase is Phase.ROLLED_BACK
+    assert rollout.live == "blue"
+    with pytest.raises(RolloutError, match="it can go to: none \\(call reset\\(\\)\\)"):
+        rollout.deploy(GOOD)
+    rollout.reset()
+    assert rollout.phase is Phase.IDLE
+    assert rollout.router.weights() == {"blue": 100, "green": 0}
+
+
+def test_step_by_step_phases_and_weight_order(rollout: BlueGreen, local_router: LocalRouter) -> None:
+    """The steps walk idle → deploying → smoke-testing → switching → live; the new color gets 100 before the old 0."""
+    rollout.deploy(GOOD)
+    assert rollout.smoke_test().passed
+    rollout.switch()
+    assert rollout.history == [Phase.IDLE, Phase.DEPLOYING, Phase.SMOKE_TESTING, Phase.SWITCHING, Phase.LIVE]
+    assert local_router.routing.weight_calls[-2:] == [("green", 100), ("blue", 0)]
+    assert rollout.live == "green"
+    assert rollout.idle == "blue"
+
+
+def test_good_candidate_switches_without_failures(rollout: BlueGreen) -> None:
+    """A good candidate goes live: 0 failed requests, every later response from green, triggers quiet."""
+    report = rollout.release(GOOD)
+    assert report.phase is Phase.LIVE, report.describe()
+    assert report.switch is not None
+    assert report.switch.ms is not None
+    assert report.switch.failed == ()
+    assert report.switch.stray == ()
+    assert report.switch.after >= PLAN.min_after
+    assert report.rollback is None
+    assert {t.trigger: t.state for t in report.triggers} == {
+        "error_rate": TriggerState.QUIET,
+        "latency": TriggerState.QUIET,
+        "health": TriggerState.QUIET,
+    }
+    assert report.probe is not None
+    assert report.probe.rate is not None
+    assert report.probe.rate > 150
+    assert all(v.passed for v in (*trigger_verdicts(report), *switch_verdicts(report, SLO))), report.describe()
+
+
+def test_manual_rollback_is_timed_from_the_request(rollout: BlueGreen) -> None:
+    """A manual rollback returns traffic to blue; its time runs from the call to the cutover, with 0 failed."""
+    report = rollout.release(GOOD, manual_rollback=True)
+    assert report.phase is Phase.ROLLED_BACK
+    rb = report.rollback
+    assert rb is not None
+    assert not rb.automatic
+    assert rb.detection_ms is None
+    assert rb.ms is not None
+    assert 0 <= rb.ms < SLO.max_ms, report.describe()
+    assert rb.failed == ()
+    assert report.probe is not None
+    late = [s for s in report.probe.samples if s.start_ns > rb.cutover.at_ns]
+    assert late
+    assert all(s.color == "blue" for s in late)
+    assert all(v.passed for v in rollback_verdicts(report, SLO))
+
+
+@pytest.mark.parametrize(
+    ("env", "trigger"),
+    [
+        ((("FAULT_ERROR_RATE", "0.5"),), "error_rate"),
+        ((("FAULT_LATENCY_MS", "400"),), "latency"),
+        ((("FAULT_READY_FAIL", "true"),), "health"),
+    ],
+)
+def test_bad_candidate_is_rolled_back_by_its_trigger(
+    rollout: BlueGreen, env: tuple[tuple[str, str], ...], trigger: str
+) -> None:
+    """Each kind of bad candidate fires its trigger and is rolled back automatically within the SLO."""
+    report = rollout.release(Candidate("bad", None, env), observe_s=5.0)
+    assert report.fired is not None, report.describe()
+    assert report.fired.trigger == trigger, report.describe()
+    assert report.phase is Phase.ROLLED_BACK
+    assert rollout.live == "blue"
+    rb = report.rollback
+    assert rb is not None
+    assert rb.automatic
+    assert rb.ms is not None
+    assert rb.ms <= SLO.max_ms, report.describe()
+    assert rb.detection_ms is not None
+    assert rb.detection_ms >= 0
+    assert rb.failed == (), [s.describe() for s in rb.failed]
+    assert drill_verdict(report, trigger).passed
+    failing = [v for v in trigger_verdicts(report) if v.outcome is Outcome.FAIL]
+    assert [v.check for v in failing] == [f"trigger_{trigger}"]
+    assert "fired" in failing[0].message()
+    assert "sample" in failing[0].message()
+
+
+def test_external_signal_rolls_back(rollout: BlueGreen, local_router: LocalRouter) -> None:
+    """A URL whose answer matches `match` rolls a good candidate back (the users complain)."""
+    complaints = ExternalTrigger(url=local_router.url("/__color/blue/version"), match="blue", interval_ms=20)
+    report = rollout.release(GOOD, external=complaints)
+    assert report.fired is not None
+    assert report.fired.trigger == "external", report.describe()
+    assert "the signal answered" in report.fired.reason
+    assert report.rollback is not None
+    assert report.rollback.ms is not None
+
+
+def test_external_command_that_exits_zero_keeps_the_candidate(rollout: BlueGreen) -> None:
+    """An external command exiting 0 says all is well: the candidate stays live and the trigger is quiet."""
+    quiet = ExternalTrigger(command=(sys.executable, "-c", "pass"), interval_ms=100)
+    report = rollout.release(GOOD, external=quiet)
+    assert report.phase is Phase.LIVE, report.describe()
+    external = report.trigger("external")
+    assert external is not None
+    assert external.state is TriggerState.QUIET
+
+
+def test_failed_smoke_test_never_switches(rollout: BlueGreen, local_router: LocalRouter) -> None:
+    """A candidate failing its smoke test ends failed, with no traffic moved and the reason in the report."""
+    plan = replace(PLAN, smoke_paths=("/health", "/ready"))
+    rollout = BlueGreen(local_router, LocalColors(local_router), plan)
+    report = rollout.release(Candidate("bad", None, (("FAULT_READY_FAIL", "true"),)))
+    assert report.phase is Phase.FAILED
+    assert report.switch is None
+    assert "the smoke test of green failed: /health:" in report.error
+    assert "/ready answered 503" in report.error
+    assert local_router.weights() == {"blue": 100, "green": 0}
+    verdicts = switch_verdicts(report, SLO)
+    assert not verdicts[0].passed
+    assert "smoke test" in verdicts[0].message()
+
+
+def test_failed_deploy_is_reported(local_router: LocalRouter) -> None:
+    """A deploy that raises ends failed; the report carries the stack's error."""
+    rollout = BlueGreen(local_router, LocalColors(local_router, deploy_error="image not found"), PLAN)
+    report = rollout.release(GOOD)
+    assert report.phase is Phase.FAILED
+    assert "deploying good" in report.error
+    assert "image not found" in report.error
+
+
+def test_drill_verdict_names_trigger_value_threshold_and_samples(rollout: BlueGreen) -> None:
+    """When a drill's trigger does not fire, the verdict says so with measured value, threshold and samples."""
+    report = rollout.release(GOOD, observe_s=0.6)
+    verdict = drill_verdict(report, "error_rate")
+    assert not verdict.passed
+    text = verdict.message()
+    assert "the error_rate trigger did not fire: error_rate trigger quiet: measured 0 ratio" in text
+    assert "threshold > 0.05 ratio" in text
+    assert "samples in the last 1000 ms" in text

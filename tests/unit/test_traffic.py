@@ -1,0 +1,113 @@
+"""The background probe: paced keep-alive traffic, every request timestamped, bounded in count and time."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pytest_athalia.errors import RolloutError
+from pytest_athalia.router import COLOR_HEADER
+from pytest_athalia.traffic import TrafficProbe
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
+        status = 500 if self.path == "/fail" else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.send_header(COLOR_HEADER, "blue")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+
+@pytest.fixture
+def server() -> Iterator[ThreadingHTTPServer]:
+    """A keep-alive HTTP server on loopback that answers as `blue`, recording client addresses."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.connections = set()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def url(httpd: ThreadingHTTPServer, path: str = "/version") -> str:
+    host, port = httpd.server_address[:2]
+    return f"http://{host!s}:{port}{path}"
+
+
+def test_probe_reaches_its_rate_with_keep_alive_clients(server: ThreadingHTTPServer) -> None:
+    """At 250 req/s with 5 clients for 1 s: about 250 requests on 5 connections, each with color and times."""
+    with TrafficProbe(url(server), rate=250, clients=5) as probe:
+        time.sleep(1.0)
+    log = probe.log()
+    assert 200 <= log.count <= 275
+    assert log.rate is not None
+    assert log.rate >= 200
+    assert len(server.connections) == 5  # type: ignore[attr-defined]
+    assert all(s.ok and s.color == "blue" and s.end_ns >= s.start_ns for s in log.samples)
+    assert [s.start_ns for s in log.samples] == sorted(s.start_ns for s in log.samples)
+
+
+def test_probe_stops_at_max_requests_and_max_seconds(server: ThreadingHTTPServer) -> None:
+    """The probe stops by itself: after max_requests, or after max_seconds, whichever is first."""
+    probe = TrafficProbe(url(server), rate=500, clients=2, max_requests=30).start()
+    time.sleep(0.5)
+    assert not probe.running
+    assert probe.stop().count == 30
+    probe = TrafficProbe(url(server), rate=200, clients=2, max_seconds=0.3).start()
+    time.sleep(0.6)
+    assert not probe.running
+    log = probe.stop()
+    assert 40 <= log.count <= 70
+
+
+def test_probe_records_error_statuses(server: ThreadingHTTPServer) -> None:
+    """A 500 answer is a sample with its status and color, and not ok."""
+    log = TrafficProbe(url(server, "/fail"), rate=200, clients=1, max_requests=5).start()
+    time.sleep(0.2)
+    samples = log.stop().samples
+    assert [(s.status, s.color, s.ok) for s in samples] == [(500, "blue", False)] * 5
+
+
+def test_probe_records_transport_errors() -> None:
+    """Nothing listening: every request is a sample without status, with the error's type."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    probe = TrafficProbe(f"http://127.0.0.1:{port}/", rate=200, clients=1, max_requests=3, timeout_s=1).start()
+    time.sleep(0.3)
+    samples = probe.stop().samples
+    assert len(samples) == 3
+    assert all(s.status is None and s.error == "ConnectionRefusedError" and not s.ok for s in samples)
+    assert samples[0].describe() == "ConnectionRefusedError from no color"
+
+
+def test_recent_returns_samples_that_ended_since(server: ThreadingHTTPServer) -> None:
+    """recent(t) returns exactly the samples that ended at or after t."""
+    probe = TrafficProbe(url(server), rate=300, clients=3, max_requests=60).start()
+    time.sleep(0.4)
+    log = probe.stop()
+    middle = log.samples[30].end_ns
+    assert {s for s in probe.recent(middle)} == {s for s in log.samples if s.end_ns >= middle}
+
+
+@pytest.mark.parametrize("bad", ["https://127.0.0.1/", "127.0.0.1:80", "http:///x"])
+def test_probe_needs_an_http_url(bad: str) -> None:
+    """Anything but http://host... is refused with the URL in the message."""
+    with pytest.raises(RolloutError, match="needs an http:// URL"):
+        TrafficProbe(bad)
