@@ -13,21 +13,34 @@ from .errors import (
     ConfigError,
     DockerUnavailable,
     ImageError,
+    LoadError,
+    RolloutError,
+    RouterError,
+    ScanError,
     SecretError,
     StackError,
     StackTimeout,
 )
 from .gate import Gate
+from .load_results import LoadResults
 from .probe import HttpSample, HttpSamples, sample_http
+from .release import Candidate, Phase, ReleaseReport
+from .rollout import BlueGreen
+from .router import COLOR_HEADER, ColorStack, Router, ServerStats
 from .runtime import AthaliaRuntime, runtime_of
+from .scan import Finding, ScanResult
 from .secrets import Redactor
 from .slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge, percentile
 from .stack import ComposeStack, Endpoint, ExecResult, ServiceState, Stack, StartupReport
 
 __all__ = [
+    "COLOR_HEADER",
     "AthaliaError",
     "AthaliaRuntime",
+    "BlueGreen",
+    "Candidate",
     "CleanupError",
+    "ColorStack",
     "Comparison",
     "ComposeStack",
     "ConfigError",
@@ -36,14 +49,25 @@ __all__ = [
     "Environment",
     "EnvironmentSpec",
     "ExecResult",
+    "Finding",
     "Gate",
     "HttpSample",
     "HttpSamples",
     "ImageError",
+    "LoadError",
+    "LoadResults",
     "Measurement",
     "Outcome",
+    "Phase",
     "Redactor",
+    "ReleaseReport",
+    "RolloutError",
+    "Router",
+    "RouterError",
+    "ScanError",
+    "ScanResult",
     "SecretError",
+    "ServerStats",
     "ServiceState",
     "Stack",
     "StackError",

@@ -60,6 +60,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             f"athalia: provider {spec.provider}, service {spec.stack.service}:{spec.stack.port}, "
             f"startup SLO {spec.slo.startup.max_seconds:g}s, keep={s.keep.value}, report {s.report_path.value}"
         )
+        if spec.rollout.enabled:
+            lines.append(
+                f"athalia: rollout blue-green via router {spec.rollout.router.image}, probe "
+                f"{spec.rollout.probe.rate:g} req/s, rollback SLO {spec.slo.rollback.max_ms:g} ms"
+            )
+        if spec.load.enabled:
+            load = spec.load
+            lines.append(
+                f"athalia: load {load.users} users for {load.duration:g}s"
+                + (f" on {load.workers} workers" if load.workers else "")
+                + ", "
+                f"{len(load.thresholds)} thresholds + {len(load.endpoints)} endpoints"
+                + (f", window {load.window:g}s" if load.window else "")
+            )
+        trivy = spec.security.trivy
+        if trivy.enabled:
+            lines.append(
+                f"athalia: security trivy fail_on [{', '.join(trivy.fail_on) or 'nothing: report only'}], "
+                f"vulnerability DB {'required' if trivy.require_vulnerability_db else 'optional'}"
+            )
     return lines
 
 

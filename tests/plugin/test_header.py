@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import Project
+from .helpers import ENVIRONMENT_YML, Project
 from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 
@@ -45,3 +45,22 @@ def test_header_shows_the_environment_name_for_a_path_selection(project: Project
     project.environment("custom", folder="elsewhere")
     result = project.pytester.runpytest("--athalia-env", "elsewhere/custom.yml")
     result.stdout.fnmatch_lines(["athalia: environment custom (from --athalia-env), file */elsewhere/custom.yml"])
+
+
+def test_header_shows_rollout_load_and_security_settings(project: Project) -> None:
+    """An environment with rollout, load and security sections gets one header line for each."""
+    (project.path / "locustfile.py").write_text("", encoding="utf-8")
+    body = ENVIRONMENT_YML + (
+        "rollout: {enabled: true}\n"
+        "load: {locustfile: ../locustfile.py, users: 5, duration: 10s, workers: 2, thresholds: ['p95 < 300ms']}\n"
+        "security: {trivy: {fail_on: [CRITICAL], require_vulnerability_db: true}}\n"
+    )
+    project.environment("staging", body)
+    result = project.pytester.runpytest("--athalia-env", "staging")
+    result.stdout.fnmatch_lines(
+        [
+            "athalia: rollout blue-green via router athalia/router:2.6, probe * req/s, rollback SLO * ms",
+            "athalia: load 5 users for 10s on 2 workers, 1 thresholds + 0 endpoints",
+            "athalia: security trivy fail_on [[]CRITICAL[]], vulnerability DB required",
+        ]
+    )
