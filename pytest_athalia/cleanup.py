@@ -11,11 +11,14 @@ from __future__ import annotations
 import gc
 import os
 import re
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol, final
 
 import docker  # type: ignore[import-untyped, unused-ignore]
@@ -438,6 +441,31 @@ def sweep(
             failures.append(str(exc))
     if failures:
         raise CleanupError("\n".join(failures))
+    return tuple(removed)
+
+
+def generated_root() -> Path:
+    """Where runs write generated files (the compose override), one ``<project>-<random>`` folder each."""
+    return Path(tempfile.gettempdir()) / "athalia"
+
+
+def sweep_files(root: Path | None = None, *, pid_alive: Callable[[int], bool] = pid_alive) -> tuple[Path, ...]:
+    """Remove the generated-file folders of runs whose owner process is dead; return them.
+
+    A run removes its own folder when its stack stops; only a killed run leaves one behind.
+    """
+    folder = generated_root() if root is None else root
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return ()
+    for entry in entries:
+        owner = owner_pid(entry.name.rpartition("-")[0])
+        if owner is None or pid_alive(owner) or not entry.is_dir() or entry.is_symlink():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
     return tuple(removed)
 
 

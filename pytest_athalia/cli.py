@@ -93,7 +93,7 @@ def _images_bootstrap(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    from .cleanup import DockerResources, find_leftovers, owner_pid, pid_alive, sweep
+    from .cleanup import DockerResources, find_leftovers, owner_pid, pid_alive, sweep, sweep_files
 
     api = DockerResources.from_env()
     try:
@@ -109,6 +109,8 @@ def _cleanup(args: argparse.Namespace) -> int:
             return 0
         start = time.monotonic()
         removed = sweep(api, include_live=args.all)
+        for folder in sweep_files():
+            _say(f"removed generated files of a dead run: {folder}")
         for leftovers in removed:
             _say(f"removed {leftovers.describe()}")
         kept = [f.project for f in find_leftovers(api)]

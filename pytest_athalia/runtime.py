@@ -133,8 +133,10 @@ class AthaliaRuntime:
 
     def sweep_dead_runs(self) -> None:
         """Remove what runs that died left behind, before adding a stack of our own."""
-        from .cleanup import DockerResources, sweep
+        from .cleanup import DockerResources, sweep, sweep_files
 
+        for folder in sweep_files():
+            self.progress.line(f"removed generated files of a dead run: {folder}")
         try:
             removed = sweep(DockerResources.from_env())
         except AthaliaError as exc:

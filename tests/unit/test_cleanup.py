@@ -21,6 +21,7 @@ from pytest_athalia.cleanup import (
     pid_alive,
     remove_project,
     sweep,
+    sweep_files,
 )
 from pytest_athalia.errors import CleanupError, ConfigError, DockerUnavailable
 
@@ -342,3 +343,22 @@ def test_unreachable_daemon_is_docker_unavailable_without_a_leaked_socket(
     with pytest.raises(DockerUnavailable, match="Start the Docker daemon"):
         DockerResources.from_env()
     gc.collect()  # a leaked socket would warn here, an error under filterwarnings=error
+
+
+def test_sweep_files_removes_only_folders_of_dead_owners(tmp_path: Path) -> None:
+    """Generated-file folders of dead runs go; live runs', kept stacks' and foreign folders stay."""
+    dead = tmp_path / "athalia-dev-main-p111-abcdef-x1y2z3"
+    live = tmp_path / "athalia-dev-main-p222-abcdef-q1w2e3"
+    kept = tmp_path / "athalia-dev-main-keep-abcdef-r1t2y3"
+    foreign = tmp_path / "something-else"
+    for folder in (dead, live, kept, foreign):
+        folder.mkdir()
+        (folder / "rollout.yml").write_text("services: {}\n", encoding="utf-8")
+    removed = sweep_files(tmp_path, pid_alive=lambda pid: pid == 222)
+    assert removed == (dead,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, kept, foreign))
+
+
+def test_sweep_files_without_the_folder_does_nothing(tmp_path: Path) -> None:
+    """No generated-files folder yet: nothing to sweep, no error."""
+    assert sweep_files(tmp_path / "missing") == ()
