@@ -8,17 +8,20 @@ names in its report, and in a baseline made the same way, are stable across mach
 
     cd demo/environments && bandit -r ../app -f json -o bandit-baseline.json
 
-With a baseline (``-b``) Bandit reports only findings that are not in it: only new ones fail.
-Thresholds are applied here, not with ``-l``/``-i``, so the report counts every finding.
+With a baseline only findings that are not in it fail (:func:`new_findings`; applied here rather
+than with Bandit's ``-b``, which hides every copy of a known finding). Thresholds are applied here
+too, not with ``-l``/``-i``, so the report counts every finding.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,17 @@ from .config_security import SEVERITIES, BanditSpec
 from .errors import ScanError
 from .scan import Finding, ScanResult
 
-__all__ = ["Bandit", "BanditDriver", "FakeBandit", "bandit_command", "fail_on", "parse_bandit"]
+__all__ = [
+    "Bandit",
+    "BanditDriver",
+    "Baseline",
+    "FakeBandit",
+    "bandit_command",
+    "fail_on",
+    "new_findings",
+    "parse_bandit",
+    "read_baseline",
+]
 
 _STDERR_LINES: Final = 15
 
@@ -38,15 +51,11 @@ def fail_on(severity: str) -> tuple[str, ...]:
     return SEVERITIES[SEVERITIES.index(severity.upper()) :]
 
 
-def bandit_command(
-    python: str, paths: Sequence[str], *, exclude: Sequence[str], baseline: str | None, output: str
-) -> list[str]:
-    """``python -m bandit -r PATHS -f json -o OUTPUT -q --exit-zero [-x EXCLUDES] [-b BASELINE]``."""
+def bandit_command(python: str, paths: Sequence[str], *, exclude: Sequence[str], output: str) -> list[str]:
+    """``python -m bandit -r PATHS -f json -o OUTPUT -q --exit-zero [-x EXCLUDES]``."""
     argv = [python, "-m", "bandit", "-r", *paths, "-f", "json", "-o", output, "-q", "--exit-zero"]
     if exclude:
         argv += ["-x", ",".join(exclude)]
-    if baseline:
-        argv += ["-b", baseline]
     return argv
 
 
@@ -70,14 +79,9 @@ class Bandit:
                 f"athalia: security.bandit.paths names {', '.join(missing)}, which does not exist "
                 f"(paths are relative to {cwd}); expected source folders or files. Fix the path."
             )
-        if spec.baseline and not (cwd / spec.baseline).is_file():
-            raise ScanError(
-                f"athalia: security.bandit.baseline names {spec.baseline}, which does not exist (relative to {cwd}). "
-                f"Create it with `cd {cwd} && bandit -r {' '.join(spec.paths)} -f json -o {spec.baseline}`."
-            )
         with tempfile.TemporaryDirectory(prefix="athalia-bandit-") as tmp:
             output = os.path.join(tmp, "bandit.json")
-            argv = bandit_command(self._python, spec.paths, exclude=spec.exclude, baseline=spec.baseline, output=output)
+            argv = bandit_command(self._python, spec.paths, exclude=spec.exclude, output=output)
             try:
                 proc = subprocess.run(
                     argv, cwd=cwd, capture_output=True, text=True, errors="replace",
@@ -152,6 +156,57 @@ def _finding(item: Mapping[str, Any], target: str) -> Finding:
         line=line if isinstance(line, int) and line > 0 else None,
         title=f"{name}: {text}" if name else text,
     )
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The findings of ``security.bandit.baseline`` (``name`` as the environment file writes it)."""
+
+    name: str
+    findings: tuple[Finding, ...]
+
+
+def read_baseline(spec: BanditSpec, cwd: Path) -> Baseline | None:
+    """``security.bandit.baseline`` (relative to ``cwd``), or None without one; :class:`ScanError` when unusable."""
+    if not spec.baseline:
+        return None
+    make = f"`cd {cwd} && bandit -r {' '.join(spec.paths)} -f json -o {spec.baseline}`"
+    try:
+        text = (cwd / spec.baseline).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScanError(
+            f"athalia: security.bandit.baseline names {spec.baseline}, which cannot be read ({exc.strerror}; "
+            f"relative to {cwd}). Create it with {make}."
+        ) from None
+    try:
+        return Baseline(spec.baseline, parse_bandit(text, target=spec.baseline).findings)
+    except ScanError:
+        raise ScanError(
+            f"athalia: security.bandit.baseline {spec.baseline} is unusable: expected a `bandit -f json` report "
+            f"(relative to {cwd}). Make it again with {make}."
+        ) from None
+
+
+def _identity(finding: Finding) -> tuple[str, str, str, str, str]:
+    return (finding.file, finding.id, finding.severity, finding.confidence, finding.title)
+
+
+def new_findings(result: ScanResult, baseline: Baseline) -> ScanResult:
+    """Only the findings that are not in ``baseline``: only new findings fail.
+
+    Matched the way Bandit's ``-b`` matches (file, test, severity, confidence and text, not the line, so
+    moved code is not new) but counted: Bandit hides every copy of a known finding, so a second
+    ``shell=True`` call in a file would pass. Which copy is new cannot be told; the later lines are kept.
+    """
+    known = Counter(_identity(finding) for finding in baseline.findings)
+    new = []
+    for finding in sorted(result.findings, key=lambda f: (f.file, f.line or 0, f.id)):
+        if known[_identity(finding)] > 0:
+            known[_identity(finding)] -= 1
+        else:
+            new.append(finding)
+    note = f"{len(result.findings) - len(new)} finding(s) of the baseline {baseline.name} are not counted"
+    return dataclasses.replace(result, findings=tuple(sorted(new)), notes=(*result.notes, note))
 
 
 def _bad(target: str, problem: str) -> ScanError:

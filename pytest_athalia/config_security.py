@@ -88,7 +88,7 @@ class TrivySpec(Model):
         description="a directory for Trivy's cache and vulnerability DB (default: $TRIVY_CACHE_DIR or ~/.cache/trivy)",
     )
     timeout_seconds: float = Field(
-        default=300.0, strict=True, gt=0, le=3600, allow_inf_nan=False, description="a number of seconds, 1 to 3600"
+        default=300.0, strict=True, ge=1, le=3600, allow_inf_nan=False, description="a number of seconds, 1 to 3600"
     )
     images: Annotated[tuple[str, ...], BeforeValidator(list_only)] | None = Field(
         default=None,
@@ -136,7 +136,7 @@ class BanditSpec(Model):
         default=(), description="a list of paths or globs to leave out, e.g. [../app/tests]"
     )
     timeout_seconds: float = Field(
-        default=300.0, strict=True, gt=0, le=3600, allow_inf_nan=False, description="a number of seconds, 1 to 3600"
+        default=300.0, strict=True, ge=1, le=3600, allow_inf_nan=False, description="a number of seconds, 1 to 3600"
     )
 
 

@@ -19,7 +19,15 @@ from typing import Any
 
 from .slo import Verdict
 
-__all__ = ["PREFIX", "RecordedTest", "ReportBook", "group_checks", "info_properties", "verdict_properties"]
+__all__ = [
+    "PREFIX",
+    "RecordedTest",
+    "ReportBook",
+    "group_checks",
+    "info_properties",
+    "redact_values",
+    "verdict_properties",
+]
 
 PREFIX = "athalia."
 FIELDS = ("measured", "threshold", "comparison", "unit", "samples", "window", "verdict", "reason")
@@ -105,7 +113,7 @@ class ReportBook:
         Secrets are masked in the string values before encoding: after it, JSON escapes
         would hide them from the redactor, and masking could break the JSON's structure.
         """
-        data = self.as_json() if redact is None else _redact_values(self.as_json(), redact)
+        data = self.as_json() if redact is None else redact_values(self.as_json(), redact)
         text = json.dumps(data, indent=2, sort_keys=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".athalia-", suffix=".json", dir=path.parent)
@@ -120,13 +128,14 @@ class ReportBook:
             raise
 
 
-def _redact_values(value: Any, redact: Callable[[str], str]) -> Any:
+def redact_values(value: Any, redact: Callable[[str], str]) -> Any:
+    """A copy of JSON-like `value` with `redact` applied to every string (before encoding: no escapes to miss)."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: _redact_values(v, redact) for k, v in value.items()}
+        return {k: redact_values(v, redact) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact_values(v, redact) for v in value]
+        return [redact_values(v, redact) for v in value]
     return value
 
 

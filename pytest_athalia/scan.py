@@ -29,6 +29,7 @@ __all__ = [
     "describe_findings",
     "findings_verdict",
     "inconclusive",
+    "severity_level",
     "severity_rank",
     "without_unfixed",
 ]
@@ -38,12 +39,15 @@ UNIT: Final = "findings"
 LISTED: Final = 50  # findings named in a failure message; the artifact has them all
 
 
+def severity_level(severity: str) -> str:
+    """``severity`` in capitals when it is one of :data:`SEVERITIES`; anything else (a new Trivy level) is UNKNOWN."""
+    level = severity.upper()
+    return level if level in SEVERITIES else "UNKNOWN"
+
+
 def severity_rank(severity: str) -> int:
-    """UNKNOWN 0 ... CRITICAL 4; anything else (a new Trivy level) ranks as UNKNOWN."""
-    try:
-        return SEVERITIES.index(severity.upper())
-    except ValueError:
-        return 0
+    """UNKNOWN 0 ... CRITICAL 4; anything else ranks as UNKNOWN."""
+    return SEVERITIES.index(severity_level(severity))
 
 
 @dataclass(frozen=True, order=True)
@@ -73,12 +77,12 @@ class Finding:
         return f"{place}:{self.line}" if self.line is not None else place
 
     def describe(self) -> str:
-        """``ID SEVERITY target file:line title``, plus the package and its fix for a vulnerability."""
+        """``ID SEVERITY target file:line title``, plus the package's version and its fix for a vulnerability."""
         parts = [self.id, self.severity]
         if self.confidence:
             parts.append(f"(confidence {self.confidence})")
         parts += [self.target, self.where]
-        if self.package:
+        if self.package and self.kind == "vuln":
             fixed = f"fixed in {self.fixed_version}" if self.fixed_version else "no fix yet"
             package = f"{self.package} " if self.file else ""  # else `where` already names it
             parts.append(f"{package}{self.installed_version} ({fixed})".strip())
@@ -124,9 +128,9 @@ class Finding:
 class ScanResult:
     """What one scan of one target by one scanner found.
 
-    ``examined`` counts what the scanner looked at: checks evaluated for misconfig, files or
-    lines for Bandit; ``None`` where the scanner does not say (secret, vuln, license), and then
-    the number of findings stands in for it. ``must_examine`` makes zero examined inconclusive.
+    ``examined`` counts what the scanner looked at: checks evaluated for misconfig, packages for
+    vuln, lines of code for Bandit; ``None`` where the scanner does not say (secret, license), and
+    then the number of findings stands in for it. ``must_examine`` makes zero examined inconclusive.
     """
 
     target: str
@@ -157,7 +161,7 @@ def blocking(findings: Iterable[Finding], fail_on: Collection[str], min_confiden
     chosen = [
         finding
         for finding in findings
-        if finding.severity.upper() in wanted and (not floor or severity_rank(finding.confidence) >= floor)
+        if severity_level(finding.severity) in wanted and (not floor or severity_rank(finding.confidence) >= floor)
     ]
     return tuple(sorted(chosen, key=lambda f: (-severity_rank(f.severity), f.id, f.file, f.line or 0)))
 

@@ -7,18 +7,21 @@ of an image ID. So a second run on unchanged images reads a small JSON file inst
 running Trivy, and any change that could change a finding scans again.
 
 Entries are our own findings (see :mod:`pytest_athalia.scan`), not Trivy's report, and
-are written atomically. The default directory is ``.athalia-cache/security`` under pytest's
-rootdir; deleting it is always safe.
+are written atomically. Sessions sharing the directory (xdist workers) scan a target once: the
+first holds :meth:`ScanCache.locked` while it scans, the others wait for it and read its entry.
+The default directory is ``.athalia-cache/security`` under pytest's rootdir; deleting it is
+always safe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,7 +29,7 @@ from .scan import Finding, Kind, ScanResult
 
 __all__ = ["ScanCache", "cache_key"]
 
-VERSION: Final = "athalia-scan-cache/1"
+VERSION: Final = "athalia-scan-cache/2"  # 2: vulnerability scans count packages
 
 
 def cache_key(*parts: object) -> str:
@@ -40,6 +43,23 @@ class ScanCache:
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
+
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Held while one process scans for ``key``: another (an xdist worker) waits, then finds the result.
+
+        One of 256 lock files by the key's first byte, so that they do not pile up; two keys rarely share one.
+        """
+        if self.directory is None:
+            yield
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / f".lock-{key[:2]}", "ab") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def get(self, key: str) -> dict[Kind, ScanResult] | None:
         if self.directory is None:

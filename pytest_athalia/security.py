@@ -19,15 +19,16 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .bandit_scan import BanditDriver, fail_on, parse_bandit
+from .bandit_scan import BanditDriver, fail_on, new_findings, parse_bandit, read_baseline
 from .config import Environment
+from .config_security import ImageScanner
 from .errors import AthaliaError, ScanError
 from .gate import Gate
 from .progress import Progress
+from .report import redact_values
 from .scan import (
     Finding,
     Kind,
@@ -242,10 +243,22 @@ class SecurityScans:
             fingerprint = db.fingerprint if "vuln" in run else ""
             return cache_key("image", image_id, ",".join(sorted(run)), *policy, fingerprint)
 
-        cached = self._cache.get(key(scanners))
-        if cached is not None and set(scanners) <= set(cached):
-            self._progress.line(f"trivy: {target.image} ({image_id[7:19]}) unchanged, cached result reused")
-            return _ImageScan(cached, unavailable)
+        with self._cache.locked(key(scanners)):
+            cached = self._cache.get(key(scanners))
+            if cached is not None and set(scanners) <= set(cached):
+                self._progress.line(f"trivy: {target.image} ({image_id[7:19]}) unchanged, cached result reused")
+                return _ImageScan(cached, unavailable)
+            return self._run_image_scan(target, image_id, scanners, unavailable, key)
+
+    def _run_image_scan(
+        self,
+        target: ImageTarget,
+        image_id: str,
+        scanners: list[ImageScanner],
+        unavailable: dict[str, Unavailable],
+        key: Callable[[Sequence[str]], str],
+    ) -> _ImageScan:
+        spec, options = self.spec.trivy, self.options
         with self._progress.phase(f"trivy scan of {target.image} ({','.join(scanners)})"):
             try:
                 text = self.trivy.scan_image(target.image, scanners, options)
@@ -302,10 +315,14 @@ class SecurityScans:
             ) from None
         key = cache_key("file", hashlib.sha256(content).hexdigest(), file.shown, ",".join(sorted(scanners)),
                         *self._policy_key())  # fmt: skip
-        cached = self._cache.get(key)
-        if cached is not None and set(scanners) <= set(cached):
-            self._progress.line(f"trivy: {file.shown} unchanged, cached result reused")
-            return cached
+        with self._cache.locked(key):
+            cached = self._cache.get(key)
+            if cached is not None and set(scanners) <= set(cached):
+                self._progress.line(f"trivy: {file.shown} unchanged, cached result reused")
+                return cached
+            return self._run_file_scan(file, scanners, key)
+
+    def _run_file_scan(self, file: ConfigFile, scanners: Sequence[str], key: str) -> dict[Kind, ScanResult]:
         with self._progress.phase(f"trivy scan of {file.shown} ({','.join(scanners)})"):
             text = self.trivy.scan_file(file.path, scanners, self.options)
         parsed = parse_report(text, target=file.shown, kinds=scanners)  # type: ignore[arg-type]
@@ -339,10 +356,13 @@ class SecurityScans:
             pytest.skip(f"no Bandit scan: security.bandit.paths is empty or disabled in {self.environment.path}")
         target = ",".join(spec.paths)
         check = check_name("bandit", target)
+        cwd = self.environment.base_dir
         try:
+            baseline = read_baseline(spec, cwd)
             with self._progress.phase(f"bandit on {target}"):
-                report = parse_bandit(self._bandit.scan(spec, cwd=self.environment.base_dir), target=target)
-            result = self._masked({"bandit": report})["bandit"]
+                report = parse_bandit(self._bandit.scan(spec, cwd=cwd), target=target)
+            # Compared before masking: the baseline holds the same unmasked texts.
+            result = self._masked({"bandit": new_findings(report, baseline) if baseline else report})["bandit"]
         except AthaliaError as exc:
             return gate.apply(inconclusive(check, "bandit did not run"), detail=str(exc))
         return self._judge(gate, result, check, fail_on(spec.severity), spec.confidence)
@@ -391,7 +411,7 @@ class SecurityScans:
         }
         self._artifact_dir.mkdir(parents=True, exist_ok=True)
         path = self._artifact_dir / f"{check}.json"
-        path.write_text(json.dumps(_redacted(data, self._redact), indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(redact_values(data, self._redact), indent=2) + "\n", encoding="utf-8")
 
 
 def _mask_result(result: ScanResult, redact: Callable[[str], str]) -> ScanResult:
@@ -406,13 +426,3 @@ def _mask_result(result: ScanResult, redact: Callable[[str], str]) -> ScanResult
         notes=tuple(redact(note) for note in result.notes),
         errors=tuple(redact(error) for error in result.errors),
     )
-
-
-def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {key: _redacted(item, redact) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redacted(item, redact) for item in value]
-    return value

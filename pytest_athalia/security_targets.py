@@ -218,7 +218,16 @@ class LocalDockerImages:
                 f"athalia: `docker image inspect {image}` could not run ({exc}). Is Docker running?"
             ) from None
         image_id = proc.stdout.strip()
-        return image_id if proc.returncode == 0 and image_id.startswith("sha256:") else None
+        if proc.returncode == 0 and image_id.startswith("sha256:"):
+            return image_id
+        if proc.returncode != 0 and "no such image" not in proc.stderr.lower():
+            # Not a missing image (the daemon is down, a permission problem): "build it first" would mislead.
+            raise ScanError(
+                f"athalia: `docker image inspect {image}` failed (exit {proc.returncode}), so the image cannot be "
+                f"scanned. docker said: {self._redact(proc.stderr.strip()[-500:])} Is Docker running, and may this "
+                "user talk to it?"
+            )
+        return None
 
     def build(self, environment: Environment, project: str, services: tuple[str, ...]) -> None:
         env = compose_environ(environment, self._environ, self._add_secrets)

@@ -143,7 +143,9 @@ def image_command(binary: str, image: str, scanners: Sequence[str], options: Tri
     if config_scanners:
         # The image's own config (USER, HEALTHCHECK, ENV): --scanners covers only its files.
         argv += ["--image-config-scanners", ",".join(config_scanners)]
-    argv += ["--list-all-pkgs=false", *_common(options, vuln="vuln" in scanners, output=output), image]
+    # Every package Trivy checked is listed only on request: they are the vulnerability scan's samples.
+    argv.append(f"--list-all-pkgs={'true' if 'vuln' in scanners else 'false'}")
+    argv += [*_common(options, vuln="vuln" in scanners, output=output), image]
     return argv
 
 
@@ -161,6 +163,10 @@ def _common(options: TrivyOptions, *, vuln: bool, output: str) -> list[str]:
         "--quiet",
         "--cache-dir",
         str(options.cache_dir),
+        # Trivy's layer cache (fanal.db) is locked for a whole scan and a second Trivy gives up after 5 s
+        # (xdist workers, a scan by hand); our scan cache stands in for it. The DB is opened read-only.
+        "--cache-backend",
+        "memory",
         "--timeout",
         f"{max(1, round(options.timeout_seconds))}s",
         # Nothing from the current directory, nothing from the network.
@@ -185,6 +191,8 @@ def _common(options: TrivyOptions, *, vuln: bool, output: str) -> list[str]:
 class Trivy:
     """The real driver: the binary as a subprocess, with a timeout."""
 
+    version_timeout: float = 60.0  # `trivy version` reads nothing: a minute means it hangs
+
     def __init__(self, binary: Path | None = None, *, redact: Callable[[str], str] = lambda s: s) -> None:
         self._given = binary
         self._redact = redact
@@ -196,7 +204,11 @@ class Trivy:
 
     @cached_property
     def version(self) -> str:
-        proc = self._run([self._binary, "version", "--format", "json"], timeout=60)
+        proc = self._run(
+            [self._binary, "version", "--format", "json"],
+            timeout=self.version_timeout,
+            hint=f"Check the binary: it should answer at once. {INSTALL_HINT}",
+        )
         try:
             return str(json.loads(proc.stdout)["Version"])
         except (ValueError, KeyError, TypeError):
@@ -237,13 +249,19 @@ class Trivy:
                     f"report. Run the command by hand to see why: `{self._redact(' '.join(argv))}`."
                 ) from None
 
-    def _run(self, argv: list[str], *, timeout: float, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self,
+        argv: list[str],
+        *,
+        timeout: float,
+        check: bool = True,
+        hint: str = "Raise security.trivy.timeout_seconds, or check that the Docker daemon answers.",
+    ) -> subprocess.CompletedProcess[str]:
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             raise ScanError(
-                f"athalia: trivy did not finish within {timeout:.0f} s: `{self._redact(' '.join(argv))}`. "
-                "Raise security.trivy.timeout_seconds, or check that the Docker daemon answers."
+                f"athalia: trivy did not finish within {timeout:g} s: `{self._redact(' '.join(argv))}`. {hint}"
             ) from None
         except OSError as exc:
             raise ScanError(f"athalia: trivy could not be started ({exc.strerror}). {INSTALL_HINT}") from None

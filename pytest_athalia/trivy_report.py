@@ -1,5 +1,8 @@
 """Trivy's JSON report (``SchemaVersion: 2``) turned into :class:`~pytest_athalia.scan.Finding` values.
 
+A vulnerability scan's samples are the packages Trivy checked (``--list-all-pkgs``): an image in
+which it found none (an OS it does not detect, ``FROM scratch``) was not checked, and is never a pass.
+
 Trivy omits empty fields: ``Results`` is absent when nothing was detected, ``FixedVersion``
 when there is no fix, ``CauseMetadata.StartLine`` when a check has no line (a missing
 ``USER``). Every field is read with a default, and a report that is not Trivy's JSON at all
@@ -23,6 +26,11 @@ __all__ = ["parse_report"]
 _SCHEMA: Final = 2
 _VULN_CLASSES: Final = frozenset({"os-pkgs", "lang-pkgs"})
 _LICENSE_CLASSES: Final = frozenset({"license", "license-file"})
+_NO_PACKAGES: Final = (
+    "Trivy found no OS or language packages in {target} (its OS was not detected, or the image has none), so "
+    "nothing was checked for vulnerabilities. Scan the images that have packages (security.trivy.images), or "
+    "drop vuln from security.trivy.image_scanners."
+)
 
 
 def parse_report(text: str, *, target: str, kinds: Iterable[Kind], what: str = "") -> dict[Kind, ScanResult]:
@@ -39,21 +47,25 @@ def parse_report(text: str, *, target: str, kinds: Iterable[Kind], what: str = "
         raise _bad(what or target, "Results is not a list")
     wanted = tuple(dict.fromkeys(kinds))
     found: dict[Kind, list[Finding]] = {kind: [] for kind in wanted}
-    checks = 0
+    checks = packages = 0
     for result in results:
         if not isinstance(result, Mapping):
             continue
         cls = str(result.get("Class", ""))
         file = str(result.get("Target", ""))
         if "vuln" in found and cls in _VULN_CLASSES:
+            packages += len(_items(result, "Packages"))
             found["vuln"] += [_vulnerability(v, target, cls, file) for v in _items(result, "Vulnerabilities")]
         if "secret" in found:
             found["secret"] += [_secret(s, target, file) for s in _items(result, "Secrets")]
         if "misconfig" in found and cls == "config":
             summary = result.get("MisconfSummary") or {}
-            if isinstance(summary, Mapping):
-                checks += _int(summary.get("Successes")) + _int(summary.get("Failures"))
+            counted = (
+                _int(summary.get("Successes")) + _int(summary.get("Failures")) if isinstance(summary, Mapping) else 0
+            )
             misconfigurations = [m for m in _items(result, "Misconfigurations") if m.get("Status", "FAIL") == "FAIL"]
+            # A failed check was examined even where the summary is omitted.
+            checks += max(counted, len(misconfigurations))
             found["misconfig"] += [_misconfiguration(m, target, file) for m in misconfigurations]
         if "license" in found and cls in _LICENSE_CLASSES:
             found["license"] += [_license(lic, target) for lic in _items(result, "Licenses")]
@@ -62,6 +74,11 @@ def parse_report(text: str, *, target: str, kinds: Iterable[Kind], what: str = "
         findings = tuple(sorted(set(found[kind])))
         if kind == "misconfig":
             out[kind] = ScanResult(target, kind, findings, examined=checks, examined_unit="checks", must_examine=True)
+        elif kind == "vuln":
+            notes = () if packages else (_NO_PACKAGES.format(target=target),)
+            out[kind] = ScanResult(
+                target, kind, findings, examined=packages, examined_unit="packages", must_examine=True, notes=notes
+            )
         else:
             out[kind] = ScanResult(target, kind, findings)
     return out

@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fcntl
+import json
 import os
 import secrets
 import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from pytest_athalia.bandit_scan import FakeBandit
+from pytest_athalia.config import load_environment
 from pytest_athalia.errors import ScanError
+from pytest_athalia.gate import Gate
+from pytest_athalia.progress import Progress
+from pytest_athalia.scan_cache import ScanCache
+from pytest_athalia.security import ImageCase, SecurityScans
+from pytest_athalia.security_targets import ImageTarget, LocalDockerImages
+from pytest_athalia.slo import Outcome, Verdict
 from pytest_athalia.testing import unavailable
 from pytest_athalia.trivy import Trivy, TrivyOptions, VulnerabilityDbMissing, find_trivy
+from pytest_athalia.trivy_ignore import read_ignore_file
 from pytest_athalia.trivy_report import parse_report
-from tests.support.trivy_db import write_sample_db_for_image
+from tests.support.trivy_db import Advisory, later_version, write_sample_db_for_image, write_vulnerability_db
 
 pytestmark = pytest.mark.docker
 
@@ -135,18 +147,21 @@ def test_planted_key_root_dockerfile_and_unsafe_code_fail_with_named_findings(
 
 
 def test_expired_trivyignore_entry_no_longer_suppresses(tmp_path: Path) -> None:
-    """Trivy honours exp:: an expired entry lets DS-0002 through, an unexpired one still hides DS-0026."""
+    """Trivy honours exp: as we model it: an entry dated today has expired (00:00 UTC), tomorrow's still hides."""
     trivy = _trivy()
     (tmp_path / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nUSER root\n", encoding="utf-8")
-    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    today = dt.datetime.now(dt.UTC).date()
+    tomorrow = today + dt.timedelta(days=1)
     ignore = tmp_path / ".trivyignore"
-    ignore.write_text(f"DS-0002 exp:{yesterday.isoformat()}\nDS-0026 exp:2099-12-31\n", encoding="utf-8")
+    ignore.write_text(f"DS-0002 exp:{today.isoformat()}\nDS-0026 exp:{tomorrow.isoformat()}\n", encoding="utf-8")
     options = TrivyOptions(cache_dir=tmp_path / "cache", ignore_file=ignore)
     text = trivy.scan_file(tmp_path / "Dockerfile", ["misconfig"], options)
     ids = {f.id for f in parse_report(text, target="Dockerfile", kinds=["misconfig"])["misconfig"].findings}
     assert "DS-0002" in ids
     assert "DS-0026" not in ids
-    ignore.write_text("DS-0002 exp:2099-12-31\nDS-0026 exp:2099-12-31\n", encoding="utf-8")
+    # Our reading agrees with Trivy's (the expiry note and the cache key depend on it).
+    assert [entry.id for entry in read_ignore_file(ignore).expired(today)] == ["DS-0002"]
+    ignore.write_text(f"DS-0002 exp:{tomorrow.isoformat()}\nDS-0026\n", encoding="utf-8")
     text = trivy.scan_file(tmp_path / "Dockerfile", ["misconfig"], options)
     assert not parse_report(text, target="Dockerfile", kinds=["misconfig"])["misconfig"].findings
 
@@ -158,27 +173,40 @@ def test_vulnerability_scan_without_db_is_reported_as_db_missing(tmp_path: Path)
         trivy.scan_image(BASE_IMAGE, ["vuln"], TrivyOptions(cache_dir=tmp_path / "empty"))
 
 
+def _vuln_environment(root: Path, security: str) -> Path:
+    """A project whose environment scans the base image for vulnerabilities with ``security`` (trivy keys)."""
+    (root / "compose.yml").write_text("services: {}\n", encoding="utf-8")
+    (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    environment = root / "environments" / "vuln.yml"
+    environment.parent.mkdir(exist_ok=True)
+    environment.write_text(
+        "stack:\n  compose_files: [../compose.yml]\n  service: app\n  port: 8000\n"
+        f"security:\n  trivy:\n    image_scanners: [vuln]\n    images: ['{BASE_IMAGE}']\n"
+        + textwrap.indent(textwrap.dedent(security), "    "),
+        encoding="utf-8",
+    )
+    return environment
+
+
+def _run_images_suite(root: Path, environment: Path) -> str:
+    """The image tests of suites/security in a child pytest, scan cache off; its output."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(SUITE / "test_security_images.py"), f"--athalia-env={environment}", "-rs",
+         "-p", "no:cacheprovider", "--rootdir", str(root), "-c", str(root / "pytest.ini")],
+        cwd=root, env={**os.environ, "ATHALIA_SCAN_CACHE": "off"},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    return proc.stdout + proc.stderr
+
+
 @pytest.mark.parametrize(("required", "outcome"), [(False, "skipped"), (True, "failed")])
 def test_vulnerability_gate_without_db_skips_or_fails(tmp_path: Path, required: bool, outcome: str) -> None:
     """No DB: the vuln test is skipped when not required, failed with the how-to when required; never passed."""
     _trivy()
-    environment = tmp_path / "environments" / "vuln.yml"
-    environment.parent.mkdir()
-    (tmp_path / "compose.yml").write_text("services: {}\n", encoding="utf-8")
-    environment.write_text(
-        "stack:\n  compose_files: [../compose.yml]\n  service: app\n  port: 8000\n"
-        f"security:\n  trivy:\n    image_scanners: [vuln]\n    images: ['{BASE_IMAGE}']\n"
-        f"    cache_dir: ../empty-cache\n    require_vulnerability_db: {str(required).lower()}\n",
-        encoding="utf-8",
+    environment = _vuln_environment(
+        tmp_path, f"cache_dir: ../empty-cache\nrequire_vulnerability_db: {str(required).lower()}\n"
     )
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(SUITE / "test_security_images.py"), f"--athalia-env={environment}", "-rs",
-         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "-c", str(tmp_path / "pytest.ini")],
-        cwd=tmp_path, env={**os.environ, "ATHALIA_SCAN_CACHE": "off"},
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    output = proc.stdout + proc.stderr
+    output = _run_images_suite(tmp_path, environment)
     assert f"1 {outcome}" in output, output
     assert "empty-cache/db" in output
     assert "security.trivy.db_repository" in output
@@ -189,23 +217,10 @@ def test_vulnerability_gate_end_to_end_with_a_test_db(tmp_path: Path) -> None:
     """With a DB in cache_dir the real Trivy reports a fixable HIGH: the vuln test fails naming package and fix."""
     _trivy()
     sample = write_sample_db_for_image(tmp_path / "trivy-cache", BASE_IMAGE)
-    environment = tmp_path / "environments" / "vuln.yml"
-    environment.parent.mkdir()
-    (tmp_path / "compose.yml").write_text("services: {}\n", encoding="utf-8")
-    environment.write_text(
-        "stack:\n  compose_files: [../compose.yml]\n  service: app\n  port: 8000\n"
-        f"security:\n  trivy:\n    image_scanners: [vuln]\n    images: ['{BASE_IMAGE}']\n"
-        "    cache_dir: ../trivy-cache\n    fail_on: [HIGH, CRITICAL]\n    require_vulnerability_db: true\n",
-        encoding="utf-8",
+    environment = _vuln_environment(
+        tmp_path, "cache_dir: ../trivy-cache\nfail_on: [HIGH, CRITICAL]\nrequire_vulnerability_db: true\n"
     )
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(SUITE / "test_security_images.py"), f"--athalia-env={environment}",
-         "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "-c", str(tmp_path / "pytest.ini")],
-        cwd=tmp_path, env={**os.environ, "ATHALIA_SCAN_CACHE": "off"},
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    output = proc.stdout + proc.stderr
+    output = _run_images_suite(tmp_path, environment)
     assert "1 failed" in output, output
     package = sample.package
     expected = (
@@ -214,3 +229,97 @@ def test_vulnerability_gate_end_to_end_with_a_test_db(tmp_path: Path) -> None:
     assert expected in output, output
     assert "measured 1 findings" in output  # the unfixed MEDIUM is reported, not blocking
     assert "CVE-2099-0002" not in output  # fixed below the installed version: not a finding
+
+
+@dataclass
+class _CountingTrivy:
+    """The real driver, counting image scans (to tell a cached result from a new scan)."""
+
+    real: Trivy
+    scans: int = 0
+
+    @property
+    def version(self) -> str:
+        return self.real.version
+
+    def scan_image(self, image: str, scanners: Sequence[str], options: TrivyOptions) -> str:
+        self.scans += 1
+        return self.real.scan_image(image, scanners, options)
+
+    def scan_file(self, path: Path, scanners: Sequence[str], options: TrivyOptions) -> str:
+        return self.real.scan_file(path, scanners, options)
+
+
+def _vuln_gate(root: Path, name: str, security: str, trivy: _CountingTrivy) -> tuple[Verdict | None, str, set[str]]:
+    """Our gate on the base image's vuln scan, in this process: verdict (None: failed), failure text, artifact IDs."""
+    environment = _vuln_environment(root, security)
+    environment.rename(environment.with_name(f"{name}.yml"))
+    lines: list[str] = []
+    scans = SecurityScans(
+        load_environment(name, environment.parent),
+        trivy=lambda: trivy,
+        bandit=FakeBandit(""),
+        images=LocalDockerImages(progress=Progress(lines.append), add_secrets=lambda *s: None, redact=str),
+        cache=ScanCache(root / "scan-cache"),
+        progress=Progress(lines.append),
+        redact=str,
+        artifact_dir=root / name,
+    )
+    gate = Gate(lambda key, value: None)
+    case = ImageCase(BASE_IMAGE, "vuln", ImageTarget(BASE_IMAGE))
+    try:
+        verdict: Verdict | None = scans.check_image(case, gate)
+        text = ""
+    except pytest.fail.Exception as exc:
+        verdict, text = None, str(exc)
+    (artifact,) = (root / name).glob("*.json")
+    ids = {finding["id"] for finding in json.loads(artifact.read_text(encoding="utf-8"))["findings"]}
+    return verdict, text, ids
+
+
+def test_vulnerability_gate_per_environment_with_a_test_db(tmp_path: Path) -> None:
+    """Real Trivy and a tiny DB through our gate: staging passes, production fails, unfixed dropped, new DB rescans."""
+    trivy = _CountingTrivy(_trivy())
+    sample = write_sample_db_for_image(tmp_path / "trivy-cache", BASE_IMAGE)
+    fixed, unfixed = sample.fixed.vulnerability_id, sample.unfixed.vulnerability_id
+    staging = "cache_dir: ../trivy-cache\nfail_on: [CRITICAL]\nignore_unfixed: true\n"
+    production = "cache_dir: ../trivy-cache\nfail_on: [HIGH, CRITICAL]\n"
+
+    verdict, _, ids = _vuln_gate(tmp_path, "staging", staging, trivy)
+    assert verdict is not None
+    assert verdict.outcome is Outcome.PASS  # a HIGH is allowed in staging
+    assert verdict.measurement.samples > 50  # the base image's Debian packages, each checked
+    assert ids == sample.expected_ids(ignore_unfixed=True) == {fixed}  # the unfixed MEDIUM dropped
+    verdict, text, ids = _vuln_gate(tmp_path, "production", production, trivy)
+    assert verdict is None
+    assert f"{fixed} HIGH {BASE_IMAGE}" in text, text
+    assert "measured 1 findings" in text
+    assert ids == sample.expected_ids() == {fixed, unfixed}
+    assert trivy.scans == 2
+
+    _vuln_gate(tmp_path, "staging", staging, trivy)
+    assert trivy.scans == 2  # unchanged image, DB and policy: the cached result
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    critical = Advisory(
+        "CVE-2099-0009", sample.package.source, later_version(sample.package.source_version), "CRITICAL"
+    )
+    write_vulnerability_db(tmp_path / "trivy-cache", [critical], updated_at=later)
+    verdict, text, ids = _vuln_gate(tmp_path, "staging", staging, trivy)
+    assert trivy.scans == 3  # a new DB invalidates the cached result
+    assert verdict is None
+    assert "CVE-2099-0009 CRITICAL" in text, text
+    assert ids == {"CVE-2099-0009"}
+
+
+def test_a_concurrent_trivy_holding_the_layer_cache_does_not_block_a_scan(tmp_path: Path) -> None:
+    """Another Trivy (an xdist worker) holding <cache>/fanal/fanal.db: our scan still runs, without waiting it out."""
+    trivy = _trivy()
+    (tmp_path / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nUSER root\n", encoding="utf-8")
+    fanal = tmp_path / "cache" / "fanal" / "fanal.db"
+    fanal.parent.mkdir(parents=True)
+    with fanal.open("wb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what bbolt does for a writer
+        text = trivy.scan_file(tmp_path / "Dockerfile", ["misconfig"], TrivyOptions(cache_dir=tmp_path / "cache"))
+    assert "DS-0002" in {
+        f.id for f in parse_report(text, target="Dockerfile", kinds=["misconfig"])["misconfig"].findings
+    }

@@ -76,47 +76,29 @@ def test_unknown_scanner_names_the_key_and_the_allowed_scanners(tmp_path: Path) 
     assert "'secrets'" in message
 
 
-def test_unknown_severity_lists_the_severities(tmp_path: Path) -> None:
-    """``fail_on: [SEVERE]`` names the valid severities."""
-    message = _error(tmp_path, "security:\n  trivy:\n    fail_on: [SEVERE]\n")
-    assert "security.trivy.fail_on[0]" in message
-    assert "UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL" in message
-
-
-def test_a_scanner_listed_twice_is_an_error(tmp_path: Path) -> None:
-    """Duplicates are reported rather than silently scanning twice."""
-    message = _error(tmp_path, "security:\n  trivy:\n    image_scanners: [secret, secret]\n")
-    assert "secret is listed twice" in message
-
-
-def test_db_repository_must_be_an_oci_reference(tmp_path: Path) -> None:
-    """A URL with a scheme is not what --db-repository takes."""
-    message = _error(tmp_path, "security:\n  trivy:\n    db_repository: https://mirror.example/trivy-db\n")
-    assert "security.trivy.db_repository" in message
-    assert "an OCI repository" in message
-
-
-def test_misspelt_key_suggests_the_right_one(tmp_path: Path) -> None:
-    """``ignore_unfix`` is unknown; the message suggests ``ignore_unfixed``."""
-    message = _error(tmp_path, "security:\n  trivy:\n    ignore_unfix: true\n")
-    assert "Rename it to 'ignore_unfixed'" in message
-
-
-def test_bandit_levels_are_low_medium_or_high(tmp_path: Path) -> None:
-    """Bandit has no CRITICAL: the message lists LOW, MEDIUM, HIGH."""
-    message = _error(tmp_path, "security:\n  bandit:\n    confidence: CRITICAL\n")
-    assert "security.bandit.confidence" in message
-    assert "LOW, MEDIUM, HIGH" in message
-
-
-def test_image_references_are_checked(tmp_path: Path) -> None:
-    """An image list entry with spaces is not an image reference."""
-    message = _error(tmp_path, "security:\n  trivy:\n    images: ['my image']\n")
-    assert "security.trivy.images" in message
-    assert "'my image' is not one" in message
-
-
-def test_timeout_must_be_positive(tmp_path: Path) -> None:
-    """``timeout_seconds: 0`` is rejected with the allowed range."""
-    message = _error(tmp_path, "security:\n  trivy:\n    timeout_seconds: 0\n")
-    assert "a number of seconds, 1 to 3600" in message
+@pytest.mark.parametrize(
+    ("security", "expected"),
+    [
+        pytest.param("trivy:\n    fail_on: [SEVERE]",
+                     ["security.trivy.fail_on[0]", "UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL"], id="unknown-severity"),
+        # Duplicates are reported rather than silently scanning twice.
+        pytest.param("trivy:\n    image_scanners: [secret, secret]", ["secret is listed twice"], id="scanner-twice"),
+        # A URL with a scheme is not what --db-repository takes.
+        pytest.param("trivy:\n    db_repository: https://mirror.example/trivy-db",
+                     ["security.trivy.db_repository", "an OCI repository"], id="db-repository-url"),
+        pytest.param("trivy:\n    ignore_unfix: true", ["Rename it to 'ignore_unfixed'"], id="misspelt-key"),
+        # Bandit has no CRITICAL.
+        pytest.param("bandit:\n    confidence: CRITICAL", ["security.bandit.confidence", "LOW, MEDIUM, HIGH"],
+                     id="bandit-critical"),
+        pytest.param("trivy:\n    images: ['my image']", ["security.trivy.images", "'my image' is not one"],
+                     id="image-with-space"),
+        pytest.param("trivy:\n    timeout_seconds: 0", ["a number of seconds, 1 to 3600"], id="timeout-zero"),
+        pytest.param("bandit:\n    timeout_seconds: 0.5", ["security.bandit.timeout_seconds", "1 to 3600"],
+                     id="timeout-below-one-second"),
+    ],
+)  # fmt: skip
+def test_an_invalid_value_names_the_key_and_what_is_allowed(tmp_path: Path, security: str, expected: list[str]) -> None:
+    """Each invalid value is a ConfigError naming its key and the allowed values, or the fix."""
+    message = _error(tmp_path, f"security:\n  {security}\n")
+    for fragment in expected:
+        assert fragment in message

@@ -134,6 +134,13 @@ def test_severity_rank_orders_and_tolerates_unknown_levels() -> None:
     assert [severity_rank(s) for s in ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL", "NEW")] == [0, 1, 2, 3, 4, 0]
 
 
+def test_a_severity_trivy_may_add_later_counts_as_unknown() -> None:
+    """Fail closed: a level we do not know blocks where UNKNOWN does, and only there."""
+    found = (_finding("NEGLIGIBLE", "N"), _finding("unknown", "U"))
+    assert [f.id for f in blocking(found, ("UNKNOWN", "HIGH"))] == ["N", "U"]
+    assert blocking(found, ("LOW", "HIGH", "CRITICAL")) == ()
+
+
 def test_findings_round_trip_through_dicts() -> None:
     """The cache and the artifact store findings as dicts; nothing is lost."""
     finding = Finding("vuln", "CVE-1", "HIGH", "img", "f", None, "t", "pkg", "1", None, "")

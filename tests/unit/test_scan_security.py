@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from pytest_athalia.bandit_scan import FakeBandit
 from pytest_athalia.config import Environment, load_environment
 from pytest_athalia.gate import Gate
 from pytest_athalia.progress import Progress
@@ -15,7 +19,7 @@ from pytest_athalia.scan_cache import ScanCache
 from pytest_athalia.security import ImageCase, SecurityScans
 from pytest_athalia.security_targets import ImageTarget
 from pytest_athalia.slo import Outcome
-from pytest_athalia.trivy import FakeTrivy, VulnerabilityDbMissing
+from pytest_athalia.trivy import FakeTrivy, TrivyOptions, VulnerabilityDbMissing
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trivy"
 POSTGRES = "athalia-demo/postgres:15"
@@ -47,12 +51,14 @@ def _environment(tmp_path: Path, security: str) -> Environment:
     return load_environment("t", folder)
 
 
-def _scans(tmp_path: Path, security: str, trivy: FakeTrivy, images: FakeImages) -> SecurityScans:
+def _scans(
+    tmp_path: Path, security: str, trivy: FakeTrivy, images: FakeImages, bandit: FakeBandit | None = None
+) -> SecurityScans:
     lines: list[str] = []
     return SecurityScans(
         _environment(tmp_path, security),
         trivy=lambda: trivy,
-        bandit=None,  # type: ignore[arg-type]
+        bandit=bandit or FakeBandit(AssertionError("bandit is not expected to run")),
         images=images,
         cache=ScanCache(tmp_path / "cache"),
         progress=Progress(lines.append),
@@ -109,6 +115,27 @@ def test_a_second_session_reuses_the_cached_scan_of_an_unchanged_image(tmp_path:
     images.ids[APP] = "sha256:" + "b" * 64
     _scans(tmp_path, SECURITY, trivy, images).check_image(case, _gate()[0])
     assert len(trivy.calls) == 2
+
+
+@dataclass
+class SlowTrivy(FakeTrivy):
+    """FakeTrivy whose image scans take a moment, so that two sessions overlap."""
+
+    def scan_image(self, image: str, scanners: Sequence[str], options: TrivyOptions) -> str:
+        time.sleep(0.3)
+        return super().scan_image(image, scanners, options)
+
+
+def test_sessions_sharing_the_cache_scan_an_image_once(tmp_path: Path) -> None:
+    """Two xdist workers (here threads) that need the same image: one scans, the other waits and reuses it."""
+    trivy = SlowTrivy(images={APP: _report("image-app-clean.json")})
+    images = FakeImages({APP: "sha256:" + "a" * 64})
+    sessions = [_scans(tmp_path, SECURITY, trivy, images) for _ in range(2)]
+    case = ImageCase(APP, "misconfig", ImageTarget(APP))
+    with ThreadPoolExecutor(2) as pool:
+        verdicts = list(pool.map(lambda scans: scans.check_image(case, _gate()[0]), sessions))
+    assert [v.passed for v in verdicts] == [True, True]
+    assert len(trivy.calls) == 1
 
 
 def test_missing_vulnerability_db_skips_when_not_required(tmp_path: Path) -> None:
@@ -203,3 +230,31 @@ def test_unknown_images_fail_each_case_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(pytest.fail.Exception, match="compose said: boom"):
         scans.check_image(ImageCase("", "", problem="compose said: boom"), gate)
     assert ("athalia.trivy-image-images.verdict", Outcome.INCONCLUSIVE.value) in recorded
+
+
+def _bandit_report(*lines: int) -> str:
+    """Bandit's JSON with one shell=True finding in src/run.py per line."""
+    item = {
+        "filename": "../src/run.py",
+        "issue_confidence": "HIGH",
+        "issue_severity": "HIGH",
+        "issue_text": "subprocess call with shell=True identified, security issue.",
+        "test_id": "B602",
+        "test_name": "subprocess_popen_with_shell_equals_true",
+    }
+    results = [{**item, "line_number": line} for line in lines]
+    return json.dumps({"errors": [], "metrics": {"_totals": {"loc": 9}}, "results": results})
+
+
+def test_with_a_bandit_baseline_only_new_findings_fail(tmp_path: Path) -> None:
+    """The baselined finding is not counted, a new copy of it is, and the failure says what the baseline hid."""
+    (tmp_path / "bandit-baseline.json").write_text(_bandit_report(3), encoding="utf-8")
+    security = "security:\n  bandit:\n    paths: [../src]\n    baseline: ../bandit-baseline.json\n"
+    known = _scans(tmp_path, security, FakeTrivy(), FakeImages({}), FakeBandit(_bandit_report(7)))
+    assert known.check_bandit(_gate()[0]).passed  # moved, not new
+    new = _scans(tmp_path, security, FakeTrivy(), FakeImages({}), FakeBandit(_bandit_report(3, 4)))
+    with pytest.raises(pytest.fail.Exception) as info:
+        new.check_bandit(_gate()[0])
+    assert "measured 1 findings" in str(info.value)
+    assert "B602 HIGH (confidence HIGH) ../src ../src/run.py:4" in str(info.value)
+    assert "1 finding(s) of the baseline ../bandit-baseline.json are not counted" in str(info.value)

