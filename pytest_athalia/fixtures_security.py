@@ -25,7 +25,8 @@ from .config import Environment
 from .errors import AthaliaError
 from .runtime import runtime_of
 from .scan_cache import ScanCache
-from .security import ConfigCase, ImageCase, SecurityScans, config_cases, discover, image_cases
+from .security import SecurityScans
+from .security_cases import ConfigCase, ImageCase, config_cases, discover, image_cases
 from .security_targets import DockerImages, LocalDockerImages, SecurityTargets
 from .settings import Settings
 from .trivy import Trivy, TrivyDriver

@@ -1,4 +1,4 @@
-"""The security gates of one run: which cases exist, running each scan once, and judging it.
+"""The security gates of one run: running each scan once, and judging it (cases: :mod:`.security_cases`).
 
 :class:`SecurityScans` is the session's object (fixture ``athalia_security``). Each image is
 scanned once with all of the environment's image scanners, then every (image, scanner) test
@@ -40,42 +40,14 @@ from .scan import (
     without_unfixed,
 )
 from .scan_cache import ScanCache, cache_key
-from .security_targets import ConfigFile, DockerImages, ImageTarget, SecurityTargets, discover_targets
+from .security_cases import ConfigCase, ImageCase, file_scanners
+from .security_targets import ConfigFile, DockerImages, ImageTarget
 from .slo import Verdict
 from .trivy import TrivyDriver, TrivyOptions, VulnerabilityDbMissing, db_howto, default_cache_dir, vulnerability_db
 from .trivy_ignore import IgnoreFile, read_ignore_file
 from .trivy_report import parse_report
 
-__all__ = ["ConfigCase", "ImageCase", "SecurityScans", "Unavailable", "config_cases", "image_cases"]
-
-
-@dataclass(frozen=True)
-class ImageCase:
-    """One test: ``scanner`` on ``image``; ``problem`` set when the cases could not be worked out."""
-
-    image: str
-    scanner: str
-    target: ImageTarget | None = None
-    problem: str = ""
-
-    @property
-    def id(self) -> str:
-        if self.problem:
-            return "no-images"
-        return f"{self.target.service if self.target and self.target.service else self.image}-{self.scanner}"
-
-
-@dataclass(frozen=True)
-class ConfigCase:
-    """One test: ``scanner`` on a config file."""
-
-    file: ConfigFile | None
-    scanner: str
-    problem: str = ""
-
-    @property
-    def id(self) -> str:
-        return f"{self.file.shown}-{self.scanner}" if self.file else "no-config-files"
+__all__ = ["SecurityScans", "Unavailable"]
 
 
 @dataclass(frozen=True)
@@ -84,35 +56,6 @@ class Unavailable:
 
     reason: str
     required: bool
-
-
-def image_cases(targets: SecurityTargets | None, environment: Environment, problem: str = "") -> list[ImageCase]:
-    spec = environment.spec.security.trivy
-    if problem or targets is None:
-        return [ImageCase("", "", problem=problem or "no targets")]
-    return [ImageCase(t.image, scanner, t) for t in targets.images for scanner in spec.image_scanners]
-
-
-def config_cases(targets: SecurityTargets | None, environment: Environment, problem: str = "") -> list[ConfigCase]:
-    if problem or targets is None:
-        return [ConfigCase(None, "", problem=problem or "no targets")]
-    return [ConfigCase(f, scanner) for f in targets.config_files for scanner in _file_scanners(f, environment)]
-
-
-def _file_scanners(file: ConfigFile, environment: Environment) -> tuple[str, ...]:
-    scanners = environment.spec.security.trivy.config_scanners
-    # Trivy has no checks for compose files: a misconfig test there would pass on nothing.
-    return tuple(s for s in scanners if s == "secret") if file.kind == "compose" else tuple(scanners)
-
-
-def discover(
-    environment: Environment, *, add_secrets: Callable[..., None], redact: Callable[[str], str]
-) -> tuple[SecurityTargets | None, str]:
-    """The targets, or None and why not (reported by each test instead of breaking collection)."""
-    try:
-        return discover_targets(environment, add_secrets=add_secrets, redact=redact), ""
-    except AthaliaError as exc:
-        return None, str(exc)
 
 
 @dataclass
@@ -342,7 +285,7 @@ class SecurityScans:
         check = check_name(case.scanner or "config", case.file.shown if case.file else "config-files")
         if case.problem or case.file is None:
             return gate.apply(inconclusive(check, "the config files to scan are unknown"), detail=case.problem)
-        scanners = _file_scanners(case.file, self.environment)
+        scanners = file_scanners(case.file, self.environment)
         try:
             results = self.scan_file(case.file, scanners)
         except AthaliaError as exc:

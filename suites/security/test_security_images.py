@@ -8,7 +8,8 @@ scanned where they are (built with ``docker compose build`` first when missing, 
 from __future__ import annotations
 
 from pytest_athalia import Gate
-from pytest_athalia.security import ImageCase, SecurityScans
+from pytest_athalia.security import SecurityScans
+from pytest_athalia.security_cases import ImageCase
 
 
 def test_image(athalia_image_case: ImageCase, athalia_security: SecurityScans, athalia_gate: Gate) -> None:

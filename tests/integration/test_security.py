@@ -30,7 +30,8 @@ from pytest_athalia.errors import ScanError
 from pytest_athalia.gate import Gate
 from pytest_athalia.progress import Progress
 from pytest_athalia.scan_cache import ScanCache
-from pytest_athalia.security import ImageCase, SecurityScans
+from pytest_athalia.security import SecurityScans
+from pytest_athalia.security_cases import ImageCase
 from pytest_athalia.security_targets import ImageTarget, LocalDockerImages
 from pytest_athalia.slo import Outcome, Verdict
 from pytest_athalia.testing import unavailable

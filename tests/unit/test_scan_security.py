@@ -16,7 +16,8 @@ from pytest_athalia.config import Environment, load_environment
 from pytest_athalia.gate import Gate
 from pytest_athalia.progress import Progress
 from pytest_athalia.scan_cache import ScanCache
-from pytest_athalia.security import ImageCase, SecurityScans
+from pytest_athalia.security import SecurityScans
+from pytest_athalia.security_cases import ImageCase
 from pytest_athalia.security_targets import ImageTarget
 from pytest_athalia.slo import Outcome
 from pytest_athalia.trivy import FakeTrivy, TrivyOptions, VulnerabilityDbMissing
