@@ -129,7 +129,7 @@ def locust_rps(url: str, root: Path, *, seconds: int, users: int, workers: int) 
     env_file.write_text(ENVIRONMENT.format(users=users, seconds=seconds, workers=workers), encoding="utf-8")
     environment = load_environment(str(env_file), None)
     results = run_load(environment, url, folder / "out", progress=Progress(lambda _: None))
-    steady = steady_seconds(results.series.seconds, users)[1:]  # the first full second may still be ramping
+    steady = steady_seconds(results.series, users)
     if not steady:
         sys.exit(f"bench_load: no steady second in the Locust run ({workers} workers); raise --seconds")
     return sum(s.total().requests for s in steady) / len(steady), results.generator.sustained_cpu

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from typing import Annotated, Final
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, PlainSerializer, PlainValidator, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    field_validator,
+)
 
 from pytest_athalia.schema import Model, list_only, path_text
 from pytest_athalia.thresholds import VALID_FORMS, LoadThreshold, parse_threshold
@@ -82,7 +90,22 @@ Threshold = Annotated[
     PlainValidator(_threshold),
     PlainSerializer(str, return_type=str),
 ]
-Thresholds = Annotated[tuple[Threshold, ...], BeforeValidator(list_only)]
+
+
+def _distinct(values: tuple[LoadThreshold, ...]) -> tuple[LoadThreshold, ...]:
+    # Each threshold becomes a check named after its metric; two of one metric would share a name.
+    seen: dict[str, str] = {}
+    for threshold in values:
+        if threshold.name in seen:
+            raise ValueError(
+                f"each metric at most once per list (its check is named after it): {seen[threshold.name]!r} "
+                f"and {threshold.text!r} both judge {threshold.name}; keep the one you mean"
+            )
+        seen[threshold.name] = threshold.text
+    return values
+
+
+Thresholds = Annotated[tuple[Threshold, ...], BeforeValidator(list_only), AfterValidator(_distinct)]
 Seconds = Annotated[float, BeforeValidator(parse_seconds)]
 
 
@@ -169,6 +192,16 @@ class LoadSpec(Model):
         duration = info.data.get("duration")
         if value is not None and isinstance(duration, float) and value > duration:
             raise ValueError(f"a window no longer than duration ({duration:g} s), like 5s")
+        users, rate = info.data.get("users"), info.data.get("spawn_rate")
+        if value is not None and isinstance(duration, float) and isinstance(users, int) and isinstance(rate, float):
+            ramp = users / rate
+            if ramp + value >= duration:
+                # Windows are judged only once every user runs: a window that does not fit would always fail.
+                raise ValueError(
+                    f"a window that fits in the run after its ramp-up: users / spawn_rate = {ramp:g} s plus the "
+                    f"window {value:g} s must stay below duration ({duration:g} s); shorten the window, or raise "
+                    "duration or spawn_rate"
+                )
         return value
 
     @field_validator("master_port")

@@ -105,7 +105,7 @@ def read_results(plan: LocustPlan, spec: LoadSpec, target: str, elapsed: float) 
         )
     endpoints = parse_locust_json(plan.json_path.read_text(encoding="utf-8"), source=str(plan.json_path))
     series = _read_series(plan.series_path)
-    # As Locust's own total: entries start together, so the longest one spans the run.
+    # Every entry spans the whole run (parse_locust_json), as Locust's own total does.
     seconds = max((e.seconds for e in endpoints), default=0.0)
     total = merge_stats(endpoints, method="", name="Total", seconds=seconds)
     return LoadResults(
@@ -130,7 +130,15 @@ def _read_series(path: Path) -> Series:
             "(pytest_athalia/assets/locust/athalia_series.py). Is the package installed with its assets?"
         )
     with path.open(encoding="utf-8") as fh:
-        return parse_series(fh, source=str(path))
+        series = parse_series(fh, source=str(path))
+    if not series.complete:
+        # Locust did not reach its quit event: the last seconds (and late worker reports) are missing.
+        raise LoadError(
+            f"athalia: the per-second series {path} has no end marker; expected our listener to close it when "
+            "Locust quits. Locust was stopped before it could (killed, or out of memory?): see its output "
+            f"beside it, {path.parent / 'locust-output.txt'}, and rerun."
+        )
+    return series
 
 
 def gate_load(gate: Gate, results: LoadResults, spec: LoadSpec) -> tuple[Verdict, ...]:

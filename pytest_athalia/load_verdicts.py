@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .config_load import LoadSpec
-from .load_results import TOTAL, EndpointStats, GeneratorLoad, LoadResults, Second, merge_stats, tolerance_ms
+from .load_results import TOTAL, EndpointStats, GeneratorLoad, LoadResults, Second, Series, merge_stats, tolerance_ms
 from .slo import Comparison, Measurement, Outcome, Threshold, Verdict
 from .thresholds import LoadThreshold, Metric
 
@@ -101,13 +101,22 @@ class Window:
     stats: EndpointStats
 
 
-def steady_seconds(series: Sequence[Second], users: int) -> tuple[Second, ...]:
-    """The seconds with every user running, without the last (partial) second of the run."""
-    full = [s for s in series if s.users is not None and s.users >= users]
+def steady_seconds(series: Series, users: int) -> tuple[Second, ...]:
+    """The whole seconds of steady load: after every user was spawned and before the stop began.
+
+    Locust's own events bound it when the series carries them (``spawned_at``, ``stopping_at``).
+    Otherwise the listener's user counts do, sampled once a second at some point in it: from the
+    first second with every user running up to, without, the last such second (the stop falls
+    inside it).
+    """
+    if series.spawned_at is not None and series.stopping_at is not None:
+        first, end = math.ceil(series.spawned_at), math.floor(series.stopping_at)
+        return tuple(s for s in series.seconds if first <= s.t < end)
+    full = [s.t for s in series.seconds if s.users is not None and s.users >= users]
     if not full:
         return ()
-    first, last = full[0].t, series[-1].t
-    return tuple(s for s in series if first <= s.t < last)
+    first, last = full[0], full[-1]
+    return tuple(s for s in series.seconds if first <= s.t < last)
 
 
 def windows(
@@ -138,7 +147,7 @@ def windows(
 def _window_verdict(
     check: str, results: LoadResults, threshold: LoadThreshold, width: int, endpoint: str | None
 ) -> Verdict:
-    steady = steady_seconds(results.series.seconds, results.users)
+    steady = steady_seconds(results.series, results.users)
     origin = results.series.seconds[0].t if results.series.seconds else None
     found = windows(steady, width, endpoint=endpoint, origin=origin)
     limit = Threshold(threshold.limit, threshold.comparison, threshold.unit)
@@ -222,6 +231,11 @@ def generator_verdict(generator: GeneratorLoad, limit: float) -> Verdict:
         )
         fix = "add load.workers, or run workers on other machines (docs/load.md)"
         return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, f"{why}; {fix}")
+    if generator.samples == 0:
+        # Not one sample: the listener could not measure, so saturation cannot be ruled out.
+        why = "no CPU sample from the load generator, so its saturation cannot be ruled out"
+        fix = "check that psutil imports in Locust's environment and that the run lasts a few seconds"
+        return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, f"{why}; {fix}")
     if generator.sustained_cpu is None:
         # Too short to tell; the thresholds' own sample rules still fail closed.
         return Verdict(measurement, threshold, Outcome.PASS, "run too short to sample the generator's CPU")
@@ -253,9 +267,21 @@ def evaluate(results: LoadResults, spec: LoadSpec) -> tuple[Verdict, ...]:
                 verdicts.append(
                     _window_verdict(check_name(endpoint, threshold, window=True), results, threshold, width, endpoint)
                 )
+    if len(verdicts) == 1:
+        verdicts.append(_nothing_to_judge())
     if generator.outcome is Outcome.INCONCLUSIVE:
         return (generator, *(_inconclusive(v, generator.reason) for v in verdicts[1:]))
     return tuple(verdicts)
+
+
+def _nothing_to_judge() -> Verdict:
+    # A gate without thresholds would pass any run: fail closed, saying what to add.
+    return Verdict(
+        Measurement("load_thresholds", 0, "thresholds", 0, "load.thresholds and load.endpoints"),
+        Threshold(1, Comparison.AT_LEAST, "thresholds"),
+        Outcome.FAIL,
+        "no threshold to judge the run by; add some to load.thresholds, e.g. ['p95 < 300ms', 'error_rate < 1%']",
+    )
 
 
 def _inconclusive(verdict: Verdict, why: str) -> Verdict:

@@ -8,6 +8,7 @@ locustfile; its output goes to files that :mod:`pytest_athalia.load_results` par
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -201,7 +202,7 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+def _stop_group(proc: subprocess.Popen[bytes], *, linger: float = 2.0) -> None:
     # SIGTERM first: Locust then writes its stats; SIGKILL if it does not end.
     for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         try:
@@ -210,6 +211,16 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
             return
         try:
             proc.wait(timeout=grace)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    # Workers forked by --processes outlive a master that ended first: give them a moment, then kill them.
+    deadline = time.monotonic() + linger
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -5,8 +5,9 @@ is loaded, into a frozen :class:`LoadThreshold`; a bad one is a configuration er
 valid forms (:data:`VALID_FORMS`).
 
 Metrics: ``p50``..``p99.9`` (also ``p(95)``), ``med``, ``avg``, ``max`` in ms (units ``ms``,
-``s``, ``us``; none means ms, as in k6), ``error_rate`` in % (``1%`` or the ratio ``0.01``),
-``rps`` in requests per second (``100`` or ``100/s``). Operators: ``<``, ``<=``, ``>``, ``>=``.
+``s``, ``m``, ``us``; none means ms, as in k6), ``error_rate`` in % (``1%`` or a ratio below 1
+such as ``0.01``; a bare ``1`` is refused as ambiguous), ``rps`` in requests per second (``100``
+or ``100/s``). Operators: ``<``, ``<=``, ``>``, ``>=``; ``<`` and ``>`` are strict, as in k6.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = ["VALID_FORMS", "LoadThreshold", "Metric", "parse_threshold"]
 VALID_FORMS: Final = (
     "METRIC OP VALUE, e.g. 'p95 < 300ms', 'p(99) <= 1s', 'avg < 200ms', 'med < 100', "
     "'error_rate < 1%', 'rps > 100' (metrics: p50..p99.9 or p(N), med, avg, max, error_rate, rps; "
-    "operators: <, <=, >, >=; latency units ms, s, us, default ms; error_rate in % or as a ratio)"
+    "operators: <, <=, >, >=; latency units ms, s, m, us, default ms; error_rate in % or as a ratio below 1)"
 )
 
 
@@ -39,7 +40,7 @@ class Metric(Enum):
     RPS = "rps"
 
 
-_LATENCY_UNITS: Final = {"": 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001}
+_LATENCY_UNITS: Final = {"": 1.0, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "us": 0.001, "µs": 0.001}
 _OPERATORS: Final = {
     "<": (Comparison.AT_MOST, True),
     "<=": (Comparison.AT_MOST, False),
@@ -134,8 +135,10 @@ def _limit(metric: Metric, value: float, unit: str) -> float:
         if unit == "%":
             limit = value
         elif unit == "":
-            if value > 1:
-                raise ValueError(f"an error_rate ratio from 0 to 1, or a percentage like 1% in {VALID_FORMS}")
+            if value >= 1:
+                # A bare 1 reads as 1% to some and as the ratio 1 (100%) to others: make the author say which.
+                hint = f"an error_rate ratio below 1 (0.01 for 1%), or a percentage like 1% (not {value:g})"
+                raise ValueError(f"{hint} in {VALID_FORMS}")
             limit = value * 100
         else:
             raise ValueError(f"an error_rate in % or as a ratio (not unit {unit!r}) in {VALID_FORMS}")
@@ -147,5 +150,5 @@ def _limit(metric: Metric, value: float, unit: str) -> float:
             raise ValueError(f"rps as a number, e.g. 'rps > 100' or '100/s' (not unit {unit!r}) in {VALID_FORMS}")
         return value
     if unit not in _LATENCY_UNITS:
-        raise ValueError(f"a latency unit ms, s or us (not {unit!r}) in {VALID_FORMS}")
+        raise ValueError(f"a latency unit ms, s, m or us (not {unit!r}) in {VALID_FORMS}")
     return value * _LATENCY_UNITS[unit]

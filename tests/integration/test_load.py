@@ -3,12 +3,15 @@
 The first tests need no Docker: the server counts what it answered, so Locust's figures are
 checked against an independent count. The Docker tests run ``suites/deployment/test_load.py``
 in a pytest subprocess against the demo stack: it passes as shipped, and fails with measured
-value, threshold and window when the app adds 400 ms of latency (``FAULT_LATENCY_MS``).
+value, threshold and window when the app adds 400 ms of latency (``FAULT_LATENCY_MS``) or answers
+a fifth of its requests with errors (``FAULT_ERROR_RATE``); demo/docker-compose.yml passes both
+from pytest's environment to the app.
 """
 
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import re
 import shutil
@@ -22,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from pytest_athalia.config import Environment, load_environment
+from pytest_athalia.errors import LoadError
 from pytest_athalia.load import run_load
 from pytest_athalia.load_results import LoadResults
 from pytest_athalia.load_verdicts import evaluate
@@ -135,6 +139,10 @@ def test_one_process_measures_what_the_server_answered(tmp_path: Path, server: C
     results = run_load(env, server.url, tmp_path / "out", progress=Progress(lines.append))
     check_against_server(results, server, users=3)
     assert results.generator.processes == 1
+    # Locust's own events bound the steady state: all 3 users spawned within ~1 s, stopped at ~3 s.
+    assert results.series.spawned_at is not None
+    assert results.series.stopping_at is not None
+    assert 1.0 <= results.series.stopping_at - results.series.spawned_at <= 3.5
     assert lines[0].startswith("athalia: load 3 users for 3s against http://127.0.0.1:")
     assert lines[-1].startswith("athalia: load 3 users")
     assert " done in " in lines[-1]
@@ -146,6 +154,8 @@ def test_local_workers_report_through_the_master(tmp_path: Path, server: Countin
     results = run_load(environment(tmp_path, load), server.url, tmp_path / "out", progress=Progress(lambda _: None))
     check_against_server(results, server, users=4)
     assert results.generator.processes == 3  # the master and its two workers sampled their CPU
+    assert results.series.spawned_at is not None  # the master saw every worker's users spawned
+    assert results.series.stopping_at is not None
 
 
 def test_thresholds_judge_a_real_run(tmp_path: Path, server: CountingServer) -> None:
@@ -160,6 +170,16 @@ def test_thresholds_judge_a_real_run(tmp_path: Path, server: CountingServer) -> 
     assert verdicts["load_get_broken_error_rate"].outcome is Outcome.FAIL
     assert verdicts["load_get_slow_p95"].outcome is Outcome.PASS
     assert verdicts["load_get_slow_med"].outcome is Outcome.PASS, verdicts["load_get_slow_med"].message()
+
+
+def test_a_locustfile_that_breaks_surfaces_locusts_exit_code_and_output(tmp_path: Path) -> None:
+    """A locustfile that raises on import: LoadError with Locust's exit code, its traceback and the file."""
+    env = environment(tmp_path, "load:\n  locustfile: locustfile.py\n  users: 1\n  spawn_rate: 1\n  duration: 2\n")
+    (tmp_path / "locustfile.py").write_text("raise RuntimeError('the locustfile is broken: 42')\n", encoding="utf-8")
+    with pytest.raises(LoadError, match=r"Locust exited with [1-9]") as caught:
+        run_load(env, "http://127.0.0.1:9", tmp_path / "out", progress=Progress(lambda _: None))
+    assert "RuntimeError: the locustfile is broken: 42" in str(caught.value)
+    assert "dev.yml" in str(caught.value)
 
 
 # --- the demo stack (Docker) ------------------------------------------------------------------------
@@ -180,6 +200,15 @@ def _run_suite(tmp_path: Path, **extra_env: str) -> tuple[int, str, Path]:
     return proc.returncode, proc.stdout + proc.stderr, report.parent / "load" / "dev-main"
 
 
+def _breach(text: str, check: str, unit: str) -> tuple[str, float]:
+    """The failure line of `check` in the suite's output, and the value it measured in `unit`."""
+    line = next((line for line in text.splitlines() if line.startswith(f"{check}: measured")), None)
+    assert line is not None, text[-6000:]
+    found = re.search(rf"measured ([\d.]+) {re.escape(unit)},", line)
+    assert found is not None, line
+    return line, float(found.group(1))
+
+
 @pytest.mark.docker
 def test_the_load_suite_passes_on_the_demo_stack(tmp_path: Path) -> None:
     """As shipped, the demo stack meets dev's load thresholds; artifacts land beside the report."""
@@ -195,9 +224,7 @@ def test_the_load_suite_fails_when_the_release_adds_latency(tmp_path: Path) -> N
     """With FAULT_LATENCY_MS=400 the suite fails, naming measured p95, its threshold, samples and window."""
     code, text, artifacts = _run_suite(tmp_path, FAULT_LATENCY_MS="400")
     assert code == 1, text[-6000:]
-    line = next((line for line in text.splitlines() if line.startswith("load_p95: measured")), None)
-    assert line is not None, text[-6000:]
-    measured = float(re.search(r"measured ([\d.]+) ms", line).group(1))  # type: ignore[union-attr]
+    line, measured = _breach(text, "load_p95", "ms")
     assert measured >= 400
     assert "threshold <= 300 ms" in line
     assert "s run, 10 users" in line
@@ -206,3 +233,22 @@ def test_the_load_suite_fails_when_the_release_adds_latency(tmp_path: Path) -> N
         r"load_p95_window: measured [\d.]+ ms, threshold <= 300 ms \(\d+ samples over worst 5 s window", text
     )
     assert (artifacts / "results.json").is_file()
+
+
+@pytest.mark.docker
+def test_the_load_suite_fails_when_the_release_answers_with_errors(tmp_path: Path) -> None:
+    """With FAULT_ERROR_RATE=0.2 the suite fails, naming the measured error rate, its threshold, samples and window."""
+    code, text, artifacts = _run_suite(tmp_path, FAULT_ERROR_RATE="0.2")
+    assert code == 1, text[-6000:]
+    line, measured = _breach(text, "load_error_rate", "%")
+    assert 8 <= measured <= 35  # a fifth of the requests, give or take chance on a few hundred
+    assert "threshold <= 1 %" in line
+    assert "s run, 10 users" in line
+    assert "fail ('error_rate < 1%')" in line
+    assert re.search(
+        r"load_error_rate_window: measured [\d.]+ %, threshold <= 1 % \(\d+ samples over worst 5 s window", text
+    )
+    assert not any(line.startswith("load_p95: measured") for line in text.splitlines())  # latency is not blamed
+    document = json.loads((artifacts / "results.json").read_text(encoding="utf-8"))
+    verdicts = {v["check"]: v for v in document["verdicts"]}
+    assert verdicts["load_error_rate"]["verdict"] == "fail"

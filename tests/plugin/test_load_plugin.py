@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import http.server
 import json
+import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from pytest_athalia.testing import wait_until
 
 from .helpers import ENVIRONMENT_YML, Project, output, properties
 from .helpers import project_fixture as project_fixture  # the `project` fixture
@@ -148,3 +153,48 @@ def test_an_environment_without_load_skips_the_load_test(project: Project) -> No
     result = project.pytester.runpytest("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     assert "no load.locustfile in" in output(result)
+
+
+def _locust_processes(marker: Path) -> list[int]:
+    """Live processes running Locust for the project at `marker` (master and forked workers alike)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"locust" in argv and any(str(marker).encode() in arg for arg in argv) and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_ctrl_c_during_a_load_run_leaves_no_locust_process(
+    project: Project, server: http.server.ThreadingHTTPServer
+) -> None:
+    """SIGINT to pytest mid-run stops Locust's master and both workers, and the stack; nothing of the run remains."""
+    setup_load(project, server, '"p95 < 2s"')
+    body = (project.path / "environments" / "dev.yml").read_text(encoding="utf-8")
+    body = body.replace("  duration: 4s\n  window: 1s\n", "  duration: 60s\n  workers: 2\n")
+    project.environment("dev", body)
+    log = project.path / "inner.log"
+    with log.open("w", encoding="utf-8") as out:
+        inner = project.pytester.popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_load_suite.py"], stdout=out, stderr=out
+        )
+    try:
+        # The master and its two forked workers, all carrying the run's paths on their command line.
+        started = wait_until(lambda: len(_locust_processes(project.path)) >= 3, 60)
+        assert started is not None, log.read_text(encoding="utf-8")[-3000:]
+        inner.send_signal(signal.SIGINT)
+        code = inner.wait(timeout=60)
+    finally:
+        if inner.poll() is None:
+            inner.kill()
+    text = log.read_text(encoding="utf-8")
+    assert code == pytest.ExitCode.INTERRUPTED, text[-3000:]
+    assert "KeyboardInterrupt" in text
+    assert _locust_processes(project.path) == [], text[-3000:]
+    assert project.stopped(), "the stack was not stopped after the interrupt"

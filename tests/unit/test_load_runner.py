@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -39,7 +40,9 @@ def spec(**load: object) -> LoadSpec:
 
 
 def environment(tmp_path: Path, load: str = "load:\n  locustfile: locustfile.py\n") -> Environment:
+    """An environment file in `tmp_path` with the given load section; its locustfile exists (checked at load)."""
     (tmp_path / "compose.yml").write_text("services: {}\n", encoding="utf-8")
+    (tmp_path / "locustfile.py").touch()
     path = tmp_path / "dev.yml"
     path.write_text(f"stack:\n  compose_files: [compose.yml]\n  service: app\n  port: 8000\n{load}", encoding="utf-8")
     return load_environment(str(path), None)
@@ -132,6 +135,21 @@ def test_a_run_past_its_deadline_is_stopped_with_its_whole_group(tmp_path: Path)
     assert wait_until(lambda: not _alive(child), 5) is not None
 
 
+def test_a_worker_that_outlives_its_master_is_killed_too(tmp_path: Path) -> None:
+    """A forked worker that ignores SIGTERM after its master ended is killed, not left an orphan."""
+    pidfile = tmp_path / "worker.pid"
+    worker = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    script = (
+        "import subprocess, sys, time; "
+        f"c = subprocess.Popen([sys.executable, '-c', {worker!r}]); "
+        f"time.sleep(0.3); open({str(pidfile)!r}, 'w').write(str(c.pid)); time.sleep(60)"
+    )
+    with pytest.raises(LoadError, match="did not finish within 1 s"):
+        run_locust(python_plan(tmp_path, script, timeout=1.0), tick=0.1)
+    child = int(pidfile.read_text())
+    assert wait_until(lambda: not _alive(child), 5) is not None
+
+
 def test_an_interrupt_stops_locust_and_propagates(tmp_path: Path) -> None:
     """Ctrl-C in pytest (KeyboardInterrupt) stops the Locust group before it propagates."""
     pids: list[int] = []
@@ -152,7 +170,8 @@ def test_an_interrupt_stops_locust_and_propagates(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         run_locust(plan, on_tick=tick, tick=0.1)
     assert started.is_set()
-    assert all(wait_until(lambda pid=pid: not _alive(pid), 5) is not None for pid in pids)
+    assert pids, "the sleeper was never seen running"
+    assert all(wait_until(functools.partial(_gone, pid), 5) is not None for pid in pids)
 
 
 def test_a_locust_that_cannot_start_is_a_load_error(tmp_path: Path) -> None:
@@ -190,15 +209,28 @@ def test_a_run_without_series_is_a_load_error(tmp_path: Path) -> None:
         read_results(plan, spec(), "http://127.0.0.1:1", 1.0)
 
 
+def test_a_series_cut_short_is_a_load_error(tmp_path: Path) -> None:
+    """A series without the listener's end marker (Locust never quit cleanly) is not judged on partial data."""
+    plan = python_plan(tmp_path, "pass")
+    plan.out_dir.mkdir()
+    plan.json_path.write_bytes((FIXTURES / "locust.json").read_bytes())
+    lines = (FIXTURES / "series.jsonl").read_text(encoding="utf-8").splitlines()
+    assert '"end"' in lines[-1]
+    plan.series_path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    with pytest.raises(LoadError, match="has no end marker") as caught:
+        read_results(plan, spec(), "http://127.0.0.1:1", 1.0)
+    assert "locust-output.txt" in str(caught.value)
+
+
 def test_captured_files_become_results(tmp_path: Path) -> None:
     """The captured output of a real run is read into totals, endpoints, series and generator load."""
     plan = python_plan(tmp_path, "pass")
     plan.out_dir.mkdir()
     plan.json_path.write_bytes((FIXTURES / "locust.json").read_bytes())
     plan.series_path.write_bytes((FIXTURES / "series.jsonl").read_bytes())
-    results = read_results(plan, spec(users=2), "http://127.0.0.1:1", 4.2)
+    results = read_results(plan, spec(users=4), "http://127.0.0.1:1", 4.2)
     assert results.total.requests == sum(e.requests for e in results.endpoints) > 0
-    assert results.total.failures == results.endpoint("GET GET /missing").requests  # type: ignore[union-attr]
+    assert results.total.failures == results.endpoint("GET /missing").requests  # type: ignore[union-attr]
     assert results.generator.processes == 3
     assert results.series.complete
 
@@ -221,11 +253,12 @@ def test_a_stack_address_off_loopback_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_missing_locustfile_names_the_key_and_the_resolved_path(tmp_path: Path) -> None:
-    """load.locustfile pointing nowhere is a LoadError with the key, the path and where it resolves."""
-    env = environment(tmp_path, "load:\n  locustfile: ../nowhere/locustfile.py\n")
+    """A locustfile gone since the file was loaded is a LoadError with the key, the path and where it resolves."""
+    env = environment(tmp_path)
+    (tmp_path / "locustfile.py").unlink()
     with pytest.raises(LoadError, match=r"key load\.locustfile") as caught:
         locustfile_of(env)
-    assert str(tmp_path.parent / "nowhere" / "locustfile.py") in str(caught.value)
+    assert str(tmp_path / "locustfile.py") in str(caught.value)
     with pytest.raises(LoadError, match=r"has no load\.locustfile"):
         locustfile_of(environment(tmp_path, ""))
 
@@ -236,6 +269,10 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+def _gone(pid: int) -> bool:
+    return not _alive(pid)
 
 
 def _is_sleeper(pid: int, marker: Path) -> bool:

@@ -149,7 +149,7 @@ def test_a_window_without_any_request_breaches() -> None:
 def test_windows_count_only_the_steady_state() -> None:
     """Ramp-up seconds (fewer users) and the last, partial second are not judged in windows."""
     run = [second(0, users=3, latency=900.0), *(second(t) for t in range(1, 10)), second(10, latency=900.0)]
-    steady = steady_seconds(run, 10)
+    steady = steady_seconds(Series(tuple(run), True, False), 10)
     assert [s.t - T0 for s in steady] == list(range(1, 10))
     assert [(w.start, w.end) for w in windows(steady, 5, endpoint=None, origin=T0)] == [
         (1, 6),
@@ -160,6 +160,26 @@ def test_windows_count_only_the_steady_state() -> None:
     ]
     window = by_check(evaluate(results(run), spec("p95 < 300ms", window="5s")))["load_p95_window"]
     assert window.outcome is Outcome.PASS
+
+
+def test_the_seconds_of_the_stop_are_not_steady() -> None:
+    """Seconds after the last one that began with all users (the stop, the final flush) are left out."""
+    run = [*(second(t) for t in range(10)), second(10, requests=20), second(11, users=0, requests=3)]
+    run.append(Second(T0 + 12, None, None, 1, second(12, requests=1).endpoints))
+    assert [s.t - T0 for s in steady_seconds(Series(tuple(run), True, False), 10)] == list(range(10))
+    window = by_check(evaluate(results(run), spec("rps > 40", window="5s")))["load_rps_window"]
+    assert window.outcome is Outcome.PASS, window.message()
+    assert "all 6 windows met it" in window.reason
+
+
+def test_locusts_own_spawn_and_stop_events_bound_the_steady_state() -> None:
+    """With spawning_complete at +1.4 s and test_stopping at +9.6 s, the steady seconds are +2 s to +8 s."""
+    run = tuple(second(t) for t in range(12))
+    marked = Series(run, True, False, spawned_at=T0 + 1.4, stopping_at=T0 + 9.6)
+    assert [s.t - T0 for s in steady_seconds(marked, 10)] == list(range(2, 9))
+    never_spawned = Series(run, True, False, spawned_at=None, stopping_at=T0 + 9.6)
+    assert [s.t - T0 for s in steady_seconds(never_spawned, 10)] == list(range(11))  # falls back to user counts
+    assert steady_seconds(Series(run, True, False, spawned_at=T0 + 9.2, stopping_at=T0 + 9.6), 10) == ()
 
 
 def test_no_steady_window_fails_closed() -> None:
@@ -249,9 +269,24 @@ def test_generator_load_needs_consecutive_seconds() -> None:
     gappy = [second(0, cpu=95.0), second(1, cpu=95.0), second(3, cpu=95.0), second(4, cpu=10.0)]
     load = generator_load(gappy, cpu_warning=False)
     assert (load.sustained_cpu, load.peak_cpu, load.samples) == (None, 95.0, 4)
-    unknown = generator_verdict(GeneratorLoad(None, None, 3, 1, False, 0), 90.0)
-    assert unknown.outcome is Outcome.PASS
-    assert "too short" in unknown.reason
+    short = generator_verdict(GeneratorLoad(None, 40.0, 3, 1, False, 2), 90.0)
+    assert short.outcome is Outcome.PASS
+    assert "too short" in short.reason
+
+
+def test_a_generator_never_sampled_is_inconclusive() -> None:
+    """Not one CPU sample (the listener could not measure): saturation is not ruled out, so nothing passes."""
+    unsampled = [Second(s.t, s.users, None, 1, s.endpoints) for s in STEADY]
+    verdicts = evaluate(results(unsampled), spec("p95 < 300ms"))
+    assert {v.outcome for v in verdicts} == {Outcome.INCONCLUSIVE}
+    assert "no CPU sample" in verdicts[0].reason
+
+
+def test_a_gate_without_thresholds_fails_closed() -> None:
+    """A load section without any threshold would pass any run: the gate fails, saying what to add."""
+    verdicts = by_check(evaluate(results(STEADY), spec()))
+    assert verdicts["load_thresholds"].outcome is Outcome.FAIL
+    assert "add some to load.thresholds" in verdicts["load_thresholds"].message()
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,8 @@ _seconds: dict[int, dict[str, list[Any]]] = {}
 _cpu: dict[int, dict[str, list[float]]] = {}
 _users: dict[int, int] = {}
 _written: set[int] = set()
+# Unix times of Locust's own events: every user spawned, and the stop begun (steady load lies between).
+_marks: dict[str, float] = {}
 
 
 def _on_request(
@@ -159,6 +161,15 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
     writer = gevent.spawn(_write)
 
+    def _on_spawned(**_: Any) -> None:
+        _marks.setdefault("spawned_at", time.time())
+
+    def _on_stopping(**_: Any) -> None:
+        _marks.setdefault("stopping_at", time.time())
+
+    events.spawning_complete.add_listener(_on_spawned)
+    events.test_stopping.add_listener(_on_stopping)
+
     def _on_quit(exit_code: int, **_: Any) -> None:
         # After runner.quit(): the workers' final reports are in.
         writer.kill(block=False)
@@ -166,7 +177,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         warned = bool(getattr(runner, "cpu_warning_emitted", False)) or bool(
             getattr(runner, "worker_cpu_warning_emitted", False)
         )
-        out.write(json.dumps({"end": True, "cpu_warning": warned, "exit_code": exit_code}) + "\n")
+        out.write(json.dumps({"end": True, "cpu_warning": warned, "exit_code": exit_code, **_marks}) + "\n")
         out.close()
 
     events.quit.add_listener(_on_quit)
