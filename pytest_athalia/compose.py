@@ -8,6 +8,7 @@ kill the whole group if pytest itself is killed.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import DockerUnavailable, StackError, StackTimeout
 
@@ -27,6 +28,7 @@ __all__ = [
     "compose_version",
     "docker_engine_version",
     "run_command",
+    "stop_process_group",
 ]
 
 INSTALL_HINT = (
@@ -140,13 +142,13 @@ def run_command(
     try:
         returncode = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _stop_group(proc)
+        stop_process_group(proc)
         raise StackTimeout(
             f"athalia: {what or 'command'} did not finish within {timeout:g} s and was stopped: "
             f"`{redact(' '.join(argv))}`."
         ) from None
     except BaseException:
-        _stop_group(proc)
+        stop_process_group(proc)
         raise
     finally:
         reader.join(timeout=5)
@@ -163,14 +165,30 @@ def run_command(
     return result
 
 
-def _stop_group(proc: subprocess.Popen[str]) -> None:
-    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+def stop_process_group(proc: subprocess.Popen[Any], *, term_grace: float = 5.0, linger: float = 0.0) -> None:
+    """SIGTERM `proc`'s process group, SIGKILL it if `proc` does not end within `term_grace` seconds.
+
+    With `linger`, members that outlive `proc` (children forked by it) get that long to end, then
+    SIGKILL: the group is gone when this returns.
+    """
+    for sig, grace in ((signal.SIGTERM, term_grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
         try:
             proc.wait(timeout=grace)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    if not linger:
+        return
+    deadline = time.monotonic() + linger
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)

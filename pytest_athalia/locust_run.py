@@ -8,9 +8,7 @@ locustfile; its output goes to files that :mod:`pytest_athalia.load_results` par
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .compose import GroupRegistry
+from .compose import GroupRegistry, stop_process_group
 from .config_load import LoadSpec
 from .errors import LoadError
 
@@ -174,7 +172,7 @@ def run_locust(
                 break
             except subprocess.TimeoutExpired:
                 if time.monotonic() - start > plan.timeout:
-                    _stop_group(proc)
+                    _stop(proc)
                     raise LoadError(
                         f"athalia: Locust did not finish within {plan.timeout:.0f} s (load.duration plus a margin "
                         "for start-up, workers and shutdown) and was stopped. "
@@ -183,7 +181,7 @@ def run_locust(
                 if on_tick is not None:
                     on_tick()
     except BaseException:
-        _stop_group(proc)
+        _stop(proc)
         raise
     finally:
         if groups is not None:
@@ -202,25 +200,7 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _stop_group(proc: subprocess.Popen[bytes], *, linger: float = 2.0) -> None:
-    # SIGTERM first: Locust then writes its stats; SIGKILL if it does not end.
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # Workers forked by --processes outlive a master that ended first: give them a moment, then kill them.
-    deadline = time.monotonic() + linger
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    # SIGTERM first: Locust then writes its stats. Workers forked by --processes outlive a master
+    # that ended first: they get a moment, then SIGKILL.
+    stop_process_group(proc, term_grace=10.0, linger=2.0)

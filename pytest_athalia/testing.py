@@ -27,7 +27,7 @@ from .override import color_service
 from .router import COLORS, Color, FakeRouter, WeightChange
 from .stack import Endpoint, ExecResult, ServiceState, StartupReport
 
-__all__ = ["Deploy", "FakeRouter", "FakeStack", "WeightChange", "unavailable", "wait_until"]
+__all__ = ["Deploy", "FakeRouter", "FakeStack", "RecordingGroups", "WeightChange", "unavailable", "wait_until"]
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -156,3 +156,16 @@ class FakeStack:
         if self.deploy_error:
             raise RolloutError(self.deploy_error)
         return self.deploy_seconds
+
+
+class RecordingGroups:
+    """A fake :class:`~pytest_athalia.compose.GroupRegistry` (the watchdog) that records what it is told, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    def watch_process_group(self, pgid: int) -> None:
+        self.events.append(("watch", pgid))
+
+    def forget_process_group(self, pgid: int) -> None:
+        self.events.append(("forget", pgid))

@@ -12,21 +12,9 @@ import pytest
 
 from pytest_athalia.compose import INSTALL_HINT, CommandResult, compose_version, docker_engine_version, run_command
 from pytest_athalia.errors import DockerUnavailable, StackError, StackTimeout
+from pytest_athalia.testing import RecordingGroups
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
-
-
-class Groups:
-    """A fake GroupRegistry that records what it is told, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, int]] = []
-
-    def watch_process_group(self, pgid: int) -> None:
-        self.events.append(("watch", pgid))
-
-    def forget_process_group(self, pgid: int) -> None:
-        self.events.append(("forget", pgid))
 
 
 def sh(script: str, **kwargs: object) -> CommandResult:
@@ -136,7 +124,7 @@ def test_output_is_redacted_in_the_result() -> None:
 
 def test_process_group_is_watched_then_forgotten() -> None:
     """The registry learns the group id before the command ends and forgets it afterwards."""
-    groups = Groups()
+    groups = RecordingGroups()
     code = "import os; print(os.getpgid(0))"
     result = run_command([sys.executable, "-c", code], cwd=os.getcwd(), env=ENV, groups=groups)
     pgid = int(result.output)
@@ -145,7 +133,7 @@ def test_process_group_is_watched_then_forgotten() -> None:
 
 def test_process_group_is_forgotten_after_a_failure() -> None:
     """A failing command does not leave its group with the registry."""
-    groups = Groups()
+    groups = RecordingGroups()
     with pytest.raises(StackError):
         sh("exit 2", groups=groups)
     assert [event for event, _ in groups.events] == ["watch", "forget"]
@@ -164,7 +152,7 @@ def background_child() -> Iterator[list[int]]:
 
 def test_timeout_kills_the_whole_process_group(background_child: list[int]) -> None:
     """On timeout the command and the children it started are stopped before the error propagates."""
-    groups = Groups()
+    groups = RecordingGroups()
     seen: list[str] = []
     start = time.monotonic()
     with pytest.raises(StackTimeout, match=r"did not finish within 0\.5 s"):

@@ -17,22 +17,9 @@ from pytest_athalia.errors import LoadError
 from pytest_athalia.load import locustfile_of, read_results, run_load, target_of
 from pytest_athalia.locust_run import PLUGIN, LocustPlan, plan_run, run_locust
 from pytest_athalia.progress import Progress
-from pytest_athalia.testing import FakeStack, wait_until
+from pytest_athalia.testing import FakeStack, RecordingGroups, wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures" / "locust"
-
-
-class Groups:
-    """A fake GroupRegistry that records what it is told, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, int]] = []
-
-    def watch_process_group(self, pgid: int) -> None:
-        self.events.append(("watch", pgid))
-
-    def forget_process_group(self, pgid: int) -> None:
-        self.events.append(("forget", pgid))
 
 
 def spec(**load: object) -> LoadSpec:
@@ -107,7 +94,7 @@ def test_the_callers_locust_variables_do_not_leak_into_the_run(tmp_path: Path) -
 
 def test_a_run_is_registered_with_the_watchdog_and_ticks_while_it_runs(tmp_path: Path) -> None:
     """The process group is watched while it runs and forgotten after; on_tick is called meanwhile."""
-    groups = Groups()
+    groups = RecordingGroups()
     ticks: list[float] = []
     plan = python_plan(tmp_path, "import time; print('hello'); time.sleep(0.6)")
     finished = run_locust(plan, on_tick=lambda: ticks.append(time.monotonic()), tick=0.1, groups=groups)

@@ -50,8 +50,10 @@ class Database:
         # (--preload) and sockets must not be shared across fork().
         with self._lock:
             if self._pool is None:
+                # minconn = maxconn: psycopg2 closes every returned connection beyond minconn, so a
+                # minconn of 0 would open a new PostgreSQL session for every request.
                 self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    0, self._max, **self._connect_kwargs(STATEMENT_TIMEOUT_MS)
+                    self._max, self._max, **self._connect_kwargs(STATEMENT_TIMEOUT_MS)
                 )
             return self._pool
 
