@@ -19,16 +19,6 @@ stack:
 """
 
 
-@pytest.fixture
-def envdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project with a compose file and an `environments` folder; cwd is the project."""
-    (tmp_path / "docker-compose.yml").write_text("services: {}\n", encoding="utf-8")
-    folder = tmp_path / "environments"
-    folder.mkdir()
-    monkeypatch.chdir(tmp_path)
-    return folder
-
-
 def write_load(envdir: Path, load: str) -> Path:
     """Write environments/dev.yml with the given `load:` block, and the locustfile it names."""
     (envdir.parent / "locustfile.py").write_text("", encoding="utf-8")

@@ -19,17 +19,14 @@ stack:
 """
 
 
-def _load(tmp_path: Path, security: str) -> Environment:
-    (tmp_path / "docker-compose.yml").write_text("services: {}\n", encoding="utf-8")
-    folder = tmp_path / "environments"
-    folder.mkdir(exist_ok=True)
-    (folder / "t.yml").write_text(STACK + security, encoding="utf-8")
-    return load_environment("t", folder)
+def _load(envdir: Path, security: str) -> Environment:
+    (envdir / "t.yml").write_text(STACK + security, encoding="utf-8")
+    return load_environment("t", envdir)
 
 
-def _error(tmp_path: Path, security: str) -> str:
+def _error(envdir: Path, security: str) -> str:
     with pytest.raises(ConfigError) as info:
-        _load(tmp_path, security)
+        _load(envdir, security)
     return str(info.value)
 
 
@@ -60,16 +57,16 @@ def test_demo_environments_gate_stricter_towards_production(
     assert environment.spec.security.bandit.paths == ("../app",)
 
 
-def test_severities_are_accepted_in_lower_case(tmp_path: Path) -> None:
+def test_severities_are_accepted_in_lower_case(envdir: Path) -> None:
     """``fail_on: [high]`` and ``severity: low`` mean HIGH and LOW, as Trivy and Bandit print them."""
-    environment = _load(tmp_path, "security:\n  trivy:\n    fail_on: [high]\n  bandit:\n    severity: low\n")
+    environment = _load(envdir, "security:\n  trivy:\n    fail_on: [high]\n  bandit:\n    severity: low\n")
     assert environment.spec.security.trivy.fail_on == ("HIGH",)
     assert environment.spec.security.bandit.severity == "LOW"
 
 
-def test_unknown_scanner_names_the_key_and_the_allowed_scanners(tmp_path: Path) -> None:
+def test_unknown_scanner_names_the_key_and_the_allowed_scanners(envdir: Path) -> None:
     """A typo in image_scanners is reported with its line, key and the scanners that exist."""
-    message = _error(tmp_path, "security:\n  trivy:\n    image_scanners: [vuln, secrets]\n")
+    message = _error(envdir, "security:\n  trivy:\n    image_scanners: [vuln, secrets]\n")
     assert "line 7" in message
     assert "security.trivy.image_scanners[1]" in message
     assert "vuln, secret, misconfig, license" in message
@@ -97,8 +94,8 @@ def test_unknown_scanner_names_the_key_and_the_allowed_scanners(tmp_path: Path) 
                      id="timeout-below-one-second"),
     ],
 )  # fmt: skip
-def test_an_invalid_value_names_the_key_and_what_is_allowed(tmp_path: Path, security: str, expected: list[str]) -> None:
+def test_an_invalid_value_names_the_key_and_what_is_allowed(envdir: Path, security: str, expected: list[str]) -> None:
     """Each invalid value is a ConfigError naming its key and the allowed values, or the fix."""
-    message = _error(tmp_path, f"security:\n  {security}\n")
+    message = _error(envdir, f"security:\n  {security}\n")
     for fragment in expected:
         assert fragment in message
