@@ -77,7 +77,7 @@ def judge_threshold(
 ) -> Verdict:
     """A verdict that honours the operator as written (``<`` refuses the limit itself); fails closed."""
     measurement = Measurement(check, value, threshold.unit, samples, window)
-    limit = Threshold(threshold.limit, threshold.comparison, threshold.unit)
+    limit = threshold.threshold
     reason = f"'{threshold.text}'"
     if value is not None and _is_latency_percentile(threshold):
         reason += f"; ±{tolerance_ms(value):g} ms from Locust's buckets"
@@ -150,7 +150,7 @@ def _window_verdict(
     steady = steady_seconds(results.series, results.users)
     origin = results.series.seconds[0].t if results.series.seconds else None
     found = windows(steady, width, endpoint=endpoint, origin=origin)
-    limit = Threshold(threshold.limit, threshold.comparison, threshold.unit)
+    limit = threshold.threshold
     if endpoint is not None and threshold.metric is not Metric.RPS:
         # A rare request may miss a window while others flow: that is no stall, so no verdict.
         totals = windows(steady, width, endpoint=None, origin=origin)

@@ -39,7 +39,7 @@ def verdict_properties(verdict: Verdict) -> list[tuple[str, str]]:
     values = {
         "measured": "" if m.value is None else _num(m.value),
         "threshold": _num(verdict.threshold.limit),
-        "comparison": verdict.threshold.comparison.value,
+        "comparison": verdict.threshold.operator,
         "unit": m.unit,
         "samples": str(m.samples),
         "window": m.window,

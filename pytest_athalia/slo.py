@@ -40,12 +40,27 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class Threshold:
+    """A limit; ``strict`` refuses the limit itself (``<`` and ``>``, as k6 writes them)."""
+
     limit: float
     comparison: Comparison
     unit: str
+    strict: bool = False
+
+    @property
+    def operator(self) -> str:
+        """``<=``, ``>=``, or ``<``/``>`` when strict."""
+        if not self.strict:
+            return self.comparison.value
+        return "<" if self.comparison is Comparison.AT_MOST else ">"
+
+    def holds(self, value: float) -> bool:
+        if self.strict and value == self.limit:
+            return False
+        return self.comparison.holds(value, self.limit)
 
     def describe(self) -> str:
-        return f"{self.comparison.value} {_fmt(self.limit)} {self.unit}".rstrip()
+        return f"{self.operator} {_fmt(self.limit)} {self.unit}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -104,7 +119,7 @@ def judge(measurement: Measurement, threshold: Threshold, *, min_samples: int = 
             Outcome.FAIL,
             f"too few samples: {measurement.samples} < {min_samples} required",
         )
-    ok = threshold.comparison.holds(measurement.value, threshold.limit)
+    ok = threshold.holds(measurement.value)
     return Verdict(measurement, threshold, Outcome.PASS if ok else Outcome.FAIL)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from .slo import Comparison
+from .slo import Comparison, Threshold
 
 __all__ = ["VALID_FORMS", "LoadThreshold", "Metric", "parse_threshold"]
 
@@ -78,11 +78,14 @@ class LoadThreshold:
             return "p" + f"{self.percentile:g}".replace(".", "_")
         return str(self.metric.value)
 
+    @property
+    def threshold(self) -> Threshold:
+        """As the gate judges it: limit, comparison, unit and strictness."""
+        return Threshold(self.limit, self.comparison, self.unit, self.strict)
+
     def holds(self, value: float) -> bool:
         """Whether `value` meets the threshold (strict operators refuse the limit itself)."""
-        if self.strict and value == self.limit:
-            return False
-        return self.comparison.holds(value, self.limit)
+        return self.threshold.holds(value)
 
     def __str__(self) -> str:
         return self.text

@@ -133,7 +133,7 @@ def test_a_breached_threshold_fails_with_value_threshold_and_window(
     text = output(result)
     assert "load checks did not pass" in text
     line = next(line for line in text.splitlines() if line.startswith("load_p95: measured"))
-    assert "threshold <= 10 ms" in line
+    assert "threshold < 10 ms" in line
     assert "samples over" in line
     assert "s run, 2 users" in line
     assert "fail ('p95 < 10ms'" in line

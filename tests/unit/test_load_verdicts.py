@@ -117,7 +117,7 @@ def test_a_breach_shows_measured_value_threshold_unit_samples_and_window() -> No
     message = verdict.message()
     for part in (
         "measured 420 ms",
-        "threshold <= 300 ms",
+        "threshold < 300 ms",
         "600 samples",
         "12 s run, 10 users",
         "'p95 < 300ms'",
@@ -205,7 +205,7 @@ def test_error_rate_and_rps_breaches() -> None:
     assert verdicts["load_error_rate"].measurement.value == pytest.approx(5.0)
     assert verdicts["load_error_rate"].outcome is Outcome.FAIL
     assert verdicts["load_rps"].outcome is Outcome.FAIL
-    assert verdicts["load_rps"].threshold.describe() == ">= 200 req/s"
+    assert verdicts["load_rps"].threshold.describe() == "> 200 req/s"
 
 
 def test_per_endpoint_thresholds_judge_only_that_endpoint() -> None:

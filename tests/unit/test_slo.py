@@ -268,3 +268,13 @@ def test_percentile_extremes_are_min_and_max(values: list[float]) -> None:
     """p0 is the smallest value and p100 the largest."""
     assert percentile(values, 0) == min(values)
     assert percentile(values, 100) == max(values)
+
+
+def test_a_strict_threshold_refuses_the_limit_and_shows_its_operator() -> None:
+    """`< 300 ms` (strict) fails at exactly 300 ms and says `<`, where `<= 300 ms` passes."""
+    strict = Threshold(300, Comparison.AT_MOST, "ms", strict=True)
+    at_limit = Measurement("load_p95", 300, "ms", 10)
+    assert judge(at_limit, strict).outcome is Outcome.FAIL
+    assert judge(at_limit, Threshold(300, Comparison.AT_MOST, "ms")).outcome is Outcome.PASS
+    assert strict.describe() == "< 300 ms"
+    assert Threshold(100, Comparison.AT_LEAST, "req/s", strict=True).operator == ">"
