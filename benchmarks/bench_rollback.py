@@ -3,7 +3,8 @@
 Starts the dev demo stack with the rollout's router (``rollout.enabled``), deploys green once and
 smoke-tests it with :class:`~pytest_athalia.rollout.BlueGreen`, then runs a single background probe
 (``rollout.probe``: 300 req/s from 6 keep-alive clients) while it repeats: switch to green (green
-100, then blue 0), hold, roll back (blue 100, then green 0), hold. A hold lasts ``--hold`` seconds and
+100, then blue 0, in one runtime-API round trip; ``--one-by-one`` for two), hold, roll back (blue
+100, then green 0), hold. A hold lasts ``--hold`` seconds and
 until 40 requests ended after the router calls (at most 5 s), so every cutover can be shown. These are the router calls
 BlueGreen makes. Each time is derived from the probe's request timestamps with
 :func:`pytest_athalia.timing.cutover` (docs/rollout.md), over that cycle's requests only.
@@ -12,7 +13,7 @@ Prints p50 and p95 of the rollback and switch times and the total failed request
 ``rollback_p95_ms=<value> failed_requests=<n>``. Targets: p95 <= 50 ms, 0 failed. Bounded: the
 probe stops after ``--max-seconds`` whatever happens, and the stack is always removed.
 
-    .venv/bin/python benchmarks/bench_rollback.py [--cycles 20] [--hold 0.5] [--verbose]
+    .venv/bin/python benchmarks/bench_rollback.py [--cycles 20] [--hold 0.5] [--one-by-one] [--verbose]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_athalia.config import load_environment
@@ -29,6 +31,7 @@ from pytest_athalia.haproxy import HAProxyRouter
 from pytest_athalia.progress import Progress
 from pytest_athalia.release import Candidate, Plan
 from pytest_athalia.rollout import BlueGreen
+from pytest_athalia.router import apply_weights
 from pytest_athalia.secrets import Redactor
 from pytest_athalia.slo import percentile
 from pytest_athalia.stack import ComposeStack
@@ -44,7 +47,11 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=0.5, help="seconds on each color per cycle")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="hard bound of the probe")
     parser.add_argument("--verbose", action="store_true", help="one line per cycle: router calls and cutovers")
+    parser.add_argument(
+        "--one-by-one", action="store_true", help="one runtime-API connection per weight change (the old way)"
+    )
     args = parser.parse_args()
+    weigh = one_by_one if args.one_by_one else apply_weights
 
     environment = load_environment("dev", ROOT / "demo" / "environments")
     progress = Progress(lambda text: print(text, file=sys.stderr, flush=True))
@@ -75,13 +82,11 @@ def main() -> int:
                 if not probe.running:
                     break
                 start = clock()
-                router.set_weight("green", 100)
-                router.set_weight("blue", 0)
+                weigh(router, (("green", 100), ("blue", 0)))
                 switched = clock()
                 hold(probe, switched, plan.min_after, args.hold)
                 asked = clock()
-                router.set_weight("blue", 100)
-                router.set_weight("green", 0)
+                weigh(router, (("blue", 100), ("green", 0)))
                 done = clock()
                 cycles.append((start, switched, asked, done))
                 hold(probe, done, plan.min_after, args.hold)
@@ -123,6 +128,12 @@ def main() -> int:
     p95 = percentile(rollbacks, 95)
     print(f"rollback_p95_ms={_ms(p95)} failed_requests={failed}")
     return 0 if p95 is not None and len(cycles) == args.cycles and not unshown else 1
+
+
+def one_by_one(router: HAProxyRouter, changes: Sequence[tuple[str, int]]) -> None:
+    """Each change on its own runtime-API connection, for comparison with the batched set_weights."""
+    for server, weight in changes:
+        router.set_weight(server, weight)
 
 
 def hold(probe: TrafficProbe, since_ns: int, min_after: int, seconds: float) -> None:

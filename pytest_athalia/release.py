@@ -130,6 +130,7 @@ class SwitchReport:
     requests: int  # requests started in that interval
     stray: tuple[ProbeSample, ...]  # requests after the router calls returned not answered by the candidate
     after: int  # requests after the router calls returned
+    in_flight: int = 0  # requests sent before the router calls returned and answered after: never judged stray
 
     @property
     def ms(self) -> float | None:
@@ -195,7 +196,11 @@ class ReleaseReport:
             lines.append(f"smoke test {'passed' if self.smoke.passed else 'FAILED'}: {self.smoke.describe()}")
         if self.switch is not None:
             ms = "not shown" if self.switch.ms is None else f"{self.switch.ms:.1f} ms"
-            lines.append(f"switch: {ms}, {len(self.switch.failed)} failed of {self.switch.requests} requests")
+            sw = self.switch
+            lines.append(
+                f"switch: {ms}, {len(sw.failed)} failed of {sw.requests} requests; {len(sw.stray)} stray of {sw.after} "
+                f"sent after the router calls returned ({sw.in_flight} in flight across them, not judged)"
+            )
         lines.extend(t.describe() for t in self.triggers)
         if self.rollback is not None:
             rb = self.rollback

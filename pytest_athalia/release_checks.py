@@ -11,6 +11,7 @@ from __future__ import annotations
 from .config_rollout import RollbackSLO
 from .release import ReleaseReport
 from .slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
+from .timing import Cutover, describe_strays
 from .triggers import TriggerResult, TriggerState
 
 __all__ = [
@@ -28,7 +29,12 @@ MIN_PROBE_RATE = 200.0
 
 
 def probe_verdict(report: ReleaseReport, *, min_rate: float = MIN_PROBE_RATE) -> Verdict:
-    """The probe's achieved rate (requests per second over its whole run) is at least `min_rate`."""
+    """The probe's achieved rate (requests per second over its whole run) is at least `min_rate`.
+
+    Too slow a probe is *inconclusive*, never a pass and never blamed on the release: the other
+    verdicts were measured over thinner traffic than promised. The probe is closed-loop, so on a
+    busy machine its clients wait for answers (the latency trigger judges the candidate's).
+    """
     probe = report.probe
     rate = probe.rate if probe is not None else None
     measurement = Measurement(
@@ -37,6 +43,14 @@ def probe_verdict(report: ReleaseReport, *, min_rate: float = MIN_PROBE_RATE) ->
     verdict = judge(measurement, Threshold(min_rate, Comparison.AT_LEAST, "req/s"))
     if probe is None:
         return Verdict(measurement, verdict.threshold, Outcome.FAIL, report.error or "the probe never ran")
+    if verdict.outcome is Outcome.FAIL:
+        answered = [s.latency_ms for s in probe.samples]
+        mean = f", mean answer {sum(answered) / len(answered):.1f} ms" if answered else ""
+        why = (
+            f"probe could not reach {min_rate:g} req/s ({probe.count} requests over {probe.seconds:.1f} s{mean}); "
+            "raise rollout.probe.clients (each client waits for its answer) or run on a less loaded machine"
+        )
+        return Verdict(measurement, verdict.threshold, Outcome.INCONCLUSIVE, why)
     return verdict
 
 
@@ -64,6 +78,15 @@ def trigger_verdicts(report: ReleaseReport) -> tuple[Verdict, ...]:
     return tuple(out)
 
 
+def _cutover_verdict(check: str, cut: Cutover, max_ms: float, window: str) -> Verdict:
+    """A cutover's time against `max_ms`, over the requests after it; inconclusive when it was not shown."""
+    measurement = Measurement(check, cut.ms, "ms", cut.after, window)
+    threshold = Threshold(max_ms, Comparison.AT_MOST, "ms")
+    if cut.ms is None:
+        return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, cut.reason)
+    return judge(measurement, threshold)
+
+
 def switch_verdicts(report: ReleaseReport, slo: RollbackSLO) -> tuple[Verdict, ...]:
     """Failed requests during the switch, the switch time, and responses after it not from the candidate."""
     switch = report.switch
@@ -77,17 +100,16 @@ def switch_verdicts(report: ReleaseReport, slo: RollbackSLO) -> tuple[Verdict, .
         Measurement("switch_failed_requests", float(len(switch.failed)), "requests", switch.requests, "switch"),
         Threshold(slo.max_failed_requests, Comparison.AT_MOST, "requests"),
     )
-    ms = judge(
-        Measurement("switch_ms", switch.ms, "ms", switch.cutover.after, "switch"),
-        Threshold(slo.max_switch_ms, Comparison.AT_MOST, "ms"),
-    )
-    if switch.ms is None:
-        ms = Verdict(ms.measurement, ms.threshold, Outcome.INCONCLUSIVE, switch.cutover.reason)
+    ms = _cutover_verdict("switch_ms", switch.cutover, slo.max_switch_ms, "switch")
     stray = judge(
         Measurement("switch_stray_responses", float(len(switch.stray)), "responses", switch.after, "after switch"),
         Threshold(0, Comparison.AT_MOST, "responses"),
         min_samples=1,
     )
+    if switch.stray:
+        stray = Verdict(
+            stray.measurement, stray.threshold, stray.outcome, describe_strays(switch.stray, switch.weights_ns)
+        )
     return failed, ms, stray
 
 
@@ -98,12 +120,7 @@ def rollback_verdicts(report: ReleaseReport, slo: RollbackSLO) -> tuple[Verdict,
         why = report.error or "no rollback happened"
         nothing = Measurement("rollback_ms", None, "ms", 0, "rollback")
         return (Verdict(nothing, Threshold(slo.max_ms, Comparison.AT_MOST, "ms"), Outcome.FAIL, why),)
-    ms = judge(
-        Measurement("rollback_ms", rollback.ms, "ms", rollback.cutover.after, "rollback"),
-        Threshold(slo.max_ms, Comparison.AT_MOST, "ms"),
-    )
-    if rollback.ms is None:
-        ms = Verdict(ms.measurement, ms.threshold, Outcome.INCONCLUSIVE, rollback.cutover.reason)
+    ms = _cutover_verdict("rollback_ms", rollback.cutover, slo.max_ms, "rollback")
     failed = judge(
         Measurement("rollback_failed_requests", float(len(rollback.failed)), "requests", rollback.requests, "rollback"),
         Threshold(slo.max_failed_requests, Comparison.AT_MOST, "requests"),

@@ -10,12 +10,14 @@
 Any other transition raises :class:`~pytest_athalia.errors.RolloutError`.
 
 The candidate goes to the idle color (``deploy_color`` recreates only that service), is
-smoke-tested directly (bypassing the router), and takes all traffic in two router calls: the
+smoke-tested directly (bypassing the router), and takes all traffic in two weight changes: the
 candidate's weight to 100 first, then the old color's to 0, so at no instant both weigh 0 (which
-would make the router answer 503). While it is live, a :class:`~pytest_athalia.traffic.TrafficProbe`
-and the pollers of :mod:`pytest_athalia.signals` feed the triggers of
-:mod:`pytest_athalia.triggers`; when one fires the rollout rolls back at once, the same two calls
-in the other direction. Times come from the probe's request timestamps (:mod:`pytest_athalia.timing`).
+would make the router answer 503). Both go in one round trip where the router can
+(:func:`~pytest_athalia.router.apply_weights`). While it is live, a
+:class:`~pytest_athalia.traffic.TrafficProbe` and the pollers of :mod:`pytest_athalia.signals` feed
+the triggers of :mod:`pytest_athalia.triggers`; when one fires the rollout rolls back at once, the
+same two changes in the other direction. Times come from the probe's request timestamps
+(:mod:`pytest_athalia.timing`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from .config_rollout import ExternalTrigger
 from .errors import AthaliaError, RolloutError, RouterError
 from .release import Candidate, Phase, Plan, ReleaseReport, RollbackReport, SmokeReport, SmokeResult, SwitchReport
-from .router import COLORS, Color, ColorStack, Router
+from .router import COLORS, Color, ColorStack, Router, apply_weights
 from .signals import Poller, external_check, http_check, router_status_check
 from .timing import cutover, detection_ms, failed_between, stray_after
 from .traffic import Clock, ProbeLog, ProbeSample, TrafficProbe
@@ -129,8 +131,7 @@ class BlueGreen:
     def reset(self) -> None:
         """Blue live at weight 100, green idle at weight 0, phase idle; from any phase."""
         try:
-            self.router.set_weight(COLORS[0], 100)
-            self.router.set_weight(COLORS[1], 0)
+            apply_weights(self.router, ((COLORS[0], 100), (COLORS[1], 0)))
         except RouterError as exc:
             raise RolloutError(
                 f"athalia: could not restore blue=100, green=0 on the router ({exc}). The next test would start "
@@ -196,8 +197,8 @@ class BlueGreen:
         old, new = self.live, self.idle
         start = self._clock()
         try:
-            self.router.set_weight(new, 100)  # first: at no instant do both colors weigh 0
-            self.router.set_weight(old, 0)
+            # The new color first: at no instant do both colors weigh 0.
+            apply_weights(self.router, ((new, 100), (old, 0)))
         except RouterError as exc:
             raise self._fail(f"switching from {old} to {new} failed", exc) from exc
         done = self._clock()
@@ -212,8 +213,7 @@ class BlueGreen:
         bad = self.live
         good = self._previous or self.idle
         try:
-            self.router.set_weight(good, 100)
-            self.router.set_weight(bad, 0)
+            apply_weights(self.router, ((good, 100), (bad, 0)))
         except RouterError as exc:
             raise self._fail(f"rolling back from {bad} to {good} failed", exc) from exc
         done = self._clock()
@@ -379,7 +379,8 @@ class BlueGreen:
         requests = sum(1 for s in during if start <= s.start_ns)
         stray = stray_after(routed, to_color=new, after_ns=done)
         after = sum(1 for s in routed if s.start_ns > done)
-        return SwitchReport(old, new, start, done, cut, failed, requests, stray, after)
+        in_flight = sum(1 for s in routed if s.start_ns <= done < s.end_ns)
+        return SwitchReport(old, new, start, done, cut, failed, requests, stray, after, in_flight)
 
     def _rollback_report(
         self,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .traffic import ProbeSample
 
-__all__ = ["Cutover", "cutover", "detection_ms", "failed_between", "stray_after"]
+__all__ = ["Cutover", "cutover", "describe_strays", "detection_ms", "failed_between", "stray_after"]
 
 
 @dataclass(frozen=True)
@@ -77,5 +77,20 @@ def failed_between(
 
 
 def stray_after(samples: Sequence[ProbeSample], *, to_color: str, after_ns: int) -> tuple[ProbeSample, ...]:
-    """Requests that started after `after_ns` but were not served by `to_color` (wrong color or none)."""
-    return tuple(s for s in samples if s.start_ns > after_ns and s.color != to_color)
+    """Answers to requests sent after `after_ns` that did not come from `to_color`.
+
+    ``start_ns`` is stamped before the request's first byte is written, so ``start_ns > after_ns``
+    proves the request left after the router call returned; a client descheduled between stamp
+    and send only sends later still. Requests stamped earlier were in flight at the switch and are
+    never judged here. A failure nobody answered (a transport error, the router's own 503) is no
+    stray answer: it is a failed request, counted by :func:`failed_between`. A success without a
+    color cannot be attributed, and counts.
+    """
+    return tuple(s for s in samples if s.start_ns > after_ns and s.color != to_color and (s.color is not None or s.ok))
+
+
+def describe_strays(strays: Sequence[ProbeSample], after_ns: int, *, limit: int = 3) -> str:
+    """The first stray answers with their send time relative to `after_ns`, for a failure message."""
+    shown = ", ".join(f"{s.describe()} (sent {(s.start_ns - after_ns) / 1e6:.1f} ms after)" for s in strays[:limit])
+    more = f" and {len(strays) - limit} more" if len(strays) > limit else ""
+    return f"answers to requests sent after the router calls returned: {shown}{more}" if strays else ""

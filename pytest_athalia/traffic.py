@@ -7,7 +7,8 @@ timestamps (:mod:`pytest_athalia.timing`), never by polling.
 
 The probe is closed-loop: ``clients`` threads, each with one keep-alive connection, paced so that
 together they aim at ``rate`` requests per second. A slow server lowers the achieved rate (each
-client waits for its answer); the achieved rate is reported. It stops by itself after
+client waits for its answer; one that fell behind catches up on a few slots); the achieved rate
+is reported. It stops by itself after
 ``max_seconds`` or ``max_requests``, whichever comes first.
 """
 
@@ -25,9 +26,10 @@ from urllib.parse import urlsplit
 from .errors import RolloutError
 from .router import COLOR_HEADER
 
-__all__ = ["Clock", "ProbeLog", "ProbeSample", "TrafficProbe", "samples_between"]
+__all__ = ["CATCH_UP", "Clock", "ProbeLog", "ProbeSample", "TrafficProbe", "samples_between"]
 
 Clock = Callable[[], int]
+CATCH_UP = 5  # slots a client that fell behind may send back to back
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ class TrafficProbe:
 
     def _run(self, index: int) -> None:
         interval_ns = int(self._clients / self._rate * 1e9)
+        backlog_ns = CATCH_UP * interval_ns
         deadline = self._started_ns + int(self._max_seconds * 1e9)
         # Spread the clients over one interval so their requests interleave evenly.
         next_ns = self._started_ns + index * interval_ns // self._clients
@@ -207,8 +210,10 @@ class TrafficProbe:
                 if next_ns > now:
                     if self._stop.wait((next_ns - now) / 1e9):
                         break
-                elif now - next_ns > interval_ns:
-                    next_ns = now  # fell behind (slow answers): do not burst to catch up
+                elif now - next_ns > backlog_ns:
+                    # Behind after a slow answer: catch up on at most CATCH_UP slots, back to back, so a
+                    # short stall does not lower the rate and a long one does not end in a burst.
+                    next_ns = now - backlog_ns
                 next_ns += interval_ns
                 if conn is None:
                     conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)

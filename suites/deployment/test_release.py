@@ -41,7 +41,7 @@ def test_candidate_switches_with_zero_failed_requests(
 ) -> None:
     """The candidate takes 100 % of the traffic: no trigger fires, 0 failed requests, every later answer is its own."""
     report = athalia_rollout.release(athalia_candidate)
-    record(athalia_gate, report)
+    record(athalia_gate, report, rollback=True)
     slo = athalia_environment.spec.slo.rollback
     gate_all(athalia_gate, [*trigger_verdicts(report), *switch_verdicts(report, slo), probe_verdict(report)], report)
 
@@ -115,8 +115,16 @@ def complaints_url() -> Iterator[str]:
         server.server_close()
 
 
-def record(gate: Gate, report: ReleaseReport) -> None:
-    """Record the values that are reported but not gated: deploy time, detection time, probe requests."""
+def record(gate: Gate, report: ReleaseReport, *, rollback: bool = False) -> None:
+    """Record the values that are reported but not gated: deploy time, detection time, probe requests.
+
+    With `rollback`, also the rollback of a test that does not gate it (a bad candidate in the switch test).
+    """
+    rb = report.rollback
+    if rollback and rb is not None:
+        if rb.ms is not None:
+            gate.record("rollback_ms", rb.ms, "ms", rb.cutover.after)
+        gate.record("rollback_failed_requests", float(len(rb.failed)), "requests", rb.requests)
     if report.deploy_seconds is not None:
         gate.record("deploy", report.deploy_seconds, "s")
     if report.rollback is not None and report.rollback.detection_ms is not None:

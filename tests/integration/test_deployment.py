@@ -134,3 +134,9 @@ def test_bad_candidate_fails_naming_trigger_value_threshold_and_samples(tmp_path
     assert "threshold <= 0.05 ratio" in run.output
     assert "samples over 1000 ms): fail (the error_rate trigger fired and rolled the candidate back)" in run.output
     assert "FAULT_ERROR_RATE=0.5) on green: rolled back" in run.output
+    # The rollback the switch test does not gate is still in the JUnit properties, with the trigger's numbers.
+    properties = run.properties["test_candidate_switches_with_zero_failed_requests"]
+    assert float(properties["athalia.rollback_ms.measured"]) >= 0
+    assert properties["athalia.rollback_failed_requests.measured"] == "0"
+    assert int(properties["athalia.trigger_error_rate.samples"]) >= 40  # min_samples in webredis.yml
+    assert properties["athalia.trigger_error_rate.verdict"] == "fail"

@@ -25,7 +25,7 @@ import pytest
 from pytest_athalia import override
 from pytest_athalia.cleanup import make_project_name
 from pytest_athalia.config import load_environment
-from pytest_athalia.errors import RolloutError
+from pytest_athalia.errors import RolloutError, RouterError
 from pytest_athalia.haproxy import HAProxyRouter
 from pytest_athalia.progress import Progress
 from pytest_athalia.router import COLOR_HEADER, COLORS, Color, wait_for_status
@@ -195,8 +195,11 @@ def _ensure_green(rig: Rig, version: str) -> float:
     return seconds
 
 
-def _switch(router: HAProxyRouter, to: Color) -> None:
+def _switch(router: HAProxyRouter, to: Color, *, batched: bool = False) -> None:
     other = COLORS[1] if to == COLORS[0] else COLORS[0]
+    if batched:  # one runtime-API line `cmd1; cmd2`, as the rollout sends it
+        router.set_weights([(to, 100), (other, 0)])
+        return
     router.set_weight(to, 100)  # raise first: both at 0 would answer 503
     router.set_weight(other, 0)
 
@@ -321,7 +324,7 @@ def test_a_recreated_color_is_found_again_at_its_new_address(reset: Rig) -> None
 
 
 def test_keep_alive_clients_lose_no_request_while_the_weights_switch(reset: Rig) -> None:
-    """Four keep-alive clients through 20 switches: only 200s, each from the color live when the request started."""
+    """Four keep-alive clients through 20 switches (one or two API round trips): only 200s, none to the old color."""
     _ensure_green(reset, "9.9.9")
     expected = {"blue": "1.0.0", "green": "9.9.9"}
     stop = threading.Event()
@@ -356,7 +359,7 @@ def test_keep_alive_clients_lose_no_request_while_the_weights_switch(reset: Rig)
         for cycle in range(20):
             time.sleep(0.05)
             begin, color = time.monotonic_ns(), COLORS[(cycle + 1) % 2]
-            _switch(reset.router, color)
+            _switch(reset.router, color, batched=cycle % 2 == 0)
             live.append((begin, time.monotonic_ns(), color))
     finally:
         stop.set()
@@ -375,6 +378,15 @@ def test_keep_alive_clients_lose_no_request_while_the_weights_switch(reset: Rig)
         if done < start < (live[index + 1][0] if index + 1 < len(live) else start + 1) and color != new
     ]
     assert stray == [], "requests routed to the old color after the switch returned (switch, ns after, color)"
+
+
+def test_set_weights_with_an_unknown_server_changes_nothing_on_the_real_router(reset: Rig) -> None:
+    """HAProxy would drain blue after refusing `purple`; the driver refuses first, and blue stays live."""
+    with pytest.raises(RouterError, match="has no server purple"):
+        reset.router.set_weights([("purple", 100), ("blue", 0)])
+    assert dict(reset.router.weights()) == {"blue": 100, "green": 0}
+    reset.router.set_weights([("green", 7), ("blue", 9)])
+    assert dict(reset.router.weights()) == {"blue": 9, "green": 7}
 
 
 def test_a_weight_change_takes_well_under_50_ms(reset: Rig, record_property: pytest.RecordProperty) -> None:

@@ -223,6 +223,32 @@ def test_set_weight_sends_one_set_server_command_and_times_it(api: FakeAPI, rout
     assert 0 < router.last_command_seconds < 2
 
 
+def test_set_weights_sends_both_changes_in_order_on_one_connection(api: FakeAPI, router: HAProxyRouter) -> None:
+    """A switch is one `cmd1; cmd2` line (the new color first), after one `show stat` that learns the servers."""
+    router.set_weights([("green", 100), ("blue", 0)])
+    router.set_weights([("blue", 100), ("green", 0)])
+    assert api.commands == [
+        "show stat colors 4 -1",
+        "set server colors/green weight 100; set server colors/blue weight 0",
+        "set server colors/blue weight 100; set server colors/green weight 0",
+    ]
+
+
+def test_set_weights_refuses_an_unknown_server_before_sending_anything(api: FakeAPI, router: HAProxyRouter) -> None:
+    """HAProxy would still drain blue after refusing purple; the driver sends nothing and names the servers."""
+    with pytest.raises(RouterError, match="has no server purple \\(it has blue, green\\); nothing was changed"):
+        router.set_weights([("purple", 100), ("blue", 0)])
+    assert not any(command.startswith("set ") for command in api.commands)
+
+
+def test_set_weights_reports_a_refusal_with_the_whole_line(api: FakeAPI, router: HAProxyRouter) -> None:
+    """A non-empty answer to the batch is a RouterError quoting the line and HAProxy's words."""
+    router.weights()
+    api.answer = lambda command: "Permission denied\n\n"
+    with pytest.raises(RouterError, match="refused `set server colors/green weight 100; set server colors/blue"):
+        router.set_weights([("green", 100), ("blue", 0)])
+
+
 def test_a_refused_command_names_address_command_answer_and_fix(api: FakeAPI, router: HAProxyRouter) -> None:
     """A non-empty answer is a RouterError quoting the command and HAProxy's words."""
     with pytest.raises(RouterError) as info:

@@ -48,9 +48,15 @@ class Routing:
     current: dict[str, int] = field(default_factory=lambda: {"blue": 0, "green": 0})
     lock: threading.Lock = field(default_factory=threading.Lock)
     weight_calls: list[tuple[str, int]] = field(default_factory=list)
+    leak_every: int = 0  # > 0: every n-th request goes to a drained (weight 0) color, as a faulty router would
+    picks: int = 0
 
     def pick(self) -> str | None:
         with self.lock:  # smooth weighted round robin
+            self.picks += 1
+            drained = [c for c, w in self.weights.items() if w == 0 and self.colors[c].running]
+            if self.leak_every and drained and self.picks % self.leak_every == 0:
+                return drained[0]
             live = {c: w for c, w in self.weights.items() if w > 0 and self.colors[c].running}
             if not live:
                 return None
@@ -286,6 +292,33 @@ def test_good_candidate_switches_without_failures(rollout: BlueGreen) -> None:
     assert report.probe.rate is not None
     assert report.probe.rate > 150
     assert all(v.passed for v in (*trigger_verdicts(report), *switch_verdicts(report, SLO))), report.describe()
+
+
+def test_a_router_that_keeps_sending_to_the_old_color_fails_the_stray_gate(
+    rollout: BlueGreen, local_router: LocalRouter
+) -> None:
+    """A router still sending every 10th request to blue at weight 0: switch_stray_responses fails, naming blue."""
+    local_router.routing.leak_every = 10
+    report = rollout.release(GOOD)
+    assert report.switch is not None
+    assert len(report.switch.stray) >= 10, report.describe()
+    assert {s.color for s in report.switch.stray} == {"blue"}
+    stray = next(v for v in switch_verdicts(report, SLO) if v.measurement.check == "switch_stray_responses")
+    assert stray.outcome is Outcome.FAIL
+    assert "200 from blue (sent " in stray.message()
+
+
+def test_slow_old_color_answers_in_flight_at_the_switch_are_not_stray(
+    rollout: BlueGreen, local_router: LocalRouter
+) -> None:
+    """Blue answers in 20 ms: requests sent before the router returned end after it, from blue, and are not stray."""
+    local_router.routing.colors["blue"].latency_ms = 20
+    report = rollout.release(GOOD, observe_s=0.5)
+    assert report.switch is not None
+    assert report.switch.in_flight >= 1, report.describe()
+    assert report.switch.stray == (), report.describe()
+    assert "0 stray of" in report.describe()
+    assert f"({report.switch.in_flight} in flight across them, not judged)" in report.describe()
 
 
 def test_manual_rollback_is_timed_from_the_request(rollout: BlueGreen) -> None:

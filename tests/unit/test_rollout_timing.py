@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_athalia.timing import cutover, detection_ms, failed_between, stray_after
+from pytest_athalia.timing import cutover, describe_strays, detection_ms, failed_between, stray_after
 from pytest_athalia.traffic import ProbeSample
 
 MS = 1_000_000
@@ -85,7 +85,30 @@ def test_automatic_rollback_is_not_blamed_for_the_bad_colors_answers() -> None:
 
 
 def test_stray_responses_after_the_switch() -> None:
-    """Requests started after the router calls returned must come from the candidate; others are stray."""
-    samples = [req(1, "blue"), req(3, "green"), req(4, "blue"), req(5, None, None), req(6, "green")]
+    """Answers to requests sent after the router calls returned must come from the candidate; others are stray."""
+    samples = [req(1, "blue"), req(3, "green"), req(4, "blue"), req(5, None, 200), req(6, "green")]
     stray = stray_after(samples, to_color="green", after_ns=2 * MS)
     assert [(s.start_ns // MS, s.color) for s in stray] == [(4, "blue"), (5, None)]
+
+
+def test_a_request_in_flight_at_the_switch_is_no_stray() -> None:
+    """Sent before the router returned (answered by the old color after it): in flight, not stray."""
+    in_flight = req(1.9, "blue", took_ms=30)
+    assert stray_after([in_flight, req(3, "green")], to_color="green", after_ns=2 * MS) == ()
+
+
+def test_a_failure_nobody_answered_is_a_failed_request_not_a_stray_answer() -> None:
+    """A transport error or the router's own 503 after the switch counts once: as a failure, not a stray."""
+    samples = [req(3, None, None), req(4, None, 503), req(5, "green")]
+    assert stray_after(samples, to_color="green", after_ns=2 * MS) == ()
+    assert len(failed_between(samples, 2 * MS, 10 * MS)) == 2
+
+
+def test_stray_description_names_color_status_and_send_time() -> None:
+    """The failure text says which color answered and how long after the router returned it was sent."""
+    strays = [req(2 + i, "blue") for i in range(5)]
+    text = describe_strays(strays, 1 * MS)
+    assert text == (
+        "answers to requests sent after the router calls returned: 200 from blue (sent 1.0 ms after), "
+        "200 from blue (sent 2.0 ms after), 200 from blue (sent 3.0 ms after) and 2 more"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,9 @@ from pytest_athalia.router import (
     FakeRouter,
     Router,
     ServerStats,
+    WeightBatch,
     WeightChange,
+    apply_weights,
     check_weight,
     wait_for_status,
 )
@@ -240,3 +242,48 @@ def test_built_in_make_router_leaves_other_stacks_and_disabled_rollouts_to_other
     )
     assert plugin.pytest_athalia_make_router(config=None, environment=env, stack=FakeStack(env)) is None  # type: ignore[arg-type]
     assert plugin.pytest_athalia_make_router(config=None, environment=disabled, stack=FakeStack(env)) is None  # type: ignore[arg-type]
+
+
+class _OneByOne:
+    """A Router without set_weights, as a project's own driver may be."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def url(self, path: str = "") -> str:
+        return "http://127.0.0.1:1" + path
+
+    def set_weight(self, server: str, weight: int) -> None:
+        self.calls.append((server, weight))
+
+    def weights(self) -> Mapping[str, int]:
+        return {}
+
+    def stats(self) -> tuple[ServerStats, ...]:
+        return ()
+
+
+def test_apply_weights_uses_one_call_when_the_router_batches() -> None:
+    """A WeightBatch router (the fake, HAProxy) gets one set_weights call with the changes in order."""
+    router = FakeRouter()
+    apply_weights(router, [("green", 100), ("blue", 0)])
+    assert router.calls == ["set_weights green 100, blue 0"]
+    assert dict(router.weights()) == {"blue": 0, "green": 100}
+
+
+def test_apply_weights_falls_back_to_one_call_per_change() -> None:
+    """A router with only set_weight gets the changes one by one, in order."""
+    router = _OneByOne()
+    assert isinstance(router, Router)
+    assert not isinstance(router, WeightBatch)
+    apply_weights(router, [("green", 100), ("blue", 0)])
+    assert router.calls == [("green", 100), ("blue", 0)]
+
+
+def test_fake_set_weights_changes_nothing_when_one_change_is_invalid() -> None:
+    """Every change is checked before any is applied: an unknown server leaves blue live."""
+    router = FakeRouter()
+    with pytest.raises(RouterError, match="no server 'purple'"):
+        router.set_weights([("blue", 0), ("purple", 100)])
+    assert dict(router.weights()) == {"blue": 100, "green": 0}
+    assert router.changes == []

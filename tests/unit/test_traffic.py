@@ -24,6 +24,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
+        if self.path == "/stall":  # every 10th request of a connection answers 100 ms late
+            self.served = getattr(self, "served", 0) + 1
+            if self.served % 10 == 0:
+                time.sleep(0.1)
         status = 500 if self.path == "/fail" else 200
         self.send_response(status)
         self.send_header("Content-Length", "2")
@@ -111,3 +115,13 @@ def test_probe_needs_an_http_url(bad: str) -> None:
     """Anything but http://host... is refused with the URL in the message."""
     with pytest.raises(RolloutError, match="needs an http:// URL"):
         TrafficProbe(bad)
+
+
+def test_a_client_catches_up_after_a_slow_answer(server: ThreadingHTTPServer) -> None:
+    """Every 10th answer 100 ms late (5 slots lost at 50 req/s per client): the clients catch up, 250 req/s hold."""
+    with TrafficProbe(url(server, "/stall"), rate=250, clients=5) as probe:
+        time.sleep(1.2)
+    log = probe.log()
+    assert sum(s.latency_ms >= 100 for s in log.samples) >= 10
+    assert log.rate is not None
+    assert log.rate >= 220, f"{log.rate:.0f} req/s"
