@@ -8,6 +8,7 @@ leftovers, and the pid in the name tells whether the run that owns them is still
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
@@ -449,10 +450,17 @@ def generated_root() -> Path:
     return Path(tempfile.gettempdir()) / "athalia"
 
 
-def sweep_files(root: Path | None = None, *, pid_alive: Callable[[int], bool] = pid_alive) -> tuple[Path, ...]:
-    """Remove the generated-file folders of runs whose owner process is dead; return them.
+_WATCHDOG_LOG = re.compile(r"watchdog-(?P<pid>[0-9]+)\.log")
+LOG_KEEP_SECONDS = 7 * 24 * 3600  # a crashed run's watchdog log stays a week for reading
 
-    A run removes its own folder when its stack stops; only a killed run leaves one behind.
+
+def sweep_files(
+    root: Path | None = None, *, pid_alive: Callable[[int], bool] = pid_alive, now: float | None = None
+) -> tuple[Path, ...]:
+    """Remove what dead runs left in `root` (default :func:`generated_root`); return what went.
+
+    A run removes its generated-file folder when its stack stops, and its watchdog log when it
+    ends cleanly; only a killed run leaves them behind. Its log is kept for a week.
     """
     folder = generated_root() if root is None else root
     removed: list[Path] = []
@@ -460,7 +468,15 @@ def sweep_files(root: Path | None = None, *, pid_alive: Callable[[int], bool] = 
         entries = list(folder.iterdir())
     except OSError:
         return ()
+    oldest = (time.time() if now is None else now) - LOG_KEEP_SECONDS
     for entry in entries:
+        log = _WATCHDOG_LOG.fullmatch(entry.name)
+        if log is not None:
+            with contextlib.suppress(OSError):
+                if entry.is_file() and entry.stat().st_mtime < oldest and not pid_alive(int(log["pid"])):
+                    entry.unlink()
+                    removed.append(entry)
+            continue
         owner = owner_pid(entry.name.rpartition("-")[0])
         if owner is None or pid_alive(owner) or not entry.is_dir() or entry.is_symlink():
             continue

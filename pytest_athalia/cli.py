@@ -110,7 +110,7 @@ def _cleanup(args: argparse.Namespace) -> int:
         start = time.monotonic()
         removed = sweep(api, include_live=args.all)
         for folder in sweep_files():
-            _say(f"removed generated files of a dead run: {folder}")
+            _say(f"removed files of a dead run: {folder}")
         for leftovers in removed:
             _say(f"removed {leftovers.describe()}")
         kept = [f.project for f in find_leftovers(api)]

@@ -9,7 +9,6 @@ import contextlib
 import os
 import platform
 import signal
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,9 +101,10 @@ class AthaliaRuntime:
     @property
     def watchdog(self) -> Any:
         if self._watchdog is None:
+            from .cleanup import generated_root
             from .watchdog import Watchdog
 
-            logdir = Path(tempfile.gettempdir()) / "athalia"
+            logdir = generated_root()
             logdir.mkdir(parents=True, exist_ok=True)
             self._watchdog = Watchdog.start(log_path=logdir / f"watchdog-{os.getpid()}.log")
         return self._watchdog
@@ -136,7 +136,7 @@ class AthaliaRuntime:
         from .cleanup import DockerResources, sweep, sweep_files
 
         for folder in sweep_files():
-            self.progress.line(f"removed generated files of a dead run: {folder}")
+            self.progress.line(f"removed files of a dead run: {folder}")
         try:
             removed = sweep(DockerResources.from_env())
         except AthaliaError as exc:

@@ -362,3 +362,17 @@ def test_sweep_files_removes_only_folders_of_dead_owners(tmp_path: Path) -> None
 def test_sweep_files_without_the_folder_does_nothing(tmp_path: Path) -> None:
     """No generated-files folder yet: nothing to sweep, no error."""
     assert sweep_files(tmp_path / "missing") == ()
+
+
+def test_sweep_files_removes_week_old_watchdog_logs_of_dead_runs(tmp_path: Path) -> None:
+    """A crashed run's watchdog log stays a week for reading, then goes; a live run's log always stays."""
+    old_dead, new_dead, old_live = (tmp_path / f"watchdog-{pid}.log" for pid in (111, 222, 333))
+    for log in (old_dead, new_dead, old_live):
+        log.write_text("sent SIGKILL\n", encoding="utf-8")
+    now = 10 * 24 * 3600.0
+    for log in (old_dead, old_live):
+        os.utime(log, (0, 0))
+    os.utime(new_dead, (now - 3600, now - 3600))
+    removed = sweep_files(tmp_path, pid_alive=lambda pid: pid == 333, now=now)
+    assert removed == (old_dead,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["watchdog-222.log", "watchdog-333.log"]
