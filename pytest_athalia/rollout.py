@@ -35,17 +35,7 @@ from .timing import cutover, detection_ms, failed_between, stray_after
 from .traffic import Clock, ProbeLog, ProbeSample, TrafficProbe
 from .triggers import CheckSample, TriggerResult, evaluate_triggers
 
-__all__ = [
-    "BlueGreen",
-    "Candidate",
-    "Phase",
-    "Plan",
-    "ReleaseReport",
-    "RollbackReport",
-    "SmokeReport",
-    "SmokeResult",
-    "SwitchReport",
-]
+__all__ = ["BlueGreen"]
 
 
 _NEXT: Mapping[Phase, frozenset[Phase]] = {

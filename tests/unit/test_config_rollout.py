@@ -48,16 +48,6 @@ slo:
 )
 
 
-@pytest.fixture
-def envdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project with a compose file and an empty environments folder; cwd is the project."""
-    (tmp_path / "docker-compose.yml").write_text("services: {}\n", encoding="utf-8")
-    folder = tmp_path / "environments"
-    folder.mkdir()
-    monkeypatch.chdir(tmp_path)
-    return folder
-
-
 def load(envdir: Path, text: str) -> Plan:
     (envdir / "dev.yml").write_text(text, encoding="utf-8")
     return Plan.from_environment(load_environment("dev", envdir))
