@@ -136,7 +136,8 @@ def drill_verdict(report: ReleaseReport, trigger: str) -> Verdict:
         why = report.error or f"the {trigger} trigger was not evaluated (is rollout.triggers.{trigger} enabled?)"
         return Verdict(nothing, Threshold(0, Comparison.AT_LEAST, ""), Outcome.FAIL, why)
     measurement = Measurement(f"drill_{trigger}", result.value, result.unit, result.samples, _window(result))
-    threshold = Threshold(result.threshold, Comparison.AT_LEAST, result.unit)
+    # Each trigger fires above its threshold (the health trigger's is one failure short of it).
+    threshold = Threshold(result.threshold, Comparison.AT_LEAST, result.unit, strict=True)
     fired = report.fired
     if fired is not None and fired.trigger == trigger:
         return Verdict(measurement, threshold, Outcome.PASS, "fired: " + fired.describe())

@@ -117,7 +117,9 @@ def test_drill_passes_only_when_its_own_trigger_fired() -> None:
     """The drill passes when its trigger fired; another trigger firing first fails it, naming that one."""
     fired = trigger("error_rate", TriggerState.FIRED, 0.4, 0.05)
     done = report(phase=Phase.ROLLED_BACK, triggers=(fired,), rollback=rollback(2.0, fired=fired))
-    assert drill_verdict(done, "error_rate").passed
+    passed = drill_verdict(done, "error_rate")
+    assert passed.passed
+    assert "threshold > 0.05 ratio" in passed.message()  # the condition under which the trigger fires
     other = report(
         phase=Phase.ROLLED_BACK,
         triggers=(fired, trigger("latency", TriggerState.QUIET, 0.01, 0.05)),
