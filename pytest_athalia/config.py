@@ -28,7 +28,7 @@ from pytest_athalia.config_load import LoadSpec
 from pytest_athalia.config_rollout import RollbackSLO, RolloutSpec
 from pytest_athalia.config_security import SecuritySpec
 from pytest_athalia.errors import ConfigError
-from pytest_athalia.schema import EnvName, EnvValue, Model, URLPath, list_only, path_text
+from pytest_athalia.schema import EnvName, EnvValue, Model, PositiveNumber, URLPath, list_only, path_text
 
 __all__ = [
     "Environment",
@@ -61,11 +61,8 @@ Provider = Literal["compose"]
 class StartupSLO(Model):
     """How fast the stack must become healthy."""
 
-    max_seconds: float = Field(
+    max_seconds: PositiveNumber = Field(
         default=180.0,
-        strict=True,
-        gt=0,
-        allow_inf_nan=False,
         description="a number of seconds greater than 0",
     )
 
@@ -74,19 +71,13 @@ class HealthSLO(Model):
     """What the health endpoint must deliver once the stack is up."""
 
     samples: int = Field(default=20, strict=True, ge=1, description="a whole number of samples, at least 1")
-    max_p95_ms: float = Field(
+    max_p95_ms: PositiveNumber = Field(
         default=500.0,
-        strict=True,
-        gt=0,
-        allow_inf_nan=False,
         description="a number of milliseconds greater than 0",
     )
-    min_success_ratio: float = Field(
+    min_success_ratio: PositiveNumber = Field(
         default=1.0,
-        strict=True,
-        gt=0,
         le=1,
-        allow_inf_nan=False,
         description="a number greater than 0 and at most 1 (1.0: every sample must succeed)",
     )
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from pytest_athalia.schema import EnvName, EnvValue, Model, URLPath
+from pytest_athalia.schema import EnvName, EnvValue, Model, Number, PositiveNumber, URLPath
 
 __all__ = [
     "CandidateSpec",
@@ -67,31 +67,23 @@ class ProbeSpec(Model):
         default=None,
         description="a URL path starting with '/' (default: stack.version_path, else stack.health_path)",
     )
-    rate: float = Field(
+    rate: Number = Field(
         default=300.0,
-        strict=True,
         ge=200,
         le=5000,
-        allow_inf_nan=False,
         description="a number of requests per second from 200 to 5000",
     )
     clients: int = Field(
         default=6, strict=True, ge=1, le=64, description="a whole number of keep-alive clients from 1 to 64"
     )
-    timeout_ms: float = Field(
+    timeout_ms: PositiveNumber = Field(
         default=2000.0,
-        strict=True,
-        gt=0,
         le=60000,
-        allow_inf_nan=False,
         description="a number of milliseconds per request, greater than 0 and at most 60000",
     )
-    max_seconds: float = Field(
+    max_seconds: PositiveNumber = Field(
         default=60.0,
-        strict=True,
-        gt=0,
         le=600,
-        allow_inf_nan=False,
         description="a number of seconds greater than 0 and at most 600 (the probe's hard time bound)",
     )
 
@@ -103,21 +95,17 @@ class SmokeSpec(Model):
         default=(),
         description="a list of URL paths starting with '/' (default: [stack.health_path])",
     )
-    timeout_ms: float = Field(
-        default=2000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
-    )
+    timeout_ms: PositiveNumber = Field(default=2000.0, description="a number of milliseconds greater than 0")
 
 
 class ErrorRateTrigger(Model):
     """Roll back when the candidate's share of failed probe requests exceeds a limit."""
 
     enabled: bool = Field(default=True, strict=True, description="true or false")
-    max_ratio: float = Field(
+    max_ratio: Number = Field(
         default=0.05,
-        strict=True,
         ge=0,
         lt=1,
-        allow_inf_nan=False,
         description="a ratio from 0 to below 1 (0.05: roll back above 5 % failed requests)",
     )
     min_samples: int = Field(default=50, strict=True, ge=1, description="a whole number of probe requests, at least 1")
@@ -127,9 +115,7 @@ class LatencyTrigger(Model):
     """Roll back when the candidate's p95 latency through the router exceeds a limit."""
 
     enabled: bool = Field(default=True, strict=True, description="true or false")
-    max_p95_ms: float = Field(
-        default=250.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
-    )
+    max_p95_ms: PositiveNumber = Field(default=250.0, description="a number of milliseconds greater than 0")
     min_samples: int = Field(default=10, strict=True, ge=1, description="a whole number of probe requests, at least 1")
 
 
@@ -141,11 +127,9 @@ class HealthTrigger(Model):
         default=None,
         description="a URL path starting with '/' (default: stack.ready_path, else stack.health_path)",
     )
-    interval_ms: float = Field(
+    interval_ms: Number = Field(
         default=50.0,
-        strict=True,
         ge=10,
-        allow_inf_nan=False,
         description="a number of milliseconds between checks, at least 10",
     )
     max_failures: int = Field(
@@ -173,16 +157,12 @@ class ExternalTrigger(Model):
         min_length=1,
         description="a regular expression; when set, the signal says roll back when the answer body or output matches",
     )
-    interval_ms: float = Field(
+    interval_ms: Number = Field(
         default=200.0,
-        strict=True,
         ge=10,
-        allow_inf_nan=False,
         description="a number of milliseconds between polls, at least 10",
     )
-    timeout_ms: float = Field(
-        default=1000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
-    )
+    timeout_ms: PositiveNumber = Field(default=1000.0, description="a number of milliseconds greater than 0")
 
     @model_validator(mode="after")
     def _one_source(self) -> ExternalTrigger:
@@ -198,11 +178,9 @@ class ExternalTrigger(Model):
 class TriggersSpec(Model):
     """The four automatic-rollback triggers, judged over a sliding window of samples."""
 
-    window_ms: float = Field(
+    window_ms: Number = Field(
         default=1000.0,
-        strict=True,
         ge=100,
-        allow_inf_nan=False,
         description="a number of milliseconds, at least 100 (the sliding window each trigger judges)",
     )
     error_rate: ErrorRateTrigger = ErrorRateTrigger()
@@ -221,19 +199,13 @@ class RolloutSpec(Model):
     )
     router: RouterSpec = RouterSpec()
     candidate: CandidateSpec = CandidateSpec()
-    deploy_timeout_s: float = Field(
+    deploy_timeout_s: PositiveNumber = Field(
         default=120.0,
-        strict=True,
-        gt=0,
-        allow_inf_nan=False,
         description="a number of seconds greater than 0 (deploying a color and waiting until it is healthy)",
     )
-    observe_s: float = Field(
+    observe_s: PositiveNumber = Field(
         default=3.0,
-        strict=True,
-        gt=0,
         le=300,
-        allow_inf_nan=False,
         description="a number of seconds greater than 0 and at most 300 (how long a live candidate is watched)",
     )
     probe: ProbeSpec = ProbeSpec()
@@ -251,12 +223,8 @@ class RolloutSpec(Model):
 class RollbackSLO(Model):
     """How fast and how cleanly a switch or a rollback must complete."""
 
-    max_ms: float = Field(
-        default=1000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
-    )
-    max_switch_ms: float = Field(
-        default=1000.0, strict=True, gt=0, allow_inf_nan=False, description="a number of milliseconds greater than 0"
-    )
+    max_ms: PositiveNumber = Field(default=1000.0, description="a number of milliseconds greater than 0")
+    max_switch_ms: PositiveNumber = Field(default=1000.0, description="a number of milliseconds greater than 0")
     max_failed_requests: int = Field(
         default=0, strict=True, ge=0, description="a whole number of failed requests, at least 0"
     )

@@ -12,7 +12,7 @@ from typing import Annotated, Final, Literal, get_args
 
 from pydantic import BeforeValidator, Field, field_validator
 
-from pytest_athalia.schema import Model, list_only, path_text
+from pytest_athalia.schema import Model, Number, list_only, path_text
 
 __all__ = [
     "SEVERITIES",
@@ -87,9 +87,7 @@ class TrivySpec(Model):
         default=None,
         description="a directory for Trivy's cache and vulnerability DB (default: $TRIVY_CACHE_DIR or ~/.cache/trivy)",
     )
-    timeout_seconds: float = Field(
-        default=300.0, strict=True, ge=1, le=3600, allow_inf_nan=False, description="a number of seconds, 1 to 3600"
-    )
+    timeout_seconds: Number = Field(default=300.0, ge=1, le=3600, description="a number of seconds, 1 to 3600")
     images: Annotated[tuple[str, ...], BeforeValidator(list_only)] | None = Field(
         default=None,
         description="a list of image references, e.g. [athalia-demo/app:1.0.0] (default: the stack's images)",
@@ -135,9 +133,7 @@ class BanditSpec(Model):
     exclude: Annotated[tuple[Path, ...], BeforeValidator(list_only)] = Field(
         default=(), description="a list of paths or globs to leave out, e.g. [../app/tests]"
     )
-    timeout_seconds: float = Field(
-        default=300.0, strict=True, ge=1, le=3600, allow_inf_nan=False, description="a number of seconds, 1 to 3600"
-    )
+    timeout_seconds: Number = Field(default=300.0, ge=1, le=3600, description="a number of seconds, 1 to 3600")
 
 
 class SecuritySpec(Model):

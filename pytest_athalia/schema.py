@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from pytest_athalia import secrets
 
-__all__ = ["EnvName", "EnvValue", "Model", "URLPath", "env_value", "list_only", "path_text"]
+__all__ = ["EnvName", "EnvValue", "Model", "Number", "PositiveNumber", "URLPath", "env_value", "list_only", "path_text"]
 
 ENV_NAME_PATTERN: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 
@@ -55,3 +55,6 @@ def env_value(value: object) -> object:
 EnvName = Annotated[str, BeforeValidator(env_name)]
 EnvValue = Annotated[str, BeforeValidator(env_value)]
 URLPath = Annotated[str, Field(strict=True, pattern=r"^/\S*$")]
+# Finite numbers (YAML's `.inf` and `.nan` refused), not strings; fields add their bounds and description.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+PositiveNumber = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
