@@ -25,6 +25,7 @@ from .errors import DockerUnavailable, StackError, StackTimeout
 __all__ = [
     "CommandResult",
     "GroupRegistry",
+    "compose_argv",
     "compose_version",
     "docker_engine_version",
     "run_command",
@@ -54,6 +55,15 @@ class CommandResult:
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
+
+
+def compose_argv(project: str, project_directory: object, files: Sequence[object]) -> list[str]:
+    """``docker compose`` with our fixed options for one project; append the subcommand."""
+    argv = ["docker", "compose", "--ansi", "never", "--project-name", project]
+    argv += ["--project-directory", str(project_directory)]
+    for file in files:
+        argv += ["-f", str(file)]
+    return argv
 
 
 @cache

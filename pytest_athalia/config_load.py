@@ -23,7 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-from pytest_athalia.schema import Model, list_only, path_text
+from pytest_athalia.schema import Model, PositiveNumber, list_only, path_text
 from pytest_athalia.thresholds import VALID_FORMS, LoadThreshold, parse_threshold
 
 __all__ = ["LoadSpec", "is_loopback", "parse_seconds"]
@@ -117,9 +117,7 @@ class LoadSpec(Model):
         description="a locustfile path relative to the environment file, e.g. ../locustfile.py",
     )
     users: int = Field(default=10, strict=True, ge=1, le=100_000, description="a whole number of users from 1")
-    spawn_rate: float = Field(
-        default=10.0, gt=0, allow_inf_nan=False, description="a number of users started per second, greater than 0"
-    )
+    spawn_rate: PositiveNumber = Field(default=10.0, description="a number of users started per second, greater than 0")
     duration: Seconds = Field(default=30.0, description=_DURATION_FORMS)
     workers: int = Field(
         default=0,
@@ -171,12 +169,10 @@ class LoadSpec(Model):
         ge=1,
         description="a whole number of requests from 1 that a threshold needs before it can pass",
     )
-    max_generator_cpu: float = Field(
+    max_generator_cpu: PositiveNumber = Field(
         default=90.0,
-        gt=0,
         le=100,
-        allow_inf_nan=False,
-        description="a CPU percentage above 0 and at most 100; above it the generator is saturated",
+        description="a CPU percentage above 0 and at most 100; at or above it the generator is saturated",
     )
 
     @field_validator("target", mode="before")

@@ -127,7 +127,7 @@ def athalia_security(
     targets, _ = _targets(pytestconfig, athalia_environment)
     scans = SecurityScans(
         athalia_environment,
-        trivy=lambda: athalia_trivy,
+        trivy=athalia_trivy,
         bandit=athalia_bandit,
         images=athalia_docker_images,
         cache=athalia_scan_cache,

@@ -45,9 +45,7 @@ class Gate:
 
     def apply(self, verdict: Verdict, *, detail: str = "") -> Verdict:
         """Record `verdict` and fail the test unless it passed; `detail` is added to the failure text."""
-        for name, value in verdict_properties(verdict):
-            self._record(name, value)
-        self.verdicts.append(verdict)
+        self._keep(verdict)
         if verdict.outcome is not Outcome.PASS:
             # Fail closed: an inconclusive gate never passes.
             pytest.fail(verdict.message() + (f"\n{detail}" if detail else ""), pytrace=False)
@@ -56,13 +54,16 @@ class Gate:
     def apply_all(self, verdicts: Sequence[Verdict], *, title: str = "checks", detail: str = "") -> None:
         """Record every verdict, then fail once listing all that did not pass (one breach hides no other)."""
         for verdict in verdicts:
-            for name, value in verdict_properties(verdict):
-                self._record(name, value)
-        self.verdicts.extend(verdicts)
+            self._keep(verdict)
         failed = [v.message() for v in verdicts if v.outcome is not Outcome.PASS]
         if failed:
             text = f"{len(failed)} of {len(verdicts)} {title} did not pass:\n" + "\n".join(failed)
             pytest.fail(text + (f"\n{detail}" if detail else ""), pytrace=False)
+
+    def _keep(self, verdict: Verdict) -> None:
+        for name, value in verdict_properties(verdict):
+            self._record(name, value)
+        self.verdicts.append(verdict)
 
     def record(self, check: str, measured: float, unit: str, samples: int = 1) -> None:
         """Record a value that is reported but not gated (e.g. image build time)."""

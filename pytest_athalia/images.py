@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -32,6 +31,7 @@ from typing import Any, Final, Literal, Protocol, final
 import docker
 import requests
 
+from pytest_athalia.compose import stop_process_group
 from pytest_athalia.errors import DockerUnavailable, ImageError
 
 __all__ = [
@@ -566,15 +566,8 @@ def _popen(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """End ``proc``'s process group: politely first, so debootstrap's children quit too."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, None)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    # Politely first, so debootstrap's children quit too.
+    stop_process_group(proc, term_grace=10.0)
 
 
 def _run_logged(argv: Sequence[str], *, env: dict[str, str] | None = None) -> tuple[int, list[str]]:

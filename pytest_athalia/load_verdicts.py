@@ -126,19 +126,15 @@ def windows(
     if not series or width < 1:
         return ()
     origin = series[0].t if origin is None else origin
-    by_t = {s.t: s for s in series}
+    # Each second's part once: a second lies in `width` windows.
+    if endpoint is None:
+        part_of = {s.t: [s.total()] for s in series}
+    else:
+        part_of = {s.t: [e for e in s.endpoints if e.key == endpoint] for s in series}
     first, last = series[0].t, series[-1].t
     out = []
     for start in range(first, last - width + 2):
-        parts: list[EndpointStats] = []
-        for t in range(start, start + width):
-            second = by_t.get(t)
-            if second is None:
-                continue
-            if endpoint is None:
-                parts.append(second.total())
-            else:
-                parts.extend(e for e in second.endpoints if e.key == endpoint)
+        parts = [part for t in range(start, start + width) for part in part_of.get(t, ())]
         merged = merge_stats(parts, method="", name=endpoint or TOTAL, seconds=float(width))
         out.append(Window(start - origin, start - origin + width, merged))
     return tuple(out)
@@ -166,10 +162,7 @@ def _window_verdict(
         return Verdict(measurement, limit, Outcome.FAIL, f"'{threshold.text}'; {why}")
     judged = [(w, *measure(w.stats, threshold)) for w in found]
     breaches = [(w, v, n) for w, v, n in judged if v is None or not threshold.holds(v)]
-    if breaches:
-        worst = next(((w, v, n) for w, v, n in breaches if v is None), None) or _worst(breaches, threshold)
-    else:
-        worst = _worst(judged, threshold)
+    worst = _worst(breaches or judged, threshold)  # a window with no answer at all ranks worst
     w, value, samples = worst
     note = f"{len(breaches)} of {len(found)} windows breached" if breaches else f"all {len(found)} windows met it"
     if value is None:
@@ -220,8 +213,8 @@ def generator_verdict(generator: GeneratorLoad, limit: float) -> Verdict:
         generator.samples,
         f"busiest process, held {generator.sustain_seconds} s",
     )
-    threshold = Threshold(limit, Comparison.AT_MOST, "%")
-    saturated = generator.sustained_cpu is not None and generator.sustained_cpu >= limit
+    threshold = Threshold(limit, Comparison.AT_MOST, "%", strict=True)  # at the limit is saturated
+    saturated = generator.sustained_cpu is not None and not threshold.holds(generator.sustained_cpu)
     if saturated or generator.locust_warning:
         why = (
             f"the load generator saturated its CPU (its busiest process needed {generator.sustained_cpu:.0f}% "

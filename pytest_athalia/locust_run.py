@@ -171,8 +171,7 @@ def run_locust(
                 returncode = proc.wait(timeout=tick)
                 break
             except subprocess.TimeoutExpired:
-                if time.monotonic() - start > plan.timeout:
-                    _stop(proc)
+                if time.monotonic() - start > plan.timeout:  # stopped by the handler below
                     raise LoadError(
                         f"athalia: Locust did not finish within {plan.timeout:.0f} s (load.duration plus a margin "
                         "for start-up, workers and shutdown) and was stopped. "

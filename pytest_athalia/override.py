@@ -29,7 +29,9 @@ from typing import Any, Final
 
 import yaml
 
+from .cleanup import generated_root
 from .errors import StackError
+from .images import DEFAULT_PULL_SOURCE
 from .router import COLOR_HEADER, COLORS, Color
 
 __all__ = [
@@ -62,7 +64,6 @@ GREEN_SUFFIX: Final = "-green"
 CONFIG_PATH: Final = "/etc/athalia/haproxy.cfg"
 CONFIG_NAME: Final = "athalia-router-cfg"
 DEPLOY_ENV_PREFIX: Final = "ATHALIA_DEPLOY_ENV_"
-DEFAULT_BASE_IMAGE: Final = "debian:bookworm-slim"
 RECIPE_LABEL: Final = "dev.athalia.router.recipe"
 INITIAL_WEIGHTS: Final[Mapping[Color, int]] = {"blue": 100, "green": 0}
 
@@ -303,7 +304,7 @@ class OverrideFiles:
     """A private folder (0700) for one project's generated files (0600), removed with :meth:`remove`."""
 
     def __init__(self, project: str, root: Path | None = None) -> None:
-        parent = root if root is not None else Path(tempfile.gettempdir()) / "athalia"
+        parent = root if root is not None else generated_root()
         parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f"{project}-", dir=parent))  # mkdtemp: mode 0700
 
@@ -356,7 +357,7 @@ def router_image_present(image: str, docker: str = "docker") -> bool:
 
 def router_build_command(image: str, context: str, environ: Mapping[str, str]) -> list[str]:
     """``docker build`` of the router image, FROM the stack's BASE_IMAGE (default debian:bookworm-slim)."""
-    base = environ.get("BASE_IMAGE") or DEFAULT_BASE_IMAGE
+    base = environ.get("BASE_IMAGE") or DEFAULT_PULL_SOURCE
     return [
         "docker",
         "build",

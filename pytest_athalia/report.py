@@ -27,6 +27,7 @@ __all__ = [
     "info_properties",
     "redact_values",
     "verdict_properties",
+    "write_atomically",
 ]
 
 PREFIX = "athalia."
@@ -114,18 +115,22 @@ class ReportBook:
         would hide them from the redactor, and masking could break the JSON's structure.
         """
         data = self.as_json() if redact is None else redact_values(self.as_json(), redact)
-        text = json.dumps(data, indent=2, sort_keys=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".athalia-", suffix=".json", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text + "\n")
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; artifacts are shared
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".athalia-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; artifacts are shared
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def redact_values(value: Any, redact: Callable[[str], str]) -> Any:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from .config_rollout import ExternalTrigger
 from .errors import AthaliaError, RolloutError, RouterError
 from .release import Candidate, Phase, Plan, ReleaseReport, RollbackReport, SmokeReport, SmokeResult, SwitchReport
-from .router import COLORS, Color, ColorStack, Router, apply_weights
+from .router import COLORS, Color, ColorStack, Router, apply_weights, wait_until_serving
 from .signals import Poller, external_check, http_check, router_status_check
 from .timing import cutover, detection_ms, failed_between, stray_after
 from .traffic import Clock, ProbeLog, ProbeSample, TrafficProbe
@@ -66,8 +66,12 @@ class _Watch:
     def external_checks(self) -> tuple[CheckSample, ...]:
         return self.external.samples() if self.external is not None else ()
 
+    @property
+    def pollers(self) -> tuple[Poller, ...]:
+        return (*self.health, *([self.external] if self.external else []))
+
     def stop(self) -> ProbeLog:
-        for poller in [*self.health, *([self.external] if self.external else [])]:
+        for poller in self.pollers:
             poller.stop()
         return self.probe.stop()
 
@@ -167,13 +171,11 @@ class BlueGreen:
 
     def _wait_router_up(self, color: Color) -> SmokeResult:
         # A switch to a server the router still holds DOWN would answer 503 to everyone.
-        check = router_status_check(self.router, color)
-        deadline = time.monotonic() + self.plan.deploy_timeout_s
-        ok, detail = check()
-        while ok is not True and time.monotonic() < deadline:
-            time.sleep(0.05)
-            ok, detail = check()
-        return SmokeResult("(router)", self.router.url(), ok is True, detail)
+        try:
+            seconds = wait_until_serving(self.router, color, timeout=self.plan.deploy_timeout_s)
+        except RouterError as exc:
+            return SmokeResult("(router)", self.router.url(), False, str(exc))
+        return SmokeResult("(router)", self.router.url(), True, f"the router holds {color} up after {seconds:.2f} s")
 
     def switch(self) -> tuple[int, int]:
         """Send all traffic to the smoke-tested candidate; returns (start, router calls done) in clock ns."""
@@ -240,9 +242,12 @@ class BlueGreen:
             return replace(base, phase=self.phase, error=f"the smoke test of {color} failed: {smoke.describe()}")
         watch = self._start_probe(plan, color)
         try:
+            self._make_pollers(watch, plan)  # before the switch: finding the color's address runs compose
             self._say(f"switching {previous} → {color} under {plan.probe.rate:.0f} req/s")
             switch_start, switch_done = self.switch()
-            self._start_pollers(watch, plan, switch_done)
+            watch.since_ns = switch_done
+            for poller in watch.pollers:
+                poller.start()
             fired, triggers = self._watch(watch, plan, observe)
             rollback_at: tuple[int, int] | None = None
             if fired is not None or manual_rollback:
@@ -290,8 +295,7 @@ class BlueGreen:
             time.sleep(0.01)
         return watch
 
-    def _start_pollers(self, watch: _Watch, plan: Plan, since_ns: int) -> None:
-        watch.since_ns = since_ns
+    def _make_pollers(self, watch: _Watch, plan: Plan) -> None:
         bound = plan.probe.max_seconds
         health = plan.triggers.health
         if health.enabled:
@@ -311,8 +315,6 @@ class BlueGreen:
             watch.external = Poller(
                 "external", check, interval_s=external.interval_ms / 1000, max_seconds=bound, clock=self._clock
             )
-        for poller in [*watch.health, *([watch.external] if watch.external else [])]:
-            poller.start()
 
     def _watch(
         self, watch: _Watch, plan: Plan, observe_s: float

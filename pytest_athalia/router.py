@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Literal, Protocol, final, runtime_checkable
 
@@ -30,7 +30,8 @@ __all__ = [
     "WeightChange",
     "apply_weights",
     "check_weight",
-    "wait_for_status",
+    "serving",
+    "wait_until_serving",
 ]
 
 Color = Literal["blue", "green"]
@@ -131,30 +132,37 @@ def check_weight(server: str, weight: int) -> None:
         )
 
 
-def wait_for_status(
-    router: Router,
-    server: str,
-    *,
-    status: str = "UP",
-    timeout: float = 10.0,
-    interval: float = 0.05,
-) -> float:
-    """Seconds until the router reports `server` with `status` (e.g. a freshly deployed color is UP).
+def serving(status: str) -> bool | None:
+    """Whether a server with this ``show stat`` status takes what its weight sends it.
+
+    True for UP (also "UP 1/2": one failed check so far), DRAIN (up at weight 0) and NO CHECK;
+    False for DOWN, MAINT and NOLB; None for anything else.
+    """
+    upper = status.upper()
+    if upper.startswith(("DOWN", "MAINT", "NOLB")):
+        return False
+    return True if upper.startswith(("UP", "DRAIN", "NO CHECK")) else None
+
+
+def wait_until_serving(router: Router, server: str, *, timeout: float = 10.0, interval: float = 0.05) -> float:
+    """Seconds until the router holds `server` :func:`serving` (e.g. a freshly deployed color).
 
     A container that compose reports healthy is UP in HAProxy only after its address is resolved and
     its first health check passed (about a second); switching traffic before that would answer 503.
     Raises RouterError naming the last status seen when `timeout` passes.
     """
     start = time.monotonic()
-    seen = "no stats"
     while True:
-        current = {s.server: s.status for s in router.stats()}
-        seen = current.get(server, f"no server {server!r} (servers: {', '.join(current) or 'none'})")
-        if seen == status:
+        try:
+            current = {s.server: s.status for s in router.stats()}
+            seen = current.get(server, f"no server {server!r} (servers: {', '.join(current) or 'none'})")
+        except RouterError as exc:
+            current, seen = {}, f"stats unavailable: {exc}"
+        if server in current and serving(seen):
             return time.monotonic() - start
         if time.monotonic() - start >= timeout:
             raise RouterError(
-                f"athalia: the router did not report server {server} as {status} within {timeout:g} s; "
+                f"athalia: the router did not report server {server} as UP within {timeout:g} s; "
                 f"last status: {seen}. A color that compose reports healthy must also pass the router's health "
                 "check (stack.health_path); check the color's logs and the router's (service athalia-router)."
             )
@@ -262,9 +270,6 @@ class FakeRouter:
     def weight_history(self, server: str) -> tuple[int, ...]:
         """The weights set on `server`, in order."""
         return tuple(change.weight for change in self.changes if change.server == server)
-
-    def servers(self) -> Iterable[str]:
-        return tuple(self._stats)
 
     def _call(self, what: str) -> None:
         self.calls.append(what)

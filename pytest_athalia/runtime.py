@@ -22,7 +22,7 @@ import pytest
 from .config import Environment, load_environment
 from .errors import AthaliaError, ConfigError
 from .progress import Progress, terminal_progress
-from .report import ReportBook
+from .report import ReportBook, write_atomically
 from .secrets import Redactor
 from .settings import Settings, read_settings
 from .stack import Stack, StartupReport
@@ -70,8 +70,14 @@ class AthaliaRuntime:
         # Validate now when the user chose an environment or has an environments folder.
         try:
             if settings.env_is_explicit or envdir.value.is_dir():
+                # The default folder came from no setting: name every one that would move it.
+                where = (
+                    "--athalia-environments, ATHALIA_ENVIRONMENTS or ini athalia_environments"
+                    if envdir.origin == "default"
+                    else envdir.origin
+                )
                 environment = load_environment(
-                    settings.env.value, envdir.value, origin=settings.env.origin, folder_origin=envdir.origin
+                    settings.env.value, envdir.value, origin=settings.env.origin, folder_origin=where
                 )
         except ConfigError as exc:
             # --help must still work with a bad ATHALIA_ENV; a folder that nobody configured
@@ -199,12 +205,16 @@ class AthaliaRuntime:
     def _redact_junit(self) -> None:
         """Mask secrets in the JUnit file too: testsuite properties bypass the test reports we redact."""
         xmlpath = getattr(self.config.option, "xmlpath", None)
-        if not self.redactor or not xmlpath or not os.path.isfile(xmlpath):
+        if not self.redactor or not xmlpath:
             return
-        text = Path(xmlpath).read_text(encoding="utf-8")
+        # Where pytest's junitxml wrote it: it expands ~ and $VARS first.
+        path = Path(os.path.abspath(os.path.expanduser(os.path.expandvars(xmlpath))))
+        if not path.is_file():
+            return
+        text = path.read_text(encoding="utf-8")
         masked = self.redactor.redact(text, also_escaped=xml_escape)
         if masked != text:
-            Path(xmlpath).write_text(masked, encoding="utf-8")
+            write_atomically(path, masked)
 
     # -- SIGTERM: turn it into an interrupt so finalizers and reports still run ----------------------
     def _install_sigterm(self) -> None:

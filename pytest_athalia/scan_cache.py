@@ -19,12 +19,11 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from .report import write_atomically
 from .scan import Finding, Kind, ScanResult
 
 __all__ = ["ScanCache", "cache_key"]
@@ -74,16 +73,7 @@ class ScanCache:
         if self.directory is None:
             return
         data = {"schema": VERSION, "about": about, "results": [_dump(result) for result in results.values()]}
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".scan-", suffix=".json", dir=self.directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.directory / f"{key}.json")
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(self.directory / f"{key}.json", json.dumps(data))
 
 
 def _dump(result: ScanResult) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from .config_security import ImageScanner
 from .errors import AthaliaError, ScanError
 from .gate import Gate
 from .progress import Progress
-from .report import redact_values
+from .report import redact_values, write_atomically
 from .scan import (
     Finding,
     Kind,
@@ -71,7 +72,7 @@ class SecurityScans:
         self,
         environment: Environment,
         *,
-        trivy: Callable[[], TrivyDriver],
+        trivy: TrivyDriver,
         bandit: BanditDriver,
         images: DockerImages,
         cache: ScanCache,
@@ -83,8 +84,7 @@ class SecurityScans:
     ) -> None:
         self.environment = environment
         self.spec = environment.spec.security
-        self._trivy_factory = trivy
-        self._trivy: TrivyDriver | None = None
+        self.trivy = trivy  # the Trivy driver finds its binary on first use
         self._bandit = bandit
         self._images = images
         self._cache = cache
@@ -95,8 +95,6 @@ class SecurityScans:
         self._project = project
         self._image_scans: dict[str, _ImageScan] = {}
         self._file_scans: dict[Path, dict[Kind, ScanResult]] = {}
-        self._ignore: IgnoreFile | None = None
-        self._ignore_read = False
         self._known_targets: tuple[ImageTarget, ...] = ()
 
     # -- settings derived from the environment ----------------------------------------------------
@@ -114,19 +112,10 @@ class SecurityScans:
             timeout_seconds=spec.timeout_seconds,
         )
 
-    @property
+    @functools.cached_property  # an exception is not cached: a bad file fails every scan, not just the first
     def ignore_file(self) -> IgnoreFile | None:
-        if not self._ignore_read:
-            self._ignore_read = True
-            path = self.options.ignore_file
-            self._ignore = read_ignore_file(path) if path else None
-        return self._ignore
-
-    @property
-    def trivy(self) -> TrivyDriver:
-        if self._trivy is None:
-            self._trivy = self._trivy_factory()
-        return self._trivy
+        path = self.options.ignore_file
+        return read_ignore_file(path) if path else None
 
     def _policy_key(self) -> list[object]:
         ignore = self.ignore_file
@@ -352,9 +341,8 @@ class SecurityScans:
             "errors": list(result.errors),
             "findings": [finding.as_dict() for finding in result.findings],
         }
-        self._artifact_dir.mkdir(parents=True, exist_ok=True)
-        path = self._artifact_dir / f"{check}.json"
-        path.write_text(json.dumps(redact_values(data, self._redact), indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(redact_values(data, self._redact), indent=2) + "\n"
+        write_atomically(self._artifact_dir / f"{check}.json", text)
 
 
 def _mask_result(result: ScanResult, redact: Callable[[str], str]) -> ScanResult:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
-from .compose import run_command
+from .compose import compose_argv, run_command
 from .config import Environment
 from .errors import AthaliaError, ScanError
 from .progress import Progress
@@ -83,11 +83,7 @@ def security_project(environment: Environment) -> str:
 
 
 def _compose_argv(environment: Environment, project: str) -> list[str]:
-    argv = ["docker", "compose", "--ansi", "never", "--project-name", project]
-    argv += ["--project-directory", str(environment.project_directory)]
-    for file in environment.compose_files:
-        argv += ["-f", str(file)]
-    return argv
+    return compose_argv(project, environment.project_directory, environment.compose_files)
 
 
 def compose_environ(

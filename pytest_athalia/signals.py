@@ -20,7 +20,7 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from .errors import RouterError
-from .router import Router
+from .router import Router, serving
 from .traffic import Clock
 from .triggers import CheckSample
 
@@ -64,12 +64,7 @@ def router_status_check(router: Router, server: str) -> Check:
         stat = stats.get(server)
         if stat is None:
             return None, f"the router reports no server {server!r}"
-        status = stat.status.upper()
-        detail = f"router status of {server}: {stat.status}"
-        if status.startswith(("DOWN", "MAINT", "NOLB")):
-            return False, detail
-        # DRAIN: up with weight 0 (the idle color); "UP 1/2": up, one failed check so far.
-        return (True, detail) if status.startswith(("UP", "DRAIN", "NO CHECK")) else (None, detail)
+        return serving(stat.status), f"router status of {server}: {stat.status}"
 
     return check
 

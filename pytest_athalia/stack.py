@@ -20,7 +20,6 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -29,7 +28,7 @@ from typing import Protocol, Self, runtime_checkable
 from testcontainers.compose import DockerCompose
 
 from . import override
-from .compose import CommandResult, GroupRegistry, compose_version, run_command
+from .compose import CommandResult, GroupRegistry, compose_argv, compose_version, run_command
 from .config import Environment
 from .errors import AthaliaError, DockerUnavailable, RolloutError, StackError, StackTimeout
 from .progress import Progress
@@ -144,13 +143,9 @@ class _Compose(DockerCompose):
     redact: Callable[[str], str] = field(default=lambda s: s)
     command_timeout: float = 120.0
 
-    @cached_property
+    @property  # not cached: a rollout appends its override to compose_file_name after creation
     def compose_command_property(self) -> list[str]:
-        cmd = ["docker", "compose", "--ansi", "never", "--project-name", self.project_name]
-        cmd += ["--project-directory", str(self.context)]
-        for file in self.compose_file_name or []:
-            cmd += ["-f", str(file)]
-        return cmd
+        return compose_argv(self.project_name, self.context, self.compose_file_name or [])
 
     def _run_command(self, cmd: str | list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
         try:
@@ -462,11 +457,9 @@ class ComposeStack:
             raise StackError(str(exc)) from None
         if too_old:
             raise StackError(too_old)
-        argv = ["docker", "compose", "--ansi", "never", "--project-name", self._project]
-        argv += ["--project-directory", str(compose.context)]
-        for file in compose.compose_file_name or []:
-            argv += ["-f", str(file)]
-        proc = compose._run_command([*argv, "config", "--no-interpolate", "--format", "json"])
+        proc = compose._run_command(
+            [*compose.compose_command_property, "config", "--no-interpolate", "--format", "json"]
+        )
         text = proc.stdout.decode(errors="replace")
         try:
             model = json.loads(text)

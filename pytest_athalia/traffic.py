@@ -17,7 +17,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from .errors import RolloutError
 from .router import COLOR_HEADER
 
-__all__ = ["CATCH_UP", "Clock", "ProbeLog", "ProbeSample", "TrafficProbe", "samples_between"]
+__all__ = ["CATCH_UP", "Clock", "ProbeLog", "ProbeSample", "TrafficProbe"]
 
 Clock = Callable[[], int]
 CATCH_UP = 5  # slots a client that fell behind may send back to back
@@ -79,11 +79,6 @@ class ProbeLog:
 
     def failures(self) -> tuple[ProbeSample, ...]:
         return tuple(s for s in self.samples if not s.ok)
-
-
-def samples_between(samples: Sequence[ProbeSample], start_ns: int, end_ns: int) -> tuple[ProbeSample, ...]:
-    """The samples that started within ``[start_ns, end_ns]``."""
-    return tuple(s for s in samples if start_ns <= s.start_ns <= end_ns)
 
 
 class TrafficProbe:

@@ -90,14 +90,15 @@ class DbStatus:
 def vulnerability_db(cache_dir: Path) -> DbStatus:
     """Look for Trivy's vulnerability DB in ``cache_dir`` without running Trivy."""
     db = cache_dir / "db"
+    # Trivy itself needs both: without metadata.json it refuses to run offline ("first run").
     if not (db / "trivy.db").is_file():
         return DbStatus(cache_dir, False)
     try:
         meta = json.loads((db / "metadata.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        meta = {}
+        return DbStatus(cache_dir, False)
     if not isinstance(meta, dict):
-        meta = {}
+        return DbStatus(cache_dir, False)
     return DbStatus(cache_dir, True, str(meta.get("UpdatedAt", "")), str(meta.get("Version", "")))
 
 

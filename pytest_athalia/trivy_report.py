@@ -33,18 +33,18 @@ _NO_PACKAGES: Final = (
 )
 
 
-def parse_report(text: str, *, target: str, kinds: Iterable[Kind], what: str = "") -> dict[Kind, ScanResult]:
+def parse_report(text: str, *, target: str, kinds: Iterable[Kind]) -> dict[Kind, ScanResult]:
     """One :class:`ScanResult` per asked-for kind (``vuln``, ``secret``, ``misconfig``, ``license``).
 
     ``target`` names what was scanned in every finding (the image reference or the config file as
     the environment wrote it). A kind Trivy found nothing for still gets an empty result.
     """
-    report = _load(text, what or target)
+    report = _load(text, target)
     results = report.get("Results")
     if results is None:  # omitted: nothing was detected
         results = []
     if not isinstance(results, list):
-        raise _bad(what or target, "Results is not a list")
+        raise _bad(target, "Results is not a list")
     wanted = tuple(dict.fromkeys(kinds))
     found: dict[Kind, list[Finding]] = {kind: [] for kind in wanted}
     checks = packages = 0

@@ -28,7 +28,7 @@ from pytest_athalia.config import load_environment
 from pytest_athalia.errors import RolloutError, RouterError
 from pytest_athalia.haproxy import HAProxyRouter
 from pytest_athalia.progress import Progress
-from pytest_athalia.router import COLOR_HEADER, COLORS, Color, wait_for_status
+from pytest_athalia.router import COLOR_HEADER, COLORS, Color, wait_until_serving
 from pytest_athalia.secrets import Redactor
 from pytest_athalia.stack import ComposeStack
 
@@ -191,7 +191,7 @@ def _ensure_green(rig: Rig, version: str) -> float:
     except Exception:  # not deployed yet: no container, no published port
         pass
     seconds = rig.stack.deploy_color("green", image=None, env={"APP_VERSION": version}, timeout=60)
-    wait_for_status(rig.router, "green", timeout=15)
+    wait_until_serving(rig.router, "green", timeout=15)
     return seconds
 
 
@@ -314,7 +314,7 @@ def test_a_recreated_color_is_found_again_at_its_new_address(reset: Rig) -> None
         assert address(squatter) == before
         reset.stack.deploy_color("green", image=None, env={"APP_VERSION": "7.7.7"}, timeout=60)
         assert address(green()) not in ("", before)
-        wait_for_status(reset.router, "green", timeout=15)
+        wait_until_serving(reset.router, "green", timeout=15)
         _switch(reset.router, "green")
         answers = [_get(reset.router.url("/version")) for _ in range(20)]
     finally:

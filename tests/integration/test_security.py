@@ -258,7 +258,7 @@ def _vuln_gate(root: Path, name: str, security: str, trivy: _CountingTrivy) -> t
     lines: list[str] = []
     scans = SecurityScans(
         load_environment(name, environment.parent),
-        trivy=lambda: trivy,
+        trivy=trivy,
         bandit=FakeBandit(""),
         images=LocalDockerImages(progress=Progress(lines.append), add_secrets=lambda *s: None, redact=str),
         cache=ScanCache(root / "scan-cache"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from .helpers import Project, output
@@ -68,6 +70,18 @@ def test_missing_environment_path_is_a_usage_error(project: Project, monkeypatch
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: athalia: environment file nowhere/prod.yml (from ATHALIA_ENV*does not exist*"])
     assert "Traceback" not in output(result)
+
+
+def test_missing_default_environments_folder_names_every_setting_that_moves_it(project: Project) -> None:
+    """No folder configured and none at the default place: the error names the option, variable and ini key."""
+    project.ini(environments=None)
+    shutil.rmtree(project.path / "environments")
+    result = project.pytester.runpytest("--athalia-env", "staging")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*environments folder * (from --athalia-environments, ATHALIA_ENVIRONMENTS or ini athalia_environments)*"]
+    )
+    assert "(from default)" not in output(result)
 
 
 def test_disabled_plugin_ignores_athalia_configuration(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -330,3 +330,10 @@ def test_a_rare_endpoint_missing_from_a_window_is_not_a_stall() -> None:
     window = verdicts["load_get_rare_p95_window"]
     assert window.outcome is Outcome.PASS, window.message()
     assert "all 5 windows met it" in window.reason  # 11 steady windows; /rare at +0s, +4s, +8s is in 5
+
+
+def test_a_generator_at_its_cpu_limit_is_saturated_and_says_so_with_a_strict_operator() -> None:
+    """Exactly at max_generator_cpu counts as saturated; the threshold reads `< 90 %`, as it is judged."""
+    verdict = generator_verdict(GeneratorLoad(90.0, 95.0, 3, 1, False, 12), 90.0)
+    assert verdict.outcome is Outcome.INCONCLUSIVE
+    assert "threshold < 90 %" in verdict.message()

@@ -1,4 +1,4 @@
-"""The router interface: FakeRouter behaves like the real one, wait_for_status, and FakeStack as a ColorStack."""
+"""The router interface: FakeRouter behaves like the real one, wait_until_serving, and FakeStack as a ColorStack."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pytest_athalia.router import (
     WeightChange,
     apply_weights,
     check_weight,
-    wait_for_status,
+    wait_until_serving,
 )
 from pytest_athalia.testing import Deploy, FakeStack
 
@@ -110,7 +110,7 @@ def test_fake_router_stats_are_configurable() -> None:
     assert [s.server for s in fake.stats()] == ["blue", "green", "spare"]
 
 
-# -- check_weight and wait_for_status -----------------------------------------------------------------------------
+# -- check_weight and wait_until_serving -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("server", "weight"), [("blue", 0), ("green", 256), ("srv_1.a-b", 100)])
@@ -136,7 +136,7 @@ def test_check_weight_refuses_the_rest(server: str, weight: object, match: str) 
         check_weight(server, weight)  # type: ignore[arg-type]
 
 
-def test_wait_for_status_returns_once_the_server_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wait_until_serving_returns_once_the_server_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
     """It polls stats() until the server's status is the one wanted."""
     fake = FakeRouter()
     fake.set_stats("green", status="MAINT (resolution)")
@@ -150,23 +150,23 @@ def test_wait_for_status_returns_once_the_server_is_up(monkeypatch: pytest.Monke
             fake.set_stats("green", status="UP")
 
     monkeypatch.setattr(router_module.time, "sleep", sleep)
-    assert wait_for_status(fake, "green", timeout=5, interval=0.01) >= 0
+    assert wait_until_serving(fake, "green", timeout=5, interval=0.01) >= 0
     assert len(polls) == 3
     assert fake.calls == ["stats"] * 4
 
 
-def test_wait_for_status_times_out_naming_the_last_status() -> None:
+def test_wait_until_serving_times_out_naming_the_last_status() -> None:
     """A server that never turns UP is a RouterError saying what the router last reported."""
     fake = FakeRouter()
     fake.set_stats("green", status="DOWN")
     with pytest.raises(RouterError, match=r"did not report server green as UP within 0\.05 s; last status: DOWN"):
-        wait_for_status(fake, "green", timeout=0.05, interval=0.01)
+        wait_until_serving(fake, "green", timeout=0.05, interval=0.01)
 
 
-def test_wait_for_status_names_the_servers_when_the_server_is_unknown() -> None:
+def test_wait_until_serving_names_the_servers_when_the_server_is_unknown() -> None:
     """Waiting for a server the router does not have lists the ones it has."""
     with pytest.raises(RouterError, match=r"no server 'purple' \(servers: blue, green\)"):
-        wait_for_status(FakeRouter(), "purple", timeout=0.0)
+        wait_until_serving(FakeRouter(), "purple", timeout=0.0)
 
 
 # -- FakeStack as a ColorStack ------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def _scans(
     lines: list[str] = []
     return SecurityScans(
         _environment(tmp_path, security),
-        trivy=lambda: trivy,
+        trivy=trivy,
         bandit=bandit or FakeBandit(AssertionError("bandit is not expected to run")),
         images=images,
         cache=ScanCache(tmp_path / "cache"),
@@ -222,6 +222,18 @@ def test_an_expired_ignore_entry_is_named_in_the_failure(tmp_path: Path) -> None
     scans = _scans(tmp_path, security, trivy, FakeImages({POSTGRES: "sha256:1"}))
     with pytest.raises(pytest.fail.Exception, match=r"private-key \(line 1, exp:2020-01-01\)"):
         scans.check_image(ImageCase(POSTGRES, "secret", ImageTarget(POSTGRES)), _gate()[0])
+
+
+def test_a_bad_ignore_file_fails_every_scan_not_only_the_first(tmp_path: Path) -> None:
+    """A malformed expiry date fails each test that reads the ignore file; none runs Trivy without it."""
+    (tmp_path / ".trivyignore").write_text("CVE-1 exp:2026-13-45\n", encoding="utf-8")
+    trivy = FakeTrivy(images={POSTGRES: _report("image-postgres-snakeoil-key.json")})
+    security = SECURITY + "    ignore_file: ../.trivyignore\n"
+    scans = _scans(tmp_path, security, trivy, FakeImages({POSTGRES: "sha256:1"}))
+    for scanner in ("secret", "misconfig"):
+        with pytest.raises(pytest.fail.Exception, match=r"2026-13-45"):
+            scans.check_image(ImageCase(POSTGRES, scanner, ImageTarget(POSTGRES)), _gate()[0])
+    assert trivy.calls == []
 
 
 def test_unknown_images_fail_each_case_with_the_reason(tmp_path: Path) -> None:

@@ -204,3 +204,12 @@ def test_trivy_in_this_venv_is_executable() -> None:
     except ScanError as exc:
         unavailable(str(exc))
     assert os.access(binary, os.X_OK)
+
+
+def test_a_db_without_metadata_counts_as_missing(tmp_path: Path) -> None:
+    """trivy.db alone is not a DB Trivy will use offline (it wants metadata.json too), so it is missing."""
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "trivy.db").write_bytes(b"bolt")
+    assert not vulnerability_db(tmp_path).present
+    (tmp_path / "db" / "metadata.json").write_text("not json", encoding="utf-8")
+    assert not vulnerability_db(tmp_path).present

@@ -33,7 +33,6 @@ _seconds: dict[int, dict[str, list[Any]]] = {}
 # second -> pid -> [CPU percent, percent of the second spent waiting for a CPU] of that process
 _cpu: dict[int, dict[str, list[float]]] = {}
 _users: dict[int, int] = {}
-_written: set[int] = set()
 # Unix times of Locust's own events: every user spawned, and the stop begun (steady load lies between).
 _marks: dict[str, float] = {}
 
@@ -118,7 +117,6 @@ def _flush(before: int, out: Any) -> None:
     for second in sorted(set(_seconds) | set(_cpu)):
         if second < before:
             out.write(_line(second) + "\n")
-            _written.add(second)
     out.flush()
 
 
