@@ -32,6 +32,9 @@ MAX_NAME_LENGTH = 200
 MAX_BIGINT = 2**63 - 1
 # Liveness must stay honest even in a deliberately broken release: faults never touch it.
 FAULT_EXEMPT_PATHS = frozenset({"/health"})
+# Readiness has its own fault (FAULT_READY_FAIL): a raised error rate alone must not fail it, so that
+# each kind of bad release trips its own rollback trigger.
+ERROR_RATE_EXEMPT_PATHS = FAULT_EXEMPT_PATHS | {"/ready"}
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, cache: Cache | None = None) -> Flask:
@@ -50,8 +53,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cac
             return None
         if faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
+        if not faults.error_rate or request.path in ERROR_RATE_EXEMPT_PATHS:
+            return None
         # A fault-injection coin toss, not a security decision, hence the B311 exemption.
-        if faults.error_rate and random.random() < faults.error_rate:  # nosec B311
+        if random.random() < faults.error_rate:  # nosec B311
             return jsonify(error="injected fault (FAULT_ERROR_RATE)"), 500
         return None
 
