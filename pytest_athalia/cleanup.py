@@ -455,9 +455,15 @@ LOG_KEEP_SECONDS = 7 * 24 * 3600  # a crashed run's watchdog log stays a week fo
 
 
 def sweep_files(
-    root: Path | None = None, *, pid_alive: Callable[[int], bool] = pid_alive, now: float | None = None
+    root: Path | None = None,
+    *,
+    pid_alive: Callable[[int], bool] = pid_alive,
+    now: float | None = None,
+    dry_run: bool = False,
 ) -> tuple[Path, ...]:
     """Remove what dead runs left in `root` (default :func:`generated_root`); return what went.
+
+    With `dry_run`, remove nothing and return what would go.
 
     A run removes its generated-file folder when its stack stops, and its watchdog log when it
     ends cleanly; only a killed run leaves them behind. Its log is kept for a week.
@@ -474,13 +480,15 @@ def sweep_files(
         if log is not None:
             with contextlib.suppress(OSError):
                 if entry.is_file() and entry.stat().st_mtime < oldest and not pid_alive(int(log["pid"])):
-                    entry.unlink()
+                    if not dry_run:
+                        entry.unlink()
                     removed.append(entry)
             continue
         owner = owner_pid(entry.name.rpartition("-")[0])
         if owner is None or pid_alive(owner) or not entry.is_dir() or entry.is_symlink():
             continue
-        shutil.rmtree(entry, ignore_errors=True)
+        if not dry_run:
+            shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return tuple(removed)
 

@@ -105,6 +105,8 @@ def _cleanup(args: argparse.Namespace) -> int:
             ]
             for leftovers in found:
                 _say(f"would remove {leftovers.describe()}")
+            for folder in sweep_files(dry_run=True):
+                _say(f"would remove files of a dead run: {folder}")
             _say(f"{len(found)} project(s) would be removed")
             return 0
         start = time.monotonic()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from .config_load import LoadSpec
 from .load_results import TOTAL, EndpointStats, GeneratorLoad, LoadResults, Second, Series, merge_stats, tolerance_ms
-from .slo import Comparison, Measurement, Outcome, Threshold, Verdict
+from .slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
 from .thresholds import LoadThreshold, Metric
 
 __all__ = [
@@ -83,13 +83,8 @@ def judge_threshold(
         reason += f"; ±{tolerance_ms(value):g} ms from Locust's buckets"
     if note:
         reason += f"; {note}"
-    if value is None:
-        return Verdict(measurement, limit, Outcome.FAIL, f"{reason}; nothing was measured")
-    if samples < min_samples:
-        return Verdict(
-            measurement, limit, Outcome.FAIL, f"{reason}; too few samples: {samples} < {min_samples} required"
-        )
-    return Verdict(measurement, limit, Outcome.PASS if threshold.holds(value) else Outcome.FAIL, reason)
+    verdict = judge(measurement, limit, min_samples=min_samples)
+    return replace(verdict, reason=f"{reason}; {verdict.reason}" if verdict.reason else reason)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
@@ -163,6 +162,7 @@ class InnerRun:
     out: Path
     junit: Path
     report: Path
+    tmp: Path  # its TMPDIR: what it generates, and its watchdog's log, stay in the test's folder
 
     @property
     def pid(self) -> int:
@@ -173,7 +173,7 @@ class InnerRun:
 
     def details(self) -> str:
         """The run's output and its watchdog's log, for failure messages."""
-        watchdog_log = Path(tempfile.gettempdir()) / "athalia" / f"watchdog-{self.pid}.log"
+        watchdog_log = self.tmp / "athalia" / f"watchdog-{self.pid}.log"
         text = watchdog_log.read_text(errors="replace") if watchdog_log.exists() else "(none)"
         return f"--- inner run (pid {self.pid}) output:\n{self.output()}\n--- its watchdog's log:\n{text}"
 
@@ -234,7 +234,9 @@ class Tiny:
             (rundir / "pytest.ini").write_text("[pytest]\n")
             (rundir / "test_inner.py").write_text((TINY / "inner_suite.py").read_text())
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ATHALIA_", "PYTEST_", "COMPOSE_"))}
-        env.update(TINY_OUT=str(out), PYTHONUNBUFFERED="1", **(extra_env or {}))
+        tmp = self.root / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env.update(TINY_OUT=str(out), PYTHONUNBUFFERED="1", TMPDIR=str(tmp), **(extra_env or {}))
         junit, report = rundir / "junit.xml", rundir / "athalia.json"
         argv = [
             sys.executable,
@@ -261,7 +263,7 @@ class Tiny:
                 stderr=subprocess.STDOUT,
                 preexec_fn=_default_sigint if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else None,
             )
-        run = InnerRun(process, log, out, junit, report)
+        run = InnerRun(process, log, out, junit, report, tmp)
         self.runs.append(run)
         return run
 

@@ -256,7 +256,8 @@ def test_normal_close_without_release_removes_the_project(
 def test_sigkill_of_the_parent_kills_its_process_groups(start_parent: StartParent) -> None:
     """A registered process group (a compose still running) is killed when the parent dies."""
     parent = start_parent("group")
-    assert _is_ours(parent.child_pid, "sleep 300")
+    # Popen returns once the child has exec'd, but /proc may lag on a loaded machine: wait, do not sample once.
+    assert wait_until(lambda: _is_ours(parent.child_pid, "sleep 300"), 10) is not None, parent.details()
 
     parent.process.send_signal(signal.SIGKILL)
 

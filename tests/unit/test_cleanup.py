@@ -359,6 +359,18 @@ def test_sweep_files_removes_only_folders_of_dead_owners(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, kept, foreign))
 
 
+def test_sweep_files_dry_run_lists_without_removing(tmp_path: Path) -> None:
+    """`athalia cleanup --dry-run` lists a dead run's folder and old log, and both stay."""
+    dead, log = tmp_path / "athalia-dev-main-p111-abcdef-x1y2z3", tmp_path / "watchdog-111.log"
+    dead.mkdir()
+    log.write_text("gone\n", encoding="utf-8")
+    os.utime(log, (0, 0))
+    found = sweep_files(tmp_path, pid_alive=lambda pid: False, now=10 * 24 * 3600.0, dry_run=True)
+    assert sorted(found) == sorted((dead, log))
+    assert dead.is_dir()
+    assert log.is_file()
+
+
 def test_sweep_files_without_the_folder_does_nothing(tmp_path: Path) -> None:
     """No generated-files folder yet: nothing to sweep, no error."""
     assert sweep_files(tmp_path / "missing") == ()

@@ -23,3 +23,20 @@ def test_readme_environment_example_is_valid(tmp_path: Path) -> None:
     assert spec.rollout.enabled
     assert spec.load.enabled
     assert spec.slo.rollback.max_ms == 100
+
+
+def test_readme_lists_every_fixture_of_the_plugin() -> None:
+    """Each `athalia_*` fixture the plugin registers has a row in the README's fixture table."""
+    from pytest_athalia import fixtures, fixtures_load, fixtures_rollout, fixtures_security
+
+    names = {
+        name
+        for module in (fixtures, fixtures_load, fixtures_rollout, fixtures_security)
+        for name in vars(module)
+        # pytest >= 8.4 wraps a fixture function in an object carrying this marker.
+        if name.startswith("athalia_") and hasattr(vars(module)[name], "_fixture_function_marker")
+    }
+    rows = set(re.findall(r"^\| (`athalia_\w+`(?:, `athalia_\w+`)*) \|", README.read_text(encoding="utf-8"), re.M))
+    listed = {name.strip("`") for row in rows for name in row.split(", ")}
+    assert names, "found no fixtures: the detection of pytest's fixture objects is out of date"
+    assert names <= listed, f"missing from the README's fixture table: {sorted(names - listed)}"
