@@ -193,12 +193,48 @@ def stop_process_group(proc: subprocess.Popen[Any], *, term_grace: float = 5.0, 
             continue
     if not linger:
         return
-    deadline = time.monotonic() + linger
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
+    if _wait_group_gone(proc.pid, linger):
+        return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+    _wait_group_gone(proc.pid, 5.0)  # SIGKILL is delivered at once, but exiting takes a moment
+
+
+def _wait_group_gone(pgid: int, seconds: float) -> bool:
+    """Wait up to `seconds` until group `pgid` has no running member; True if it has none."""
+    deadline = time.monotonic() + seconds
+    while _group_running(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether a member of process group `pgid` still runs (zombies do not count).
+
+    An orphan's zombie stays until its new parent reaps it, and in a container that parent may
+    never do so: ``killpg(pgid, 0)`` would count it, so /proc is read where there is one.
+    """
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        entries = []
+    if not entries:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                # After the parenthesised command: state, ppid, pgrp, ...
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended while we looked
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -10,9 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.compose import INSTALL_HINT, CommandResult, compose_version, docker_engine_version, run_command
+from pytest_athalia import compose as compose_module
+from pytest_athalia.compose import (
+    INSTALL_HINT,
+    CommandResult,
+    compose_version,
+    docker_engine_version,
+    run_command,
+    stop_process_group,
+)
 from pytest_athalia.errors import DockerUnavailable, StackError, StackTimeout
-from pytest_athalia.testing import RecordingGroups
+from pytest_athalia.testing import RecordingGroups, wait_until
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
 
@@ -259,3 +268,40 @@ def test_engine_version_is_the_servers_version(monkeypatch: pytest.MonkeyPatch, 
     fake_docker(tmp_path, '[ "$1" = version ] && echo " 27.1.1 "')
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     assert docker_engine_version() == "27.1.1"
+
+
+# -- stop_process_group ----------------------------------------------------------------------------------
+
+# A leader that forks a member ignoring SIGTERM, prints its pid, and waits to be stopped.
+_STUBBORN_GROUP = (
+    "import os, signal, sys, time\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "    time.sleep(60)\n"
+    "    os._exit(0)\n"
+    "print(pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_stop_process_group_with_linger_returns_when_no_member_runs() -> None:
+    """A member that ignores SIGTERM outlives the leader; after `linger` it is killed, and gone on return."""
+    proc = subprocess.Popen([sys.executable, "-c", _STUBBORN_GROUP], stdout=subprocess.PIPE, start_new_session=True)
+    assert proc.stdout is not None
+    member = int(proc.stdout.readline())
+    proc.stdout.close()
+    stop_process_group(proc, term_grace=5.0, linger=0.3)
+    assert not alive(member)
+    assert not compose_module._group_running(proc.pid)
+
+
+def test_a_zombie_is_no_running_member_of_its_group() -> None:
+    """An unreaped child still answers killpg(pgid, 0), but nothing of its group runs."""
+    proc = subprocess.Popen(["true"], start_new_session=True)
+    try:
+        assert wait_until(lambda: not alive(proc.pid), 10) is not None
+        os.killpg(proc.pid, 0)  # the zombie still holds the group
+        assert not compose_module._group_running(proc.pid)
+    finally:
+        proc.wait()

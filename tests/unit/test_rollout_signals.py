@@ -12,6 +12,7 @@ import pytest
 
 from pytest_athalia.router import FakeRouter
 from pytest_athalia.signals import Poller, external_check, http_check, router_status_check
+from pytest_athalia.testing import wait_until
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -103,10 +104,17 @@ def test_router_status_check_reads_down_up_and_unknown() -> None:
 def test_poller_runs_at_its_interval_and_stops() -> None:
     """A poller records one timestamped sample per interval, and none after stop()."""
     calls = iter(range(1000))
+    start = time.monotonic()
     poller = Poller("health", lambda: (next(calls) % 2 == 0, "x"), interval_s=0.02).start()
-    time.sleep(0.2)
+    # Wait for 5 samples (80 ms at its interval) rather than sleeping a fixed time: 0.5 s leaves room for a loaded
+    # machine and still catches a poller 10x too slow (0.8 s).
+    waited = wait_until(lambda: len(poller.samples()) >= 5, 10, interval=0.01)
     samples = poller.stop()
-    assert 5 <= len(samples) <= 12
+    elapsed = time.monotonic() - start
+    assert waited is not None
+    assert waited < 0.5, f"{waited:.2f} s for 5 samples"
+    # At most one sample per interval, however long it ran: one ignoring its interval would record far more.
+    assert 5 <= len(samples) <= elapsed / 0.02 + 2
     assert [s.ok for s in samples[:4]] == [True, False, True, False]
     assert all(s.source == "health" and s.end_ns >= s.start_ns for s in samples)
     time.sleep(0.05)

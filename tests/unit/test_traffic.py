@@ -12,6 +12,7 @@ import pytest
 
 from pytest_athalia.errors import RolloutError
 from pytest_athalia.router import COLOR_HEADER
+from pytest_athalia.testing import wait_until
 from pytest_athalia.traffic import TrafficProbe
 
 
@@ -25,9 +26,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.connections.add(self.client_address)  # type: ignore[attr-defined]
         if self.path == "/stall":  # every 10th request of a connection answers 100 ms late
+            arrived = time.monotonic()
             self.served = getattr(self, "served", 0) + 1
             if self.served % 10 == 0:
                 time.sleep(0.1)
+            times = self.server.times.setdefault(self.client_address, [])  # type: ignore[attr-defined]
+            times.append((arrived, time.monotonic()))  # (arrived, answered) per connection, i.e. per probe client
         status = 500 if self.path == "/fail" else 200
         self.send_response(status)
         self.send_header("Content-Length", "2")
@@ -42,6 +46,7 @@ def server() -> Iterator[ThreadingHTTPServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
     httpd.connections = set()  # type: ignore[attr-defined]
+    httpd.times = {}  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
@@ -59,9 +64,11 @@ def test_probe_reaches_its_rate_with_keep_alive_clients(server: ThreadingHTTPSer
     with TrafficProbe(url(server), rate=250, clients=5) as probe:
         time.sleep(1.0)
     log = probe.log()
-    assert 200 <= log.count <= 275
+    # Bounds with room for a loaded machine (a starved client loses slots), on the rate rather than the count: sleep()
+    # may overrun. The pacer never runs ahead of 250/s; one ignoring its rate would send many times more.
+    assert log.count >= 175
     assert log.rate is not None
-    assert log.rate >= 200
+    assert 175 <= log.rate <= 275
     assert len(server.connections) == 5  # type: ignore[attr-defined]
     assert all(s.ok and s.color == "blue" and s.end_ns >= s.start_ns for s in log.samples)
     assert [s.start_ns for s in log.samples] == sorted(s.start_ns for s in log.samples)
@@ -70,21 +77,20 @@ def test_probe_reaches_its_rate_with_keep_alive_clients(server: ThreadingHTTPSer
 def test_probe_stops_at_max_requests_and_max_seconds(server: ThreadingHTTPServer) -> None:
     """The probe stops by itself: after max_requests, or after max_seconds, whichever is first."""
     probe = TrafficProbe(url(server), rate=500, clients=2, max_requests=30).start()
-    time.sleep(0.5)
-    assert not probe.running
+    # Wait for the probe to stop by itself instead of a fixed sleep: a loaded machine may need longer.
+    assert wait_until(lambda: not probe.running, 10) is not None
     assert probe.stop().count == 30
     probe = TrafficProbe(url(server), rate=200, clients=2, max_seconds=0.3).start()
-    time.sleep(0.6)
-    assert not probe.running
+    assert wait_until(lambda: not probe.running, 10) is not None
     log = probe.stop()
-    assert 40 <= log.count <= 70
+    assert 20 <= log.count <= 70  # about 60 in 0.3 s; a starved machine loses slots
 
 
 def test_probe_records_error_statuses(server: ThreadingHTTPServer) -> None:
     """A 500 answer is a sample with its status and color, and not ok."""
-    log = TrafficProbe(url(server, "/fail"), rate=200, clients=1, max_requests=5).start()
-    time.sleep(0.2)
-    samples = log.stop().samples
+    probe = TrafficProbe(url(server, "/fail"), rate=200, clients=1, max_requests=5).start()
+    assert wait_until(lambda: not probe.running, 10) is not None  # all 5 sent: stop() would cut the rest short
+    samples = probe.stop().samples
     assert [(s.status, s.color, s.ok) for s in samples] == [(500, "blue", False)] * 5
 
 
@@ -94,7 +100,7 @@ def test_probe_records_transport_errors() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     probe = TrafficProbe(f"http://127.0.0.1:{port}/", rate=200, clients=1, max_requests=3, timeout_s=1).start()
-    time.sleep(0.3)
+    assert wait_until(lambda: not probe.running, 10) is not None  # all 3 sent: stop() would cut the rest short
     samples = probe.stop().samples
     assert len(samples) == 3
     assert all(s.status is None and s.error == "ConnectionRefusedError" and not s.ok for s in samples)
@@ -104,7 +110,7 @@ def test_probe_records_transport_errors() -> None:
 def test_recent_returns_samples_that_ended_since(server: ThreadingHTTPServer) -> None:
     """recent(t) returns exactly the samples that ended at or after t."""
     probe = TrafficProbe(url(server), rate=300, clients=3, max_requests=60).start()
-    time.sleep(0.4)
+    assert wait_until(lambda: not probe.running, 10) is not None  # all 60 sent, so that samples[30] exists
     log = probe.stop()
     middle = log.samples[30].end_ns
     assert {s for s in probe.recent(middle)} == {s for s in log.samples if s.end_ns >= middle}
@@ -124,4 +130,12 @@ def test_a_client_catches_up_after_a_slow_answer(server: ThreadingHTTPServer) ->
     log = probe.log()
     assert sum(s.latency_ms >= 100 for s in log.samples) >= 10
     assert log.rate is not None
-    assert log.rate >= 220, f"{log.rate:.0f} req/s"
+    # Room for a loaded machine, where a starved client loses slots beyond its catch-up (and without catch-up the
+    # rate would be ~180): the catch-up itself is checked on the server, per connection, below.
+    assert log.rate >= 150, f"{log.rate:.0f} req/s"
+    # After a late answer a client sends its next 3 requests back to back; one that did not catch up would wait
+    # 2 intervals (>= 40 ms) before the third. The median leaves room for a starved client now and then.
+    times: dict[object, list[tuple[float, float]]] = server.times  # type: ignore[attr-defined]
+    gaps = sorted(t[i + 3][0] - t[i][1] for t in times.values() for i in range(9, len(t) - 3, 10))
+    assert len(gaps) >= 10
+    assert gaps[len(gaps) // 2] < 0.03, [f"{g * 1000:.1f} ms" for g in gaps]
