@@ -80,7 +80,8 @@ def test_probe_stops_at_max_requests_and_max_seconds(server: ThreadingHTTPServer
     # Wait for the probe to stop by itself instead of a fixed sleep: a loaded machine may need longer.
     assert wait_until(lambda: not probe.running, 10) is not None
     assert probe.stop().count == 30
-    probe = TrafficProbe(url(server), rate=200, clients=2, max_seconds=0.3).start()
+    # max_requests far above what 0.3 s allows: only max_seconds can stop this one.
+    probe = TrafficProbe(url(server), rate=200, clients=2, max_seconds=0.3, max_requests=10_000).start()
     assert wait_until(lambda: not probe.running, 10) is not None
     log = probe.stop()
     assert 20 <= log.count <= 70  # about 60 in 0.3 s; a starved machine loses slots
