@@ -71,7 +71,7 @@ def test_keeps_the_existing_base_image_quickly(client: Any) -> None:
     lines: list[str] = []
     result = bootstrap_base_image(driver=DockerImageDriver(client), progress=lines.append)
     assert (result.name, result.how, result.image_id) == (DEFAULT_BASE_IMAGE, "kept", expected)
-    assert result.seconds < 2
+    assert result.seconds < 10  # one inspect; room for a daemon busy with builds
     assert len(lines) == 1
     assert " ... kept in " in lines[0]
 

@@ -267,9 +267,9 @@ class Tiny:
         self.runs.append(run)
         return run
 
-    def run(self, *args: str, **kwargs: Any) -> tuple[InnerRun, int]:
+    def run(self, *args: str, timeout: float = RUN_TIMEOUT, **kwargs: Any) -> tuple[InnerRun, int]:
         run = self.start(*args, **kwargs)
-        return run, run.wait()
+        return run, run.wait(timeout)
 
 
 def _default_sigint() -> None:
@@ -549,6 +549,7 @@ def test_demo_ci_suite_passes_and_records_startup(tiny: Tiny, tmp_path: Path) ->
             cwd=REPO,
             tests=Path("suites/ci"),
             extra_env={"ATHALIA_TEST_DB_PASSWORD": password},
+            timeout=600,  # the demo may still need building; the tiny stack's 120 s is not enough
         )
 
         assert code == 0, run.details()

