@@ -146,16 +146,20 @@ class Environment:
         """The folder relative paths in the file are resolved against."""
         return self.path.parent
 
+    def resolve(self, written: str | Path) -> Path:
+        """A path written in the file, relative to its folder (an absolute one stays as it is)."""
+        return _join(self.base_dir, written)
+
     @property
     def compose_files(self) -> tuple[Path, ...]:
         """The compose files, absolute, in the order given."""
-        return tuple(_join(self.base_dir, name) for name in self.spec.stack.compose_files)
+        return tuple(self.resolve(name) for name in self.spec.stack.compose_files)
 
     @property
     def project_directory(self) -> Path:
         """Compose's project directory: as given, else the first compose file's folder."""
         given = self.spec.stack.project_directory
-        return _join(self.base_dir, given) if given else self.compose_files[0].parent
+        return self.resolve(given) if given else self.compose_files[0].parent
 
     def resolved_env(self, environ: Mapping[str, str]) -> tuple[dict[str, str], frozenset[str]]:
         """Resolve ``stack.env``; return the variables and the secret values to redact.
@@ -170,7 +174,7 @@ class Environment:
         )
 
 
-def _join(base: Path, name: str) -> Path:
+def _join(base: Path, name: str | Path) -> Path:
     # normpath, not resolve(): paths stay as the author wrote them, even through symlinked folders.
     return Path(os.path.normpath(base / name))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,7 +40,7 @@ def locustfile_of(environment: Environment) -> Path:
             f"athalia: {environment.path} has no load.locustfile; expected the path of a locustfile "
             "(relative to that file). Add a load section, e.g. load: {locustfile: ../locustfile.py}."
         )
-    path = Path(os.path.normpath(environment.base_dir / spec.locustfile))
+    path = environment.resolve(spec.locustfile)
     if not path.is_file():
         raise LoadError(
             f"athalia: {environment.path}, key load.locustfile: expected an existing locustfile, found "

@@ -16,7 +16,6 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +98,7 @@ class SecurityScans:
 
     # -- settings derived from the environment ----------------------------------------------------
     def _path(self, written: str) -> Path:
-        return Path(os.path.normpath(self.environment.base_dir / written))
+        return self.environment.resolve(written)
 
     @property
     def options(self) -> TrivyOptions:

@@ -114,7 +114,7 @@ def discover_targets(
     else:
         images = _images(services, project)
     if spec.config_files is not None:
-        paths = [Path(os.path.normpath(environment.base_dir / name)) for name in spec.config_files]
+        paths = [environment.resolve(name) for name in spec.config_files]
     else:
         paths = [*compose_files, *_dockerfiles(services)]
     files = tuple(ConfigFile(path, shown_path(path), file_kind(path, compose_files)) for path in dict.fromkeys(paths))

@@ -156,6 +156,18 @@ def test_multiple_compose_files_keep_their_order(envdir: Path, write: Callable[[
     assert env.compose_files == (envdir.parent / "docker-compose.yml", envdir / "override.yml")
 
 
+def test_resolve_joins_to_the_files_folder_without_following_links(
+    envdir: Path, write: Callable[[str, str], Path]
+) -> None:
+    """Relative paths are normalised against the file's folder, absolute ones kept, symlinks not resolved."""
+    write("dev.yml", MINIMAL)
+    env = load_environment("dev", envdir)
+    (envdir.parent / "real").mkdir()
+    (envdir.parent / "link").symlink_to(envdir.parent / "real")
+    assert env.resolve("../link/./a.py") == envdir.parent / "link" / "a.py"
+    assert env.resolve("/opt/x/../y") == Path("/opt/y")
+
+
 def test_yaml_suffix_is_found_and_yml_wins_over_it(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """A name is looked up as .yml first, then .yaml."""
     write("staging.yaml", MINIMAL)
