@@ -25,6 +25,7 @@ from typing import Any, Protocol, final
 import docker  # type: ignore[import-untyped, unused-ignore]
 import requests
 
+from .compose import proc_stat
 from .errors import CleanupError, ConfigError, DockerUnavailable
 
 __all__ = [
@@ -156,12 +157,8 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # someone else's process: alive, and not ours to judge
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            # The state follows the parenthesised command, which may itself contain ") ".
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): kill(0) is all we know
+    fields = proc_stat(pid)
+    return fields is None or fields[0] != "Z"  # None: no /proc (macOS), kill(0) is all we know
 
 
 # --- the driver ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ __all__ = [
     "compose_argv",
     "compose_version",
     "docker_engine_version",
+    "proc_stat",
     "run_command",
     "stop_process_group",
 ]
@@ -217,24 +218,25 @@ def _group_running(pgid: int) -> bool:
     never do so: ``killpg(pgid, 0)`` would count it, so /proc is read where there is one.
     """
     try:
-        entries = os.listdir("/proc")
+        pids = [entry for entry in os.listdir("/proc") if entry.isdigit()]
     except OSError:
-        entries = []
-    if not entries:
+        pids = []
+    if not pids:  # no /proc (macOS): kill(0) is all we know
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
             return False
         return True
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                # After the parenthesised command: state, ppid, pgrp, ...
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue  # ended while we looked
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False
+    group = str(pgid)
+    # A process that ended while we looked has no stat (None).
+    return any((fields := proc_stat(pid)) and fields[2:3] == [group] and fields[0] != "Z" for pid in pids)
+
+
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command (state, ppid, pgrp, ...); None when unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            # The state follows the parenthesised command, which may itself contain ") ".
+            return stat.read().rpartition(")")[2].split() or None
+    except OSError:
+        return None

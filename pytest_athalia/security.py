@@ -97,15 +97,12 @@ class SecurityScans:
         self._known_targets: tuple[ImageTarget, ...] = ()
 
     # -- settings derived from the environment ----------------------------------------------------
-    def _path(self, written: str) -> Path:
-        return self.environment.resolve(written)
-
     @property
     def options(self) -> TrivyOptions:
         spec = self.spec.trivy
         return TrivyOptions(
-            cache_dir=self._path(spec.cache_dir) if spec.cache_dir else default_cache_dir(),
-            ignore_file=self._path(spec.ignore_file) if spec.ignore_file else None,
+            cache_dir=self.environment.resolve(spec.cache_dir) if spec.cache_dir else default_cache_dir(),
+            ignore_file=self.environment.resolve(spec.ignore_file) if spec.ignore_file else None,
             ignore_unfixed=spec.ignore_unfixed,
             db_repository=spec.db_repository,
             timeout_seconds=spec.timeout_seconds,

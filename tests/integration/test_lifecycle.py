@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pytest_athalia.cleanup import pid_alive as alive
 from pytest_athalia.testing import unavailable, wait_until
 
 pytestmark = pytest.mark.docker
@@ -116,15 +117,6 @@ def _argv(pid: int) -> list[str]:
     except OSError:
         return []
     return raw.decode(errors="replace").split("\0")
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie counts as dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def pids_where(condition: Callable[[list[str]], bool]) -> list[int]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_athalia import compose as compose_module
+from pytest_athalia.cleanup import pid_alive as alive
 from pytest_athalia.compose import (
     INSTALL_HINT,
     CommandResult,
@@ -28,24 +29,6 @@ ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
 
 def sh(script: str, **kwargs: object) -> CommandResult:
     return run_command(["sh", "-c", script], cwd=os.getcwd(), env=ENV, **kwargs)  # type: ignore[arg-type]
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie awaiting its reaper counts as dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 # -- run_command ------------------------------------------------------------------------------------------
@@ -170,7 +153,7 @@ def test_timeout_kills_the_whole_process_group(background_child: list[int]) -> N
     assert seen, "the shell did not report its child's pid"
     child = int(seen[0])
     background_child.append(child)
-    assert gone_within(child, 3), f"background child {child} survived the timeout"
+    assert wait_until(lambda: not alive(child), 3) is not None, f"background child {child} survived the timeout"
     assert [event for event, _ in groups.events] == ["watch", "forget"]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_athalia.cleanup import pid_alive as _alive
 from pytest_athalia.config import Environment, load_environment
 from pytest_athalia.config_load import LoadSpec
 from pytest_athalia.errors import LoadError
@@ -250,14 +251,6 @@ def test_a_missing_locustfile_names_the_key_and_the_resolved_path(tmp_path: Path
     assert str(tmp_path / "locustfile.py") in str(caught.value)
     with pytest.raises(LoadError, match=r"has no load\.locustfile"):
         locustfile_of(environment(tmp_path, ""))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
 
 
 def _gone(pid: int) -> bool:
