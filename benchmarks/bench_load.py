@@ -26,6 +26,7 @@ from pathlib import Path
 from pytest_athalia.config import load_environment
 from pytest_athalia.load import run_load
 from pytest_athalia.load_verdicts import steady_seconds
+from pytest_athalia.locust_run import free_port
 from pytest_athalia.progress import Progress
 
 NGINX_CONF = """\
@@ -71,13 +72,6 @@ load:
   duration: {seconds}
   workers: {workers}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_nginx(root: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -37,6 +37,7 @@ __all__ = [
     "SLOs",
     "StackSpec",
     "StartupSLO",
+    "display_path",
     "list_environments",
     "load_environment",
 ]
@@ -170,7 +171,7 @@ class Environment:
             self.spec.stack.env,
             base_dir=self.base_dir,
             environ=environ,
-            where_prefix=f"{_display(self.path)}, key stack.env",
+            where_prefix=f"{display_path(self.path)}, key stack.env",
         )
 
 
@@ -179,7 +180,8 @@ def _join(base: Path, name: str | Path) -> Path:
     return Path(os.path.normpath(base / name))
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when under it (shorter in messages), else as it is."""
     try:
         return str(path.relative_to(Path.cwd()))
     except (ValueError, OSError):
@@ -228,7 +230,7 @@ def load_environment(
         if not path.is_file():
             state = "is a directory" if path.is_dir() else "does not exist"
             raise ConfigError(
-                f"athalia: environment file {_display(path)} (from {origin}: {chosen!r}) {state}; "
+                f"athalia: environment file {display_path(path)} (from {origin}: {chosen!r}) {state}; "
                 f"expected a YAML file.{_known_names(environments_dir)} Fix the path, or select by name."
             )
         return _load(path, path.stem)
@@ -251,7 +253,7 @@ def load_environment(
     found = f"one of: {', '.join(names)}" if names else "an environment, but the folder has no .yml/.yaml files"
     raise ConfigError(
         f"athalia: unknown environment {chosen!r} (from {origin}); expected {found} "
-        f"(in {_display(folder)}).{hint} {_HOW_TO_SELECT}."
+        f"(in {display_path(folder)}).{hint} {_HOW_TO_SELECT}."
     )
 
 
@@ -268,7 +270,7 @@ def _check_folder(folder: Path, origin: str) -> None:
     if not folder.is_dir():
         state = "is not a directory" if folder.exists() else "does not exist"
         raise ConfigError(
-            f"athalia: environments folder {_display(folder)} (from {origin}) {state}; "
+            f"athalia: environments folder {display_path(folder)} (from {origin}) {state}; "
             f"expected a folder of NAME.yml files. Create it, or point {origin} at the right folder."
         )
 
@@ -277,7 +279,7 @@ def _known_names(environments_dir: Path | None) -> str:
     if environments_dir is None or not _absolute(environments_dir).is_dir():
         return ""
     names = list_environments(environments_dir)
-    return f" Environments in {_display(_absolute(environments_dir))}: {', '.join(names)}." if names else ""
+    return f" Environments in {display_path(_absolute(environments_dir))}: {', '.join(names)}." if names else ""
 
 
 # --------------------------------------------------------------------------- parsing and checking
@@ -340,7 +342,7 @@ def _index(root: yaml.Node) -> _Lines:
 
 
 def _load(path: Path, name: str) -> Environment:
-    shown = _display(path)
+    shown = display_path(path)
     text = _read(path, shown)
     node, data = _parse(text, shown)
     if node is None:

@@ -41,13 +41,17 @@ def athalia_load_dir(pytestconfig: pytest.Config, athalia_environment: Environme
 
 @pytest.fixture(scope="session")
 def athalia_load(
-    pytestconfig: pytest.Config, athalia_environment: Environment, athalia_stack: Stack, athalia_load_dir: Path
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    athalia_environment: Environment,
+    athalia_load_dir: Path,
 ) -> LoadResults:
     """Session: the environment's load run against the stack, once; skips without load.locustfile."""
     if not athalia_environment.spec.load.enabled:
-        pytest.skip(f"no load.locustfile in {athalia_environment.path}")
+        pytest.skip(f"no load.locustfile in {athalia_environment.path}")  # before the stack: none is started for it
+    stack: Stack = request.getfixturevalue("athalia_stack")
     runtime = runtime_of(pytestconfig)
-    target = target_of(athalia_environment.spec.load, athalia_stack)
+    target = target_of(athalia_environment.spec.load, stack)
     return run_load(athalia_environment, target, athalia_load_dir, progress=runtime.progress, groups=runtime.watchdog)
 
 

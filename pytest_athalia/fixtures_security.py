@@ -96,7 +96,10 @@ def athalia_docker_images(pytestconfig: pytest.Config) -> DockerImages:
     """Session: local images (IDs through ``docker image inspect``, builds through ``docker compose build``)."""
     runtime = runtime_of(pytestconfig)
     return LocalDockerImages(
-        progress=runtime.progress, add_secrets=runtime.redactor.add, redact=runtime.redactor.redact
+        progress=runtime.progress,
+        add_secrets=runtime.redactor.add,
+        redact=runtime.redactor.redact,
+        groups=runtime,  # starts the watchdog only if an image must be built
     )
 
 

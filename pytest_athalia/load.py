@@ -19,11 +19,11 @@ from .config import Environment
 from .config_load import LoadSpec, is_loopback
 from .errors import LoadError
 from .gate import Gate
-from .load_results import LoadResults, Series, merge_stats, parse_locust_json, parse_series
+from .load_results import TOTAL, LoadResults, Series, merge_stats, parse_locust_json, parse_series
 from .load_verdicts import evaluate, generator_load
 from .locust_run import LocustPlan, plan_run, run_locust, tail
 from .progress import Progress
-from .report import verdict_properties
+from .report import verdict_properties, write_atomically
 from .slo import Verdict
 from .stack import Stack
 
@@ -103,10 +103,10 @@ def read_results(plan: LocustPlan, spec: LoadSpec, target: str, elapsed: float) 
             f"Last output ({plan.output_path}):\n{tail(plan.output_path)}"
         )
     endpoints = parse_locust_json(plan.json_path.read_text(encoding="utf-8"), source=str(plan.json_path))
-    series = _read_series(plan.series_path)
+    series = _read_series(plan)
     # Every entry spans the whole run (parse_locust_json), as Locust's own total does.
     seconds = max((e.seconds for e in endpoints), default=0.0)
-    total = merge_stats(endpoints, method="", name="Total", seconds=seconds)
+    total = merge_stats(endpoints, method="", name=TOTAL, seconds=seconds)
     return LoadResults(
         target=target,
         users=spec.users,
@@ -122,7 +122,8 @@ def read_results(plan: LocustPlan, spec: LoadSpec, target: str, elapsed: float) 
     )
 
 
-def _read_series(path: Path) -> Series:
+def _read_series(plan: LocustPlan) -> Series:
+    path = plan.series_path
     if not path.is_file():
         raise LoadError(
             f"athalia: the per-second series {path} is missing; expected Locust to load our listener "
@@ -135,7 +136,7 @@ def _read_series(path: Path) -> Series:
         raise LoadError(
             f"athalia: the per-second series {path} has no end marker; expected our listener to close it when "
             "Locust quits. Locust was stopped before it could (killed, or out of memory?): see its output "
-            f"beside it, {path.parent / 'locust-output.txt'}, and rerun."
+            f"beside it, {plan.output_path}, and rerun."
         )
     return series
 
@@ -202,7 +203,7 @@ def write_verdicts(results: LoadResults, verdicts: Sequence[Verdict]) -> None:
         ],
         "series": series_rows,
     }
-    (out / "results.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_atomically(out / "results.json", json.dumps(document, indent=2) + "\n")
     _write_csv(out / "results.csv", rows)
     _write_csv(out / "series.csv", series_rows)
 

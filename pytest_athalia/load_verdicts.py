@@ -135,26 +135,36 @@ def windows(
     return tuple(out)
 
 
-def _window_verdict(
-    check: str, results: LoadResults, threshold: LoadThreshold, width: int, endpoint: str | None
-) -> Verdict:
-    steady = steady_seconds(results.series, results.users)
-    origin = results.series.seconds[0].t if results.series.seconds else None
-    found = windows(steady, width, endpoint=endpoint, origin=origin)
-    limit = threshold.threshold
+class _SteadyWindows:
+    """The steady seconds of a run and their windows, merged once per endpoint however many thresholds read them."""
+
+    def __init__(self, results: LoadResults, width: int) -> None:
+        self.results, self.width = results, width
+        self.steady = steady_seconds(results.series, results.users) if width else ()
+        self._origin = results.series.seconds[0].t if results.series.seconds else None
+        self._windows: dict[str | None, tuple[Window, ...]] = {}
+
+    def of(self, endpoint: str | None) -> tuple[Window, ...]:
+        if endpoint not in self._windows:
+            self._windows[endpoint] = windows(self.steady, self.width, endpoint=endpoint, origin=self._origin)
+        return self._windows[endpoint]
+
+
+def _window_verdict(check: str, threshold: LoadThreshold, endpoint: str | None, runs: _SteadyWindows) -> Verdict:
+    width = runs.width
+    found = runs.of(endpoint)
     if endpoint is not None and threshold.metric is not Metric.RPS:
         # A rare request may miss a window while others flow: that is no stall, so no verdict.
-        totals = windows(steady, width, endpoint=None, origin=origin)
+        totals = runs.of(None)
         found = tuple(w for w, t in zip(found, totals, strict=True) if w.stats.requests or not t.stats.requests)
     if not found:
         why = (
-            f"no {width} s window of steady load: {len(steady)} s ran with all {results.users} users "
+            f"no {width} s window of steady load: {len(runs.steady)} s ran with all {runs.results.users} users "
             "(raise load.duration or load.spawn_rate)"
-            if endpoint is None or not steady
+            if endpoint is None or not runs.steady
             else f"no {width} s window held a request named {endpoint!r}"
         )
-        measurement = Measurement(check, None, threshold.unit, 0, f"{width} s windows")
-        return Verdict(measurement, limit, Outcome.FAIL, f"'{threshold.text}'; {why}")
+        return judge_threshold(check, None, 0, threshold, window=f"{width} s windows", min_samples=0, note=why)
     judged = [(w, *measure(w.stats, threshold)) for w in found]
     breaches = [(w, v, n) for w, v, n in judged if v is None or not threshold.holds(v)]
     worst = _worst(breaches or judged, threshold)  # a window with no answer at all ranks worst
@@ -236,6 +246,7 @@ def evaluate(results: LoadResults, spec: LoadSpec) -> tuple[Verdict, ...]:
     verdicts: list[Verdict] = [generator]
     run_window = f"{results.elapsed:.0f} s run, {results.users} users"
     width = round(spec.window) if spec.window else 0
+    runs = _SteadyWindows(results, width)
     groups: list[tuple[str | None, tuple[LoadThreshold, ...]]] = [(None, spec.thresholds)]
     groups += [(key, tuple(values)) for key, values in spec.endpoints.items()]
     for endpoint, thresholds in groups:
@@ -253,7 +264,7 @@ def evaluate(results: LoadResults, spec: LoadSpec) -> tuple[Verdict, ...]:
             )
             if width:
                 verdicts.append(
-                    _window_verdict(check_name(endpoint, threshold, window=True), results, threshold, width, endpoint)
+                    _window_verdict(check_name(endpoint, threshold, window=True), threshold, endpoint, runs)
                 )
     if len(verdicts) == 1:
         verdicts.append(_nothing_to_judge())

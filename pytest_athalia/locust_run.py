@@ -60,10 +60,10 @@ class LocustExit:
     output_tail: str
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on `host` right now (for the master's worker port)."""
+def free_port() -> int:
+    """A TCP port free on loopback right now (for the master's worker port)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
+        sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -74,13 +74,12 @@ def plan_run(
     host: str,
     out_dir: Path,
     *,
-    python: str = sys.executable,
     environ: Mapping[str, str] | None = None,
     port: Callable[[], int] = free_port,
 ) -> LocustPlan:
     """The command for `spec` against `host`; pure but for choosing a free port in worker mode."""
     argv = [
-        python,
+        sys.executable,
         "-m",
         "locust",
         "-f",

@@ -115,6 +115,14 @@ class AthaliaRuntime:
             self._watchdog = Watchdog.start(log_path=logdir / f"watchdog-{os.getpid()}.log")
         return self._watchdog
 
+    def watch_process_group(self, pgid: int) -> None:
+        """A :class:`~pytest_athalia.compose.GroupRegistry` that starts the watchdog only when a group needs it."""
+        self.watchdog.watch_process_group(pgid)
+
+    def forget_process_group(self, pgid: int) -> None:
+        if self._watchdog is not None:
+            self._watchdog.forget_process_group(pgid)
+
     def require_environment(self) -> Environment:
         if self.environment is None:
             assert self.environment_error is not None

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol
 
-from .compose import compose_argv, run_command
-from .config import Environment
+from .compose import GroupRegistry, compose_argv, run_command
+from .config import Environment, display_path
 from .errors import AthaliaError, ScanError
 from .progress import Progress
+from .stack import build_reporter
 
 __all__ = [
     "ConfigFile",
@@ -69,13 +70,6 @@ def file_kind(path: Path, compose_files: tuple[Path, ...] = ()) -> FileKind:
     return "other"
 
 
-def shown_path(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def security_project(environment: Environment) -> str:
     # Only names images that have no `image:` key; builds create no containers, so no cleanup is due.
     slug = "".join(c for c in environment.name.lower() if c.isalnum()) or "env"
@@ -117,7 +111,7 @@ def discover_targets(
         paths = [environment.resolve(name) for name in spec.config_files]
     else:
         paths = [*compose_files, *_dockerfiles(services)]
-    files = tuple(ConfigFile(path, shown_path(path), file_kind(path, compose_files)) for path in dict.fromkeys(paths))
+    files = tuple(ConfigFile(path, display_path(path), file_kind(path, compose_files)) for path in dict.fromkeys(paths))
     return SecurityTargets(images, files, project)
 
 
@@ -194,8 +188,10 @@ class LocalDockerImages:
         add_secrets: Callable[..., None],
         redact: Callable[[str], str],
         environ: Mapping[str, str] | None = None,
+        groups: GroupRegistry | None = None,
     ) -> None:
         self._progress = progress
+        self._groups = groups  # the watchdog: a build outlives no killed pytest
         self._add_secrets = add_secrets
         self._redact = redact
         self._environ = dict(os.environ if environ is None else environ)
@@ -228,13 +224,15 @@ class LocalDockerImages:
     def build(self, environment: Environment, project: str, services: tuple[str, ...]) -> None:
         env = compose_environ(environment, self._environ, self._add_secrets)
         argv = [*_compose_argv(environment, project), "--progress", "plain", "build", *services]
-        with self._progress.phase(f"building images to scan ({', '.join(services)})"):
+        with self._progress.phase(f"building images to scan ({', '.join(services)})") as step:
             try:
                 run_command(
                     argv,
                     cwd=str(environment.project_directory),
                     env=env,
                     timeout=_BUILD_TIMEOUT,
+                    on_line=build_reporter(step),
+                    groups=self._groups,
                     what="compose build",
                     redact=self._redact,
                 )

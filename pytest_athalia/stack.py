@@ -509,29 +509,13 @@ class ComposeStack:
 
     def _build(self, compose: _Compose) -> float:
         with self._progress.phase(f"building images of {self._project}") as step:
-            seen: set[str] = set()
-            last = [time.monotonic()]
-
-            def on_line(line: str) -> None:
-                # One line when an image starts building, then at most one step every 10 s.
-                match = _BUILD_STEP.search(line)
-                if not match:
-                    return
-                service = match.group(2)
-                if service not in seen:
-                    seen.add(service)
-                elif time.monotonic() - last[0] < _BUILD_STEP_EVERY:
-                    return
-                last[0] = time.monotonic()
-                step(f"building {match.group(1)}")
-
             try:
                 result = run_command(
                     [*compose.compose_command_property, "--progress", "plain", "build"],
                     cwd=str(compose.context),
                     env=compose.environment,
                     timeout=_BUILD_TIMEOUT,
-                    on_line=on_line,
+                    on_line=build_reporter(step),
                     groups=self._registry,
                     what="compose build",
                     redact=self._redactor.redact,
@@ -611,6 +595,28 @@ _BUILD_TIMEOUT = 3600.0
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BUILD_STEP = re.compile(r"^#\d+ \[((\S+?)(?:[\s\]]).*?)\]")
 _BUILD_STEP_EVERY = 10.0
+
+
+def build_reporter(step: Callable[[str], None]) -> Callable[[str], None]:
+    """An `on_line` for ``compose --progress plain build``: a step when an image starts, then one every 10 s."""
+    seen: set[str] = set()
+    last = [time.monotonic()]
+
+    def on_line(line: str) -> None:
+        match = _BUILD_STEP.search(line)
+        if not match:
+            return
+        service = match.group(2)
+        if service not in seen:
+            seen.add(service)
+        elif time.monotonic() - last[0] < _BUILD_STEP_EVERY:
+            return
+        last[0] = time.monotonic()
+        step(f"building {match.group(1)}")
+
+    return on_line
+
+
 _UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
 
 

@@ -153,6 +153,7 @@ def test_an_environment_without_load_skips_the_load_test(project: Project) -> No
     result = project.pytester.runpytest("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
     assert "no load.locustfile in" in output(result)
+    assert project.stopped() == [], "a stack was started for a load test that skips"
 
 
 def _locust_processes(marker: Path) -> list[int]:

@@ -11,18 +11,19 @@ from pytest_athalia.config import load_environment
 from pytest_athalia.errors import ScanError
 from pytest_athalia.progress import Progress
 from pytest_athalia.security_targets import LocalDockerImages, discover_targets, file_kind
-from pytest_athalia.testing import unavailable
+from pytest_athalia.testing import RecordingGroups, unavailable
 
 REPO = Path(__file__).parents[2]
 DEMO = REPO / "demo"
 
 
-@pytest.fixture(autouse=True)
-def _compose() -> None:
+@pytest.fixture
+def docker_cli() -> None:
     if shutil.which("docker") is None:
         unavailable("the docker CLI (with compose v2) is not installed")
 
 
+@pytest.mark.usefixtures("docker_cli")
 def test_demo_targets_are_its_three_images_dockerfiles_and_compose_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """Images by service, the built services' Dockerfiles and the compose file; stack.env secrets go to the redactor."""
     monkeypatch.chdir(REPO)
@@ -44,6 +45,7 @@ def test_demo_targets_are_its_three_images_dockerfiles_and_compose_file(monkeypa
     assert added == ["prod-secret-for-listing"]
 
 
+@pytest.mark.usefixtures("docker_cli")
 def test_a_compose_error_is_a_scan_error_naming_the_way_out(tmp_path: Path) -> None:
     """A compose file compose rejects: the message says to list images and files by hand instead."""
     (tmp_path / "compose.yml").write_text("services:\n  app: {image: [1]}\n", encoding="utf-8")
@@ -64,6 +66,7 @@ def test_file_kind_by_name(name: str, kind: str) -> None:
     assert file_kind(Path("/x") / name) == kind
 
 
+@pytest.mark.usefixtures("docker_cli")
 def test_an_unreachable_docker_daemon_is_not_a_missing_image(monkeypatch: pytest.MonkeyPatch) -> None:
     """`docker image inspect` failing for another reason than "no such image" says so, not "build it first"."""
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/athalia-test.sock")
@@ -71,3 +74,20 @@ def test_an_unreachable_docker_daemon_is_not_a_missing_image(monkeypatch: pytest
     with pytest.raises(ScanError, match="docker image inspect athalia/base:bookworm` failed") as info:
         images.image_id("athalia/base:bookworm")
     assert "Is Docker running" in str(info.value)
+
+
+@pytest.mark.usefixtures("docker_cli")
+def test_a_build_is_watched_and_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`compose build` of images to scan runs under the watchdog (a killed pytest kills it) and shows its phase."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/athalia-test.sock")  # fails at once, builds nothing
+    (tmp_path / "compose.yml").write_text("services:\n  app:\n    build: .\n    image: x/app:1\n", encoding="utf-8")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    (tmp_path / "dev.yml").write_text(
+        "stack:\n  compose_files: [compose.yml]\n  service: app\n  port: 8000\n", encoding="utf-8"
+    )
+    groups, lines = RecordingGroups(), []
+    images = LocalDockerImages(progress=Progress(lines.append), add_secrets=lambda *s: None, redact=str, groups=groups)
+    with pytest.raises(ScanError):
+        images.build(load_environment(str(tmp_path / "dev.yml"), None), "athalia-test-build", ("app",))
+    assert [event for event, _ in groups.events] == ["watch", "forget"]
+    assert lines[0].startswith("athalia: building images to scan (app)")
