@@ -32,7 +32,7 @@ import yaml
 from .cleanup import generated_root
 from .errors import StackError
 from .images import DEFAULT_PULL_SOURCE
-from .router import COLOR_HEADER, COLORS, Color
+from .router import COLOR_HEADER, COLORS, INITIAL_WEIGHTS, Color
 
 __all__ = [
     "API_PORT",
@@ -65,7 +65,6 @@ CONFIG_PATH: Final = "/etc/athalia/haproxy.cfg"
 CONFIG_NAME: Final = "athalia-router-cfg"
 DEPLOY_ENV_PREFIX: Final = "ATHALIA_DEPLOY_ENV_"
 RECIPE_LABEL: Final = "dev.athalia.router.recipe"
-INITIAL_WEIGHTS: Final[Mapping[Color, int]] = {"blue": 100, "green": 0}
 
 # configs.content (the router's configuration inline, no file on the host) came with compose 2.23.1.
 MIN_COMPOSE: Final = (2, 23, 1)
@@ -164,8 +163,8 @@ backend {BACKEND}
     http-check send meth GET uri {health_path} ver HTTP/1.1 hdr Host localhost
     http-check expect rstatus ^[23]
     http-response set-header {COLOR_HEADER} %[srv_name]
-    server {COLORS[0]} {service}:{port} weight {INITIAL_WEIGHTS["blue"]}
-    server {COLORS[1]} {green}:{port} weight {INITIAL_WEIGHTS["green"]}
+    server {COLORS[0]} {service}:{port} weight {INITIAL_WEIGHTS[COLORS[0]]}
+    server {COLORS[1]} {green}:{port} weight {INITIAL_WEIGHTS[COLORS[1]]}
 
 frontend athalia_monitor
     bind :{MONITOR_PORT}

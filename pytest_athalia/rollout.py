@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from .config_rollout import ExternalTrigger
 from .errors import AthaliaError, RolloutError, RouterError
 from .release import Candidate, Phase, Plan, ReleaseReport, RollbackReport, SmokeReport, SmokeResult, SwitchReport
-from .router import COLORS, Color, ColorStack, Router, apply_weights, wait_until_serving
+from .router import COLORS, INITIAL_WEIGHTS, Color, ColorStack, Router, apply_weights, wait_until_serving
 from .signals import Poller, external_check, http_check, router_status_check
 from .timing import cutover, detection_ms, failed_between, stray_after
 from .traffic import Clock, ProbeLog, ProbeSample, TrafficProbe
@@ -56,7 +56,7 @@ class _Watch:
 
     probe: TrafficProbe
     color: Color
-    since_ns: int
+    since_ns: int = 0  # set to the end of the switch's router calls
     health: list[Poller] = field(default_factory=list)
     external: Poller | None = None
 
@@ -85,20 +85,18 @@ class BlueGreen:
         colors: ColorStack,
         plan: Plan,
         *,
-        live: Color = "blue",
-        clock: Clock = time.monotonic_ns,
         say: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.router = router
         self.colors = colors
         self.plan = plan
-        self.live: Color = live
+        self.live: Color = COLORS[0]
         self.phase = Phase.IDLE
         self.history: list[Phase] = [Phase.IDLE]
-        self._clock = clock
+        self._clock: Clock = time.monotonic_ns  # the probe's clock: every timestamp of a release on one clock
         self._say = say
         self._smoke: SmokeReport | None = None
-        self._previous: Color | None = None
+        self._color_base: tuple[Color, str] | None = None  # the deployed color's own address, once per deploy
 
     @property
     def idle(self) -> Color:
@@ -125,23 +123,26 @@ class BlueGreen:
     def reset(self) -> None:
         """Blue live at weight 100, green idle at weight 0, phase idle; from any phase."""
         try:
-            apply_weights(self.router, ((COLORS[0], 100), (COLORS[1], 0)))
+            # In INITIAL_WEIGHTS' order, blue (100) first: at no instant do both colors weigh 0.
+            apply_weights(self.router, tuple(INITIAL_WEIGHTS.items()))
         except RouterError as exc:
+            weights = ", ".join(f"{color}={weight}" for color, weight in INITIAL_WEIGHTS.items())
             raise RolloutError(
-                f"athalia: could not restore blue=100, green=0 on the router ({exc}). The next test would start "
+                f"athalia: could not restore {weights} on the router ({exc}). The next test would start "
                 "from an unknown state; check the router container's log."
             ) from exc
         self.live = COLORS[0]
         self.phase = Phase.IDLE
         self.history = [Phase.IDLE]
         self._smoke = None
-        self._previous = None
+        self._color_base = None
 
     # -- steps ------------------------------------------------------------------------------------------
     def deploy(self, candidate: Candidate) -> float:
         """Deploy `candidate` to the idle color (weight 0 first) and wait until it is healthy; seconds taken."""
         self._to(Phase.DEPLOYING)
         color = self.idle
+        self._color_base = None  # a recreated container may be published on another port
         try:
             self.router.set_weight(color, 0)  # nothing may reach a container being replaced
             seconds = self.colors.deploy_color(
@@ -158,8 +159,9 @@ class BlueGreen:
             raise RolloutError(f"athalia: smoke_test() needs a deployed candidate; the rollout is {self.phase.value}.")
         color = self.idle
         results = []
+        base = self._base_url(color)
         for path in self.plan.smoke_paths:
-            url = self.colors.color_url(color, path)
+            url = base + path
             ok, detail = http_check(url, timeout_s=self.plan.smoke_timeout_s)()
             results.append(SmokeResult(path, url, bool(ok), detail))
         if all(r.ok for r in results):
@@ -194,7 +196,7 @@ class BlueGreen:
         except RouterError as exc:
             raise self._fail(f"switching from {old} to {new} failed", exc) from exc
         done = self._clock()
-        self._previous, self.live = old, new
+        self.live = new
         self._to(Phase.LIVE)
         return start, done
 
@@ -202,8 +204,7 @@ class BlueGreen:
         """Send all traffic back to the previous color; returns (asked, router calls done) in clock ns."""
         asked = self._clock()
         self._to(Phase.ROLLING_BACK)
-        bad = self.live
-        good = self._previous or self.idle
+        bad, good = self.live, self.idle  # only a switch leads here, and it left the previous color idle
         try:
             apply_weights(self.router, ((good, 100), (bad, 0)))
         except RouterError as exc:
@@ -231,11 +232,11 @@ class BlueGreen:
         observe = plan.observe_s if observe_s is None else observe_s
         color, previous = self.idle, self.live
         base = ReleaseReport(candidate, color, previous, self.phase)
-        with self._phase_line(f"deploying {candidate.name} to {color}"):
-            try:
-                deploy_seconds = self.deploy(candidate)
-            except RolloutError as exc:
-                return replace(base, phase=self.phase, error=str(exc))
+        # No progress line of its own: the stack's deploy_color reports the deploy (ComposeStack in a phase).
+        try:
+            deploy_seconds = self.deploy(candidate)
+        except RolloutError as exc:
+            return replace(base, phase=self.phase, error=str(exc))
         smoke = self.smoke_test()
         base = replace(base, deploy_seconds=deploy_seconds, smoke=smoke)
         if not smoke.passed:
@@ -275,8 +276,11 @@ class BlueGreen:
         )
 
     # -- internals ----------------------------------------------------------------------------------------------
-    def _phase_line(self, text: str) -> _Timed:
-        return _Timed(text, self._say)
+    def _base_url(self, color: Color) -> str:
+        # Once per deploy: on ComposeStack each color_url() runs a compose command.
+        if self._color_base is None or self._color_base[0] != color:
+            self._color_base = (color, self.colors.color_url(color))
+        return self._color_base[1]
 
     def _start_probe(self, plan: Plan, color: Color) -> _Watch:
         spec = plan.probe
@@ -288,7 +292,7 @@ class BlueGreen:
             max_seconds=spec.max_seconds,
             clock=self._clock,
         ).start()
-        watch = _Watch(probe, color, self._clock())
+        watch = _Watch(probe, color)
         # A baseline on the old color first, so the switch is seen from both sides.
         deadline = time.monotonic() + 2.0
         while probe.count() < 2 * spec.clients and time.monotonic() < deadline:
@@ -300,7 +304,7 @@ class BlueGreen:
         health = plan.triggers.health
         if health.enabled:
             interval = health.interval_ms / 1000
-            url = self.colors.color_url(watch.color, plan.health_path)
+            url = self._base_url(watch.color) + plan.health_path
             check = http_check(url, timeout_s=max(interval, 1.0))
             watch.health.append(Poller("health", check, interval_s=interval, max_seconds=bound, clock=self._clock))
             status = router_status_check(self.router, watch.color)
@@ -393,20 +397,3 @@ class BlueGreen:
         requests = sum(1 for s in samples if fired_ns <= s.start_ns <= window_end)
         detected = detection_ms(fired.first_bad_ns, fired_ns) if fired is not None else None
         return RollbackReport(bad, good, fired_ns, done, fired, cut, detected, failed, requests)
-
-
-class _Timed:
-    """A phase line with elapsed time (the rollout reports through a plain callable)."""
-
-    def __init__(self, text: str, say: Callable[[str], None]) -> None:
-        self._text = text
-        self._say = say
-        self._start = 0.0
-
-    def __enter__(self) -> None:
-        self._start = time.monotonic()
-        self._say(f"{self._text} ...")
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        outcome = "failed" if exc_type else "done"
-        self._say(f"{self._text} {outcome} in {time.monotonic() - self._start:.1f}s")

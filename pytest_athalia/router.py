@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Final, Literal, Protocol, final, runtime_checkable
 
 from .errors import RouterError
@@ -20,6 +21,7 @@ from .errors import RouterError
 __all__ = [
     "COLORS",
     "COLOR_HEADER",
+    "INITIAL_WEIGHTS",
     "MAX_WEIGHT",
     "Color",
     "ColorStack",
@@ -39,6 +41,9 @@ COLORS: tuple[Color, Color] = ("blue", "green")
 # The router sets it on every response it relays: the color (server) that served it.
 COLOR_HEADER: Final = "X-Athalia-Color"
 MAX_WEIGHT: Final = 256  # HAProxy's limit for an absolute weight
+# Where every rollout starts and ends (the router's configuration, reset(), FakeRouter): blue live, green idle.
+# In this order, blue first: applied one by one, at no instant do both colors weigh 0.
+INITIAL_WEIGHTS: Final[Mapping[Color, int]] = MappingProxyType({COLORS[0]: 100, COLORS[1]: 0})
 _SERVER_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -102,7 +107,10 @@ class ColorStack(Protocol):
     """What a rollout needs from the stack: each color's own address and a way to redeploy one color."""
 
     def color_url(self, color: Color, path: str = "") -> str:
-        """The color's own address on 127.0.0.1, bypassing the router (for smoke tests)."""
+        """The color's own address on 127.0.0.1, bypassing the router (for smoke tests).
+
+        ``color_url(color) + path`` must equal ``color_url(color, path)``: a rollout asks once per deploy.
+        """
         ...
 
     def deploy_color(self, color: Color, *, image: str | None, env: Mapping[str, str], timeout: float) -> float:
@@ -195,7 +203,7 @@ class FakeRouter:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._clock = clock
-        initial = dict(weights if weights is not None else {COLORS[0]: 100, COLORS[1]: 0})
+        initial = dict(weights if weights is not None else INITIAL_WEIGHTS)
         self._stats: dict[str, ServerStats] = {
             name: ServerStats(name, "UP", weight, 0, 0, None) for name, weight in initial.items()
         }

@@ -17,6 +17,7 @@ __all__ = [
     "Outcome",
     "Threshold",
     "Verdict",
+    "format_number",
     "judge",
     "percentile",
 ]
@@ -60,7 +61,7 @@ class Threshold:
         return self.comparison.holds(value, self.limit)
 
     def describe(self) -> str:
-        return f"{self.operator} {_fmt(self.limit)} {self.unit}".rstrip()
+        return f"{self.operator} {format_number(self.limit)} {self.unit}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Verdict:
     def message(self) -> str:
         """One line: measured value, threshold, unit, samples, window and outcome."""
         m = self.measurement
-        measured = "nothing" if m.value is None else f"{_fmt(m.value)} {m.unit}".rstrip()
+        measured = "nothing" if m.value is None else f"{format_number(m.value)} {m.unit}".rstrip()
         samples = f"{m.samples} sample" + ("" if m.samples == 1 else "s")
         window = f" over {m.window}" if m.window else ""
         text = (
@@ -139,5 +140,13 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+def format_number(value: float, decimals: int = 2) -> str:
+    """A value for a message: ``3`` for 3.0, three significant digits below 1 (``0.0512``), else `decimals`.
+
+    Safe for any float: infinities and NaN read ``inf``, ``-inf`` and ``nan``.
+    """
+    if not math.isfinite(value):
+        return str(float(value))
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.{decimals}f}"

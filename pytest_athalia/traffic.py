@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -118,7 +119,10 @@ class TrafficProbe:
         self._max_requests = max_requests if max_requests is not None else int(rate * max_seconds) + clients
         self._clock = clock
         self._header = color_header
-        self._samples: list[ProbeSample] = []  # list.append is atomic: threads append, readers copy
+        # Only ever appended to, under _record_lock with the end time read inside it: ordered by end_ns,
+        # so readers bisect it without a lock (list reads are atomic, and the first n items never move).
+        self._samples: list[ProbeSample] = []
+        self._record_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._sent = 0
@@ -160,19 +164,11 @@ class TrafficProbe:
 
     # -- reading while it runs -----------------------------------------------------------------------
     def recent(self, since_ns: int) -> tuple[ProbeSample, ...]:
-        """Samples that ended at or after `since_ns` (cheap: scans back from the newest)."""
-        snapshot = self._samples[:]
-        out: list[ProbeSample] = []
-        # Samples are appended when they end, so end times are nearly sorted; a margin of one
-        # timeout covers the requests of slower clients appended out of order.
-        margin = int(self._timeout * 1e9)
-        for sample in reversed(snapshot):
-            if sample.end_ns < since_ns - margin:
-                break
-            if sample.end_ns >= since_ns:
-                out.append(sample)
-        out.reverse()
-        return tuple(out)
+        """Samples that ended at or after `since_ns`, in end order (cheap: copies only those)."""
+        samples = self._samples
+        count = len(samples)
+        first = bisect_left(samples, since_ns, 0, count, key=_end_ns)
+        return tuple(samples[first:count])
 
     def count(self) -> int:
         return len(self._samples)
@@ -224,12 +220,20 @@ class TrafficProbe:
             response = conn.getresponse()
             response.read()
         except (OSError, http.client.HTTPException) as exc:
-            self._samples.append(ProbeSample(start, self._clock(), None, None, type(exc).__name__))
+            self._record(start, None, None, type(exc).__name__)
             conn.close()
             return None
-        end = self._clock()
-        self._samples.append(ProbeSample(start, end, response.status, response.getheader(self._header)))
+        self._record(start, response.status, response.getheader(self._header))
         if response.will_close:
             conn.close()
             return None
         return conn
+
+    def _record(self, start_ns: int, status: int | None, color: str | None, error: str = "") -> None:
+        # The end time is read under the lock, so the list stays ordered by end_ns (see recent()).
+        with self._record_lock:
+            self._samples.append(ProbeSample(start_ns, self._clock(), status, color, error))
+
+
+def _end_ns(sample: ProbeSample) -> int:
+    return sample.end_ns

@@ -16,13 +16,12 @@ an unattributed failure is the release's too.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from .config_rollout import TriggersSpec
-from .slo import percentile
+from .slo import format_number, percentile
 from .traffic import ProbeSample
 
 __all__ = [
@@ -75,11 +74,12 @@ class TriggerResult:
 
     def describe(self) -> str:
         """One line: trigger, measured value, threshold, unit, sample count and window."""
-        value = "nothing" if self.value is None else f"{_fmt(self.value)} {self.unit}"
+        value = "nothing" if self.value is None else f"{format_number(self.value, 1)} {self.unit}"
+        threshold = format_number(self.threshold, 1)
         text = (
-            f"{self.trigger} trigger {self.state.value}: measured {value}, threshold > {_fmt(self.threshold)} "
+            f"{self.trigger} trigger {self.state.value}: measured {value}, threshold > {threshold} "
             f"{self.unit}, {self.samples} sample{'' if self.samples == 1 else 's'} in the last "
-            f"{_fmt(self.window_ms)} ms"
+            f"{format_number(self.window_ms, 1)} ms"
         )
         return f"{text} ({self.reason})" if self.reason else text
 
@@ -240,12 +240,6 @@ def external_trigger(checks: Sequence[CheckSample], *, now_ns: int, window_ms: f
         first_bad,
         f"the signal answered: {newest.detail}" if fired and newest.detail else "",
     )
-
-
-def _fmt(value: float) -> str:
-    if math.isfinite(value) and float(value).is_integer():
-        return f"{value:.0f}"
-    return f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
 
 
 def evaluate_triggers(

@@ -416,6 +416,41 @@ def test_failed_deploy_is_reported(local_router: LocalRouter) -> None:
     assert "image not found" in report.error
 
 
+def test_failed_deploy_is_never_reported_done(local_router: LocalRouter) -> None:
+    """A deploy that raises prints no "done" line: the rollout's progress never claims a failed deploy finished."""
+    lines: list[str] = []
+    colors = LocalColors(local_router, deploy_error="image not found")
+    report = BlueGreen(local_router, colors, PLAN, say=lines.append).release(GOOD)
+    assert report.phase is Phase.FAILED
+    assert not [line for line in lines if "done" in line], lines
+
+
+def test_release_asks_the_stack_once_for_the_color_address(local_router: LocalRouter) -> None:
+    """color_url runs compose on ComposeStack: one call per deploy serves every smoke path and the health poller.
+
+    The deploy's progress line is the stack's own (ComposeStack.deploy_color opens a phase): the rollout adds none.
+    """
+
+    class Counting(LocalColors):
+        def __init__(self, router: LocalRouter) -> None:
+            super().__init__(router)
+            self.asked: list[tuple[str, str]] = []
+
+        def color_url(self, color: str, path: str = "") -> str:
+            self.asked.append((color, path))
+            return super().color_url(color, path)
+
+    lines: list[str] = []
+    colors = Counting(local_router)
+    plan = replace(PLAN, smoke_paths=("/health", "/version"), observe_s=0.3)
+    report = BlueGreen(local_router, colors, plan, say=lines.append).release(GOOD)
+    assert report.phase is Phase.LIVE, report.describe()
+    assert report.smoke is not None
+    assert [r.path for r in report.smoke.results] == ["/health", "/version", "(router)"]
+    assert colors.asked == [("green", "")]
+    assert not [line for line in lines if line.startswith("deploying")], lines
+
+
 def test_drill_verdict_names_trigger_value_threshold_and_samples(rollout: BlueGreen) -> None:
     """When a drill's trigger does not fire, the verdict says so with measured value, threshold and samples."""
     report = rollout.release(GOOD, observe_s=0.6)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_athalia.slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge, percentile
+from pytest_athalia.slo import Comparison, Measurement, Outcome, Threshold, Verdict, format_number, judge, percentile
 
 AT_MOST_MS = Threshold(500, Comparison.AT_MOST, "ms")
 AT_LEAST_RATIO = Threshold(0.99, Comparison.AT_LEAST, "")
@@ -278,3 +278,20 @@ def test_a_strict_threshold_refuses_the_limit_and_shows_its_operator() -> None:
     assert judge(at_limit, Threshold(300, Comparison.AT_MOST, "ms")).outcome is Outcome.PASS
     assert strict.describe() == "< 300 ms"
     assert Threshold(100, Comparison.AT_LEAST, "req/s", strict=True).operator == ">"
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "expected"),
+    [
+        (3.0, 2, "3"),
+        (0.05123, 2, "0.0512"),
+        (312.456, 2, "312.46"),
+        (312.456, 1, "312.5"),
+        (math.inf, 2, "inf"),
+        (-math.inf, 1, "-inf"),
+        (math.nan, 2, "nan"),
+    ],
+)
+def test_format_number_is_short_and_safe_for_any_float(value: float, decimals: int, expected: str) -> None:
+    """Whole values without decimals, small ones with 3 significant digits, infinities and NaN by name."""
+    assert format_number(value, decimals) == expected

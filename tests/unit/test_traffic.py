@@ -117,6 +117,23 @@ def test_recent_returns_samples_that_ended_since(server: ThreadingHTTPServer) ->
     assert {s for s in probe.recent(middle)} == {s for s in log.samples if s.end_ns >= middle}
 
 
+def test_recent_is_exact_while_slow_answers_end_out_of_start_order(server: ThreadingHTTPServer) -> None:
+    """Read while the probe runs, with some answers 100 ms late: recent(t) is in end order and misses none."""
+    probe = TrafficProbe(url(server, "/stall"), rate=400, clients=4, max_requests=120).start()
+    seen = []
+    while probe.running:
+        seen.append(probe.recent(0))
+        time.sleep(0.005)
+    log = probe.stop()
+    for recent in [*seen, probe.recent(0)]:
+        ends = [s.end_ns for s in recent]
+        assert ends == sorted(ends)
+    assert set(probe.recent(0)) == set(log.samples)
+    assert [s.start_ns for s in log.samples] != [s.start_ns for s in probe.recent(0)]  # really out of start order
+    middle = sorted(s.end_ns for s in log.samples)[60]
+    assert set(probe.recent(middle)) == {s for s in log.samples if s.end_ns >= middle}
+
+
 @pytest.mark.parametrize("bad", ["https://127.0.0.1/", "127.0.0.1:80", "http:///x"])
 def test_probe_needs_an_http_url(bad: str) -> None:
     """Anything but http://host... is refused with the URL in the message."""
