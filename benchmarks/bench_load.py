@@ -2,7 +2,7 @@
 
 All three drive the same static endpoint: a Debian nginx started here on a loopback port
 (``apt-get install -y nginx-light wrk``), answering ``200 ok`` from memory. Locust runs the
-way pytest-athalia runs it (:func:`pytest_athalia.load.run_load`: a subprocess with our
+way pytest-athalia runs it (:func:`pytest_athalia.load._run.run_load`: a subprocess with our
 listener); its capacity is the mean requests/s over the seconds with every user running.
 Every run is bounded in time. The last line is ``ratio=<best locust req/s / wrk req/s>``.
 
@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_athalia.config import load_environment
-from pytest_athalia.load import run_load
-from pytest_athalia.load_verdicts import steady_seconds
-from pytest_athalia.locust_run import free_port
-from pytest_athalia.progress import Progress
+from pytest_athalia.config._environment import load_environment
+from pytest_athalia.load._locust import free_port
+from pytest_athalia.load._run import run_load
+from pytest_athalia.load._verdicts import steady_seconds
+from pytest_athalia.report._progress import Progress
 
 NGINX_CONF = """\
 daemon off;

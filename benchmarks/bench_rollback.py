@@ -1,13 +1,13 @@
 """Benchmark: 20 switch-and-rollback cycles through the HAProxy router of the dev demo stack, under load.
 
 Starts the dev demo stack with the rollout's router (``rollout.enabled``), deploys green once and
-smoke-tests it with :class:`~pytest_athalia.rollout.BlueGreen`, then runs a single background probe
+smoke-tests it with :class:`~pytest_athalia.release._bluegreen.BlueGreen`, then runs a single background probe
 (``rollout.probe``: 300 req/s from 6 keep-alive clients) while it repeats: switch to green (green
 100, then blue 0, in one runtime-API round trip; ``--one-by-one`` for two), hold, roll back (blue
 100, then green 0), hold. A hold lasts ``--hold`` seconds and
 until 40 requests ended after the router calls (at most 5 s), so every cutover can be shown. These are the router calls
 BlueGreen makes. Each time is derived from the probe's request timestamps with
-:func:`pytest_athalia.timing.cutover` (docs/rollout.md), over that cycle's requests only.
+:func:`pytest_athalia.release._timing.cutover` (docs/rollout.md), over that cycle's requests only.
 
 Prints p50 and p95 of the rollback and switch times and the total failed requests; the last line is
 ``rollback_p95_ms=<value> failed_requests=<n>``. Targets: p95 <= 50 ms, 0 failed. Bounded: the
@@ -26,17 +26,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_athalia.config import load_environment
-from pytest_athalia.haproxy import HAProxyRouter
-from pytest_athalia.progress import Progress
-from pytest_athalia.release import Candidate, Plan
-from pytest_athalia.rollout import BlueGreen
-from pytest_athalia.router import apply_weights
-from pytest_athalia.secrets import Redactor
-from pytest_athalia.slo import percentile
-from pytest_athalia.stack import ComposeStack
-from pytest_athalia.timing import cutover
-from pytest_athalia.traffic import TrafficProbe
+from pytest_athalia.config._environment import load_environment
+from pytest_athalia.config._secrets import Redactor
+from pytest_athalia.release._bluegreen import BlueGreen
+from pytest_athalia.release._haproxy import HAProxyRouter
+from pytest_athalia.release._release import Candidate, Plan
+from pytest_athalia.release._router import apply_weights
+from pytest_athalia.release._timing import cutover
+from pytest_athalia.release._traffic import TrafficProbe
+from pytest_athalia.report._progress import Progress
+from pytest_athalia.report._slo import percentile
+from pytest_athalia.stack._stack import ComposeStack
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,8 +6,7 @@ not re-exported here are internal and may change.
 
 from __future__ import annotations
 
-from .config import Environment, EnvironmentSpec, load_environment
-from .errors import (
+from ._errors import (
     AthaliaError,
     CleanupError,
     ConfigError,
@@ -21,17 +20,18 @@ from .errors import (
     StackError,
     StackTimeout,
 )
-from .gate import Gate
-from .load_results import LoadResults
-from .probe import HttpSample, HttpSamples, sample_http
-from .release import Candidate, Phase, ReleaseReport
-from .rollout import BlueGreen
-from .router import COLOR_HEADER, ColorStack, Router, ServerStats
-from .runtime import AthaliaRuntime, runtime_of
-from .scan import Finding, ScanResult
-from .secrets import Redactor
-from .slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge, percentile
-from .stack import ComposeStack, Endpoint, ExecResult, ServiceState, Stack, StartupReport
+from ._runtime import AthaliaRuntime, runtime_of
+from .config._environment import Environment, EnvironmentSpec, load_environment
+from .config._secrets import Redactor
+from .load._results import LoadResults
+from .release._bluegreen import BlueGreen
+from .release._release import Candidate, Phase, ReleaseReport
+from .release._router import COLOR_HEADER, ColorStack, Router, ServerStats
+from .report._gate import Gate
+from .report._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge, percentile
+from .security._scan import Finding, ScanResult
+from .stack._probe import HttpSample, HttpSamples, sample_http
+from .stack._stack import ComposeStack, Endpoint, ExecResult, ServiceState, Stack, StartupReport
 
 __all__ = [
     "COLOR_HEADER",

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .config import Environment
-    from .router import Router
-    from .stack import Stack
+    from .config._environment import Environment
+    from .release._router import Router
+    from .stack._stack import Stack
 
 
 @pytest.hookspec(firstresult=True)
@@ -27,5 +27,5 @@ def pytest_athalia_make_router(config: pytest.Config, environment: Environment, 
     """Return the router of a started `stack`, or None to let the next implementation decide.
 
     The built-in implementation runs last and drives the HAProxy router that the plugin adds
-    to compose stacks (:mod:`pytest_athalia.haproxy`).
+    to compose stacks (:mod:`pytest_athalia.release._haproxy`).
     """

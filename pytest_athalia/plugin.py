@@ -1,7 +1,7 @@
 """pytest-athalia's entry point (``pytest11: athalia``): options and hooks only.
 
-State lives in :class:`pytest_athalia.runtime.AthaliaRuntime`; fixtures in
-:mod:`pytest_athalia.fixtures`; hook specifications in :mod:`pytest_athalia.hooks`.
+State lives in :class:`pytest_athalia._runtime.AthaliaRuntime`; fixtures in
+:mod:`pytest_athalia.fixtures._stack`; hook specifications in :mod:`pytest_athalia.hooks`.
 """
 
 from __future__ import annotations
@@ -10,15 +10,19 @@ from collections.abc import Generator
 
 import pytest
 
-from . import fixtures, fixtures_load, fixtures_rollout, fixtures_security, hooks
-from .compose import compose_version, docker_engine_version
-from .config import Environment
-from .errors import AthaliaError
-from .haproxy import HAProxyRouter
-from .router import Router
-from .runtime import AthaliaRuntime, runtime_of
-from .settings import add_options
-from .stack import ComposeStack, Stack
+from . import hooks
+from ._errors import AthaliaError
+from ._runtime import AthaliaRuntime, runtime_of
+from .config._environment import Environment
+from .config._settings import add_options
+from .fixtures import _load as fixtures_load
+from .fixtures import _rollout as fixtures_rollout
+from .fixtures import _security as fixtures_security
+from .fixtures import _stack as fixtures
+from .release._haproxy import HAProxyRouter
+from .release._router import Router
+from .stack._compose import compose_version, docker_engine_version
+from .stack._stack import ComposeStack, Stack
 
 LOG_SECTION = "athalia: service logs"
 

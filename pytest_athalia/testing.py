@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .config import Environment
-from .errors import RolloutError
-from .override import color_service
-from .router import COLORS, Color, FakeRouter, WeightChange
-from .stack import Endpoint, ExecResult, ServiceState, StartupReport
+from ._errors import RolloutError
+from .config._environment import Environment
+from .release._router import COLORS, Color, FakeRouter, WeightChange
+from .stack._override import color_service
+from .stack._stack import Endpoint, ExecResult, ServiceState, StartupReport
 
 __all__ = ["Deploy", "FakeRouter", "FakeStack", "RecordingGroups", "WeightChange", "unavailable", "wait_until"]
 
@@ -159,7 +159,7 @@ class FakeStack:
 
 
 class RecordingGroups:
-    """A fake :class:`~pytest_athalia.compose.GroupRegistry` (the watchdog) that records what it is told, in order."""
+    """A fake `GroupRegistry` (the watchdog) that records what it is told, in order."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, int]] = []

@@ -12,8 +12,8 @@ from pytest_athalia.testing import unavailable
 @functools.cache
 def docker_problem() -> str | None:
     """Why Docker tests cannot run here, or None when a daemon and compose v2 answer."""
-    from pytest_athalia.compose import compose_version, docker_engine_version
-    from pytest_athalia.errors import DockerUnavailable
+    from pytest_athalia._errors import DockerUnavailable
+    from pytest_athalia.stack._compose import compose_version, docker_engine_version
 
     if docker_engine_version() is None:
         return "no Docker daemon answers (docker info fails)"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_athalia.load_results import LoadResults
-from pytest_athalia.slo import Verdict
+from pytest_athalia.load._results import LoadResults
+from pytest_athalia.report._slo import Verdict
 
 
 def test_load_meets_slos(

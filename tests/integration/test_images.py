@@ -20,8 +20,8 @@ from typing import Any
 import docker
 import pytest
 
-from pytest_athalia.errors import ImageError
-from pytest_athalia.images import (
+from pytest_athalia._errors import ImageError
+from pytest_athalia.images._bootstrap import (
     DEFAULT_BASE_IMAGE,
     IMPORT_CHANGES,
     DockerImageDriver,

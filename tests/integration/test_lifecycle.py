@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_athalia.cleanup import pid_alive as alive
+from pytest_athalia.stack._cleanup import pid_alive as alive
 from pytest_athalia.testing import unavailable, wait_until
 
 pytestmark = pytest.mark.docker
@@ -490,7 +490,7 @@ def test_keep_leaves_the_stack_running_and_prints_how_to_remove_it(tiny: Tiny) -
         [f"container {name}" for name in running] + [f"network {project}_default", f"volume {project}_data"]
     )
     dry_run = subprocess.run(
-        [sys.executable, "-m", "pytest_athalia.cli", "cleanup", "--dry-run"],
+        [sys.executable, "-m", "pytest_athalia._cli", "cleanup", "--dry-run"],
         capture_output=True,
         text=True,
         timeout=60,

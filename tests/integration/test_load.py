@@ -24,13 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.config import Environment, load_environment
-from pytest_athalia.errors import LoadError
-from pytest_athalia.load import run_load
-from pytest_athalia.load_results import LoadResults
-from pytest_athalia.load_verdicts import evaluate
-from pytest_athalia.progress import Progress
-from pytest_athalia.slo import Outcome
+from pytest_athalia._errors import LoadError
+from pytest_athalia.config._environment import Environment, load_environment
+from pytest_athalia.load._results import LoadResults
+from pytest_athalia.load._run import run_load
+from pytest_athalia.load._verdicts import evaluate
+from pytest_athalia.report._progress import Progress
+from pytest_athalia.report._slo import Outcome
 from pytest_athalia.testing import unavailable
 
 REPO = Path(__file__).parents[2]

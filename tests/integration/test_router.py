@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia import override
-from pytest_athalia.cleanup import make_project_name
-from pytest_athalia.config import load_environment
-from pytest_athalia.errors import RolloutError, RouterError
-from pytest_athalia.haproxy import HAProxyRouter
-from pytest_athalia.progress import Progress
-from pytest_athalia.router import COLOR_HEADER, COLORS, Color, wait_until_serving
-from pytest_athalia.secrets import Redactor
-from pytest_athalia.stack import ComposeStack
+from pytest_athalia._errors import RolloutError, RouterError
+from pytest_athalia.config._environment import load_environment
+from pytest_athalia.config._secrets import Redactor
+from pytest_athalia.release._haproxy import HAProxyRouter
+from pytest_athalia.release._router import COLOR_HEADER, COLORS, Color, wait_until_serving
+from pytest_athalia.report._progress import Progress
+from pytest_athalia.stack import _override as override
+from pytest_athalia.stack._cleanup import make_project_name
+from pytest_athalia.stack._stack import ComposeStack
 
 pytestmark = pytest.mark.docker
 

@@ -24,20 +24,20 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.bandit_scan import FakeBandit
-from pytest_athalia.config import load_environment
-from pytest_athalia.errors import ScanError
-from pytest_athalia.gate import Gate
-from pytest_athalia.progress import Progress
-from pytest_athalia.scan_cache import ScanCache
-from pytest_athalia.security import SecurityScans
-from pytest_athalia.security_cases import ImageCase
-from pytest_athalia.security_targets import ImageTarget, LocalDockerImages
-from pytest_athalia.slo import Outcome, Verdict
+from pytest_athalia._errors import ScanError
+from pytest_athalia.config._environment import load_environment
+from pytest_athalia.report._gate import Gate
+from pytest_athalia.report._progress import Progress
+from pytest_athalia.report._slo import Outcome, Verdict
+from pytest_athalia.security._bandit import FakeBandit
+from pytest_athalia.security._cache import ScanCache
+from pytest_athalia.security._cases import ImageCase
+from pytest_athalia.security._session import SecurityScans
+from pytest_athalia.security._targets import ImageTarget, LocalDockerImages
+from pytest_athalia.security._trivy import Trivy, TrivyOptions, VulnerabilityDbMissing, find_trivy
+from pytest_athalia.security._trivy_ignore import read_ignore_file
+from pytest_athalia.security._trivy_report import parse_report
 from pytest_athalia.testing import unavailable
-from pytest_athalia.trivy import Trivy, TrivyOptions, VulnerabilityDbMissing, find_trivy
-from pytest_athalia.trivy_ignore import read_ignore_file
-from pytest_athalia.trivy_report import parse_report
 from tests.support.trivy_db import Advisory, later_version, write_sample_db_for_image, write_vulnerability_db
 
 pytestmark = pytest.mark.docker

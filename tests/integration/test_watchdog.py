@@ -23,16 +23,16 @@ from typing import Any
 import docker  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from pytest_athalia import watchdog as watchdog_module
-from pytest_athalia.cleanup import (
+from pytest_athalia.stack import _watchdog as watchdog_module
+from pytest_athalia.stack._cleanup import (
     DockerResources,
     find_leftovers,
     make_project_name,
     pid_alive,
     remove_project,
 )
+from pytest_athalia.stack._watchdog import Watchdog
 from pytest_athalia.testing import wait_until
-from pytest_athalia.watchdog import Watchdog
 
 IMAGE = "athalia/base:bookworm"
 CLEAN_WITHIN_SECONDS = 15.0
@@ -43,7 +43,7 @@ PARENT = textwrap.dedent(
     import os, subprocess, sys, time
     from pathlib import Path
 
-    from pytest_athalia.watchdog import Watchdog
+    from pytest_athalia.stack._watchdog import Watchdog
 
     project, mode, log, image = sys.argv[1:5]
     watchdog = Watchdog.start(log_path=Path(log))
@@ -325,9 +325,9 @@ def test_watchdog_refuses_names_that_would_break_its_protocol(tmp_path: Path) ->
 def test_watchdog_process_imports_neither_pytest_nor_docker() -> None:
     """The child starts on every run: it must not import pytest, nor docker until it cleans."""
     package_dir = os.path.dirname(watchdog_module.__file__)
-    shell, _, _ = watchdog_module._BOOTSTRAP.partition("from pytest_athalia.watchdog")
+    shell, _, _ = watchdog_module._BOOTSTRAP.partition("from pytest_athalia.stack._watchdog")
     probe = shell + (
-        "import pytest_athalia.watchdog\n"
+        "import pytest_athalia.stack._watchdog\n"
         "print(sorted(m for m in ('pytest', '_pytest', 'docker', 'testcontainers') if m in sys.modules))\n"
     )
     result = subprocess.run(

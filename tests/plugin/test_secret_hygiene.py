@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.errors import ScanError
+from pytest_athalia._errors import ScanError
+from pytest_athalia.security._trivy import find_trivy
 from pytest_athalia.testing import unavailable
-from pytest_athalia.trivy import find_trivy
 
 from .helpers import ENVIRONMENT_YML, Project, output
 from .helpers import project_fixture as project_fixture  # the `project` fixture

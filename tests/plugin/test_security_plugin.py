@@ -30,7 +30,7 @@ CONFTEST_FAKES = """
 
 import pytest
 from pathlib import Path as _Path
-from pytest_athalia.trivy import FakeTrivy
+from pytest_athalia.security._trivy import FakeTrivy
 
 
 class _Images:

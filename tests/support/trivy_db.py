@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_athalia.errors import ScanError
-from pytest_athalia.trivy import find_trivy
+from pytest_athalia._errors import ScanError
+from pytest_athalia.security._trivy import find_trivy
 
 from .bbolt import write_bbolt
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.bandit_scan import (
+from pytest_athalia._errors import ScanError
+from pytest_athalia.config._security import BanditSpec
+from pytest_athalia.report._slo import Outcome
+from pytest_athalia.security._bandit import (
     Bandit,
     Baseline,
     FakeBandit,
@@ -17,10 +20,7 @@ from pytest_athalia.bandit_scan import (
     parse_bandit,
     read_baseline,
 )
-from pytest_athalia.config_security import BanditSpec
-from pytest_athalia.errors import ScanError
-from pytest_athalia.scan import findings_verdict
-from pytest_athalia.slo import Outcome
+from pytest_athalia.security._scan import findings_verdict
 
 REPORT = {
     "errors": [],

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.cleanup import (
+from pytest_athalia._errors import CleanupError, ConfigError, DockerUnavailable
+from pytest_athalia.stack._cleanup import (
     PROJECT_PREFIX,
     DockerResources,
     FakeDockerResources,
@@ -23,7 +24,6 @@ from pytest_athalia.cleanup import (
     sweep,
     sweep_files,
 )
-from pytest_athalia.errors import CleanupError, ConfigError, DockerUnavailable
 
 P1 = "athalia-dev-main-p101-aaaaaa"
 P2 = "athalia-dev-gw0-p202-bbbbbb"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import pytest_athalia.config
-from pytest_athalia.cli import main
-from pytest_athalia.errors import ConfigError
+import pytest_athalia.config._environment
+from pytest_athalia._cli import main
+from pytest_athalia._errors import ConfigError
 
 GOOD = """\
 stack:
@@ -129,7 +129,7 @@ def test_any_athalia_error_from_a_command_is_caught(
     def fail(folder: Path, **_: object) -> tuple[str, ...]:
         raise ConfigError("athalia: expected X, found Y. Fix Z.")
 
-    monkeypatch.setattr(pytest_athalia.config, "list_environments", fail)
+    monkeypatch.setattr(pytest_athalia.config._environment, "list_environments", fail)
     assert main(["envs", "anywhere"]) == 2
     assert capsys.readouterr().err == "athalia: expected X, found Y. Fix Z.\n"
 
@@ -142,7 +142,7 @@ def test_interrupt_exits_130_without_a_traceback(
     def interrupted(folder: Path, **_: object) -> tuple[str, ...]:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pytest_athalia.config, "list_environments", interrupted)
+    monkeypatch.setattr(pytest_athalia.config._environment, "list_environments", interrupted)
     assert main(["envs", "anywhere"]) == 130
     assert capsys.readouterr().err == "athalia: interrupted\n"
 
@@ -153,7 +153,7 @@ def test_other_exceptions_are_not_hidden(monkeypatch: pytest.MonkeyPatch) -> Non
     def broken(folder: Path, **_: object) -> tuple[str, ...]:
         raise RuntimeError("internal")
 
-    monkeypatch.setattr(pytest_athalia.config, "list_environments", broken)
+    monkeypatch.setattr(pytest_athalia.config._environment, "list_environments", broken)
     with pytest.raises(RuntimeError, match="internal"):
         main(["envs", "anywhere"])
 

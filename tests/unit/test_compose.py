@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia import compose as compose_module
-from pytest_athalia.cleanup import pid_alive as alive
-from pytest_athalia.compose import (
+from pytest_athalia._errors import DockerUnavailable, StackError, StackTimeout
+from pytest_athalia.stack import _compose as compose_module
+from pytest_athalia.stack._cleanup import pid_alive as alive
+from pytest_athalia.stack._compose import (
     INSTALL_HINT,
     CommandResult,
     compose_version,
@@ -21,7 +22,6 @@ from pytest_athalia.compose import (
     run_command,
     stop_process_group,
 )
-from pytest_athalia.errors import DockerUnavailable, StackError, StackTimeout
 from pytest_athalia.testing import RecordingGroups, wait_until
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}

@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pytest_athalia.config import (
+from pytest_athalia._errors import ConfigError
+from pytest_athalia.config._environment import (
     Environment,
     EnvironmentSpec,
     SLOs,
     list_environments,
     load_environment,
 )
-from pytest_athalia.errors import ConfigError
 
 VALID = """\
 description: Local stack for developers

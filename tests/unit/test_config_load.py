@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.config import load_environment
-from pytest_athalia.config_load import LoadSpec, is_loopback, parse_seconds
-from pytest_athalia.errors import ConfigError
-from pytest_athalia.thresholds import Metric
+from pytest_athalia._errors import ConfigError
+from pytest_athalia.config._environment import load_environment
+from pytest_athalia.config._load import LoadSpec, is_loopback, parse_seconds
+from pytest_athalia.load._thresholds import Metric
 
 STACK = """\
 stack:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.config import load_environment
-from pytest_athalia.errors import ConfigError
-from pytest_athalia.fixtures_rollout import candidate_from
-from pytest_athalia.release import Candidate, Plan
+from pytest_athalia._errors import ConfigError
+from pytest_athalia.config._environment import load_environment
+from pytest_athalia.fixtures._rollout import candidate_from
+from pytest_athalia.release._release import Candidate, Plan
 
 BASE = """\
 stack:

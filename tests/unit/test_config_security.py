@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.config import Environment, load_environment
-from pytest_athalia.config_security import SecuritySpec
-from pytest_athalia.errors import ConfigError
+from pytest_athalia._errors import ConfigError
+from pytest_athalia.config._environment import Environment, load_environment
+from pytest_athalia.config._security import SecuritySpec
 
 REPO = Path(__file__).parents[2]
 STACK = """\

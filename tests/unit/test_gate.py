@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_athalia.gate import Gate
-from pytest_athalia.slo import Comparison, Measurement, Outcome, Threshold, Verdict
+from pytest_athalia.report._gate import Gate
+from pytest_athalia.report._slo import Comparison, Measurement, Outcome, Threshold, Verdict
 
 Failed = pytest.fail.Exception
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_athalia.errors import RouterError
-from pytest_athalia.haproxy import HAProxyRouter, parse_show_stat
-from pytest_athalia.router import Router, ServerStats
-from pytest_athalia.stack import Endpoint
+from pytest_athalia._errors import RouterError
+from pytest_athalia.release._haproxy import HAProxyRouter, parse_show_stat
+from pytest_athalia.release._router import Router, ServerStats
+from pytest_athalia.stack._stack import Endpoint
 
 DATA = Path(__file__).parent / "data"
 # Captured from HAProxy 2.6.12 (Debian bookworm) in the router the plugin generates: `show stat` after

@@ -12,9 +12,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_athalia import images
-from pytest_athalia.errors import ImageError
-from pytest_athalia.images import (
+from pytest_athalia._errors import ImageError
+from pytest_athalia.images import _bootstrap as images
+from pytest_athalia.images._bootstrap import (
     DEFAULT_BASE_IMAGE,
     DEFAULT_PULL_SOURCE,
     BaseImageResult,

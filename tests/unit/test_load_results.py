@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_athalia.errors import LoadError
-from pytest_athalia.load_results import (
+from pytest_athalia._errors import LoadError
+from pytest_athalia.load._results import (
     EndpointStats,
     Histogram,
     bucket_ms,
@@ -22,7 +22,7 @@ from pytest_athalia.load_results import (
     parse_series,
     tolerance_ms,
 )
-from pytest_athalia.slo import percentile
+from pytest_athalia.report._slo import percentile
 
 FIXTURES = Path(__file__).parent / "fixtures" / "locust"
 

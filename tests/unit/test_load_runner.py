@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.cleanup import pid_alive as _alive
-from pytest_athalia.config import Environment, load_environment
-from pytest_athalia.config_load import LoadSpec
-from pytest_athalia.errors import LoadError
-from pytest_athalia.load import locustfile_of, read_results, run_load, target_of
-from pytest_athalia.locust_run import PLUGIN, LocustPlan, plan_run, run_locust
-from pytest_athalia.progress import Progress
+from pytest_athalia._errors import LoadError
+from pytest_athalia.config._environment import Environment, load_environment
+from pytest_athalia.config._load import LoadSpec
+from pytest_athalia.load._locust import PLUGIN, LocustPlan, plan_run, run_locust
+from pytest_athalia.load._run import locustfile_of, read_results, run_load, target_of
+from pytest_athalia.report._progress import Progress
+from pytest_athalia.stack._cleanup import pid_alive as _alive
 from pytest_athalia.testing import FakeStack, RecordingGroups, wait_until
 
 FIXTURES = Path(__file__).parent / "fixtures" / "locust"

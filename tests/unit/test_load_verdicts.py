@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.config_load import LoadSpec
-from pytest_athalia.load_results import (
+from pytest_athalia.config._load import LoadSpec
+from pytest_athalia.load._results import (
     EndpointStats,
     GeneratorLoad,
     Histogram,
@@ -17,7 +17,8 @@ from pytest_athalia.load_results import (
     Series,
     merge_stats,
 )
-from pytest_athalia.load_verdicts import (
+from pytest_athalia.load._thresholds import parse_threshold
+from pytest_athalia.load._verdicts import (
     check_name,
     evaluate,
     generator_load,
@@ -25,8 +26,7 @@ from pytest_athalia.load_verdicts import (
     steady_seconds,
     windows,
 )
-from pytest_athalia.slo import Outcome, Verdict
-from pytest_athalia.thresholds import parse_threshold
+from pytest_athalia.report._slo import Outcome, Verdict
 
 T0 = 1_700_000_000
 

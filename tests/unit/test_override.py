@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_athalia import override
-from pytest_athalia.errors import StackError
-from pytest_athalia.override import OverrideFiles, RouterPlan, compose_override, deploy_override, haproxy_config
+from pytest_athalia._errors import StackError
+from pytest_athalia.stack import _override as override
+from pytest_athalia.stack._override import OverrideFiles, RouterPlan, compose_override, deploy_override, haproxy_config
 
 PLAN = RouterPlan(
     project="athalia-dev-main-p1-abcdef",

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_athalia.probe import HttpSample, HttpSamples, sample_http
+from pytest_athalia.stack._probe import HttpSample, HttpSamples, sample_http
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -139,7 +139,7 @@ def test_zero_samples_give_no_ratio_and_no_percentile(server: Server) -> None:
 def test_interval_sleeps_between_requests_only(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """`interval` is waited between samples, not after the last one."""
     sleeps: list[float] = []
-    monkeypatch.setattr("pytest_athalia.probe.time.sleep", sleeps.append)
+    monkeypatch.setattr("pytest_athalia.stack._probe.time.sleep", sleeps.append)
     sample_http(url(server, "/ok"), 3, interval=0.25)
     assert sleeps == [0.25, 0.25]
 

@@ -7,8 +7,8 @@ from typing import Any, cast
 
 import pytest
 
-from pytest_athalia import progress as progress_module
-from pytest_athalia.progress import Progress, terminal_progress
+from pytest_athalia.report import _progress as progress_module
+from pytest_athalia.report._progress import Progress, terminal_progress
 
 
 class Clock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_athalia.config import load_environment
+from pytest_athalia.config._environment import load_environment
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -27,7 +27,10 @@ def test_readme_environment_example_is_valid(tmp_path: Path) -> None:
 
 def test_readme_lists_every_fixture_of_the_plugin() -> None:
     """Each `athalia_*` fixture the plugin registers has a row in the README's fixture table."""
-    from pytest_athalia import fixtures, fixtures_load, fixtures_rollout, fixtures_security
+    from pytest_athalia.fixtures import _load as fixtures_load
+    from pytest_athalia.fixtures import _rollout as fixtures_rollout
+    from pytest_athalia.fixtures import _security as fixtures_security
+    from pytest_athalia.fixtures import _stack as fixtures
 
     names = {
         name

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_athalia.report import ReportBook, group_checks, info_properties, verdict_properties
-from pytest_athalia.secrets import Redactor
-from pytest_athalia.slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
+from pytest_athalia.config._secrets import Redactor
+from pytest_athalia.report._artifact import ReportBook, group_checks, info_properties, verdict_properties
+from pytest_athalia.report._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
 
 P95 = Threshold(500, Comparison.AT_MOST, "ms")
 

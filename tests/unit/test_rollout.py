@@ -19,14 +19,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_athalia.config_rollout import ExternalTrigger, ProbeSpec, RollbackSLO, TriggersSpec
-from pytest_athalia.errors import RolloutError, StackError
-from pytest_athalia.release import Candidate, Phase, Plan
-from pytest_athalia.release_checks import drill_verdict, rollback_verdicts, switch_verdicts, trigger_verdicts
-from pytest_athalia.rollout import BlueGreen
-from pytest_athalia.router import COLOR_HEADER, ServerStats
-from pytest_athalia.slo import Outcome
-from pytest_athalia.triggers import TriggerState
+from pytest_athalia._errors import RolloutError, StackError
+from pytest_athalia.config._rollout import ExternalTrigger, ProbeSpec, RollbackSLO, TriggersSpec
+from pytest_athalia.release._bluegreen import BlueGreen
+from pytest_athalia.release._checks import drill_verdict, rollback_verdicts, switch_verdicts, trigger_verdicts
+from pytest_athalia.release._release import Candidate, Phase, Plan
+from pytest_athalia.release._router import COLOR_HEADER, ServerStats
+from pytest_athalia.release._triggers import TriggerState
+from pytest_athalia.report._slo import Outcome
 
 rng = random.Random(4)
 

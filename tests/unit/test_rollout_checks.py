@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pytest_athalia.config_rollout import RollbackSLO
-from pytest_athalia.release import Candidate, Phase, ReleaseReport, RollbackReport, SwitchReport
-from pytest_athalia.release_checks import (
+from pytest_athalia.config._rollout import RollbackSLO
+from pytest_athalia.release._checks import (
     drill_verdict,
     probe_verdict,
     rollback_verdicts,
     switch_verdicts,
     trigger_verdicts,
 )
-from pytest_athalia.slo import Outcome
-from pytest_athalia.timing import Cutover
-from pytest_athalia.traffic import ProbeLog, ProbeSample
-from pytest_athalia.triggers import TriggerResult, TriggerState
+from pytest_athalia.release._release import Candidate, Phase, ReleaseReport, RollbackReport, SwitchReport
+from pytest_athalia.release._timing import Cutover
+from pytest_athalia.release._traffic import ProbeLog, ProbeSample
+from pytest_athalia.release._triggers import TriggerResult, TriggerState
+from pytest_athalia.report._slo import Outcome
 
 MS = 1_000_000
 SLO = RollbackSLO(max_ms=50, max_switch_ms=80, max_failed_requests=0)

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_athalia.router import FakeRouter
-from pytest_athalia.signals import Poller, external_check, http_check, router_status_check
+from pytest_athalia.release._router import FakeRouter
+from pytest_athalia.release._signals import Poller, external_check, http_check, router_status_check
 from pytest_athalia.testing import wait_until
 
 

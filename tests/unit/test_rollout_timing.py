@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_athalia.timing import cutover, describe_strays, detection_ms, failed_between, stray_after
-from pytest_athalia.traffic import ProbeSample
+from pytest_athalia.release._timing import cutover, describe_strays, detection_ms, failed_between, stray_after
+from pytest_athalia.release._traffic import ProbeSample
 
 MS = 1_000_000
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia import router as router_module
-from pytest_athalia.config import Environment, EnvironmentSpec
-from pytest_athalia.errors import RolloutError, RouterError
-from pytest_athalia.router import (
+from pytest_athalia._errors import RolloutError, RouterError
+from pytest_athalia.config._environment import Environment, EnvironmentSpec
+from pytest_athalia.release import _router as router_module
+from pytest_athalia.release._router import (
     COLOR_HEADER,
     COLORS,
     ColorStack,
@@ -35,7 +35,7 @@ def ticking(start: float = 100.0, step: float = 0.5) -> Iterator[float]:
 
 def test_the_color_header_is_the_one_the_router_sets() -> None:
     """The header the probe reads is the one the generated HAProxy configuration sets."""
-    from pytest_athalia.override import haproxy_config
+    from pytest_athalia.stack._override import haproxy_config
 
     assert COLOR_HEADER == "X-Athalia-Color"
     assert f"http-response set-header {COLOR_HEADER} %[srv_name]" in haproxy_config("app", 8000, "/health")
@@ -212,10 +212,10 @@ def test_built_in_make_router_drives_haproxy_of_a_compose_stack_with_rollout(
 ) -> None:
     """For a ComposeStack of an environment with rollout.enabled it returns the HAProxy driver on its ports."""
     from pytest_athalia import plugin
-    from pytest_athalia.haproxy import HAProxyRouter
-    from pytest_athalia.progress import Progress
-    from pytest_athalia.secrets import Redactor
-    from pytest_athalia.stack import ComposeStack, Endpoint
+    from pytest_athalia.config._secrets import Redactor
+    from pytest_athalia.release._haproxy import HAProxyRouter
+    from pytest_athalia.report._progress import Progress
+    from pytest_athalia.stack._stack import ComposeStack, Endpoint
 
     ports = {9999: 41001, 8080: 41002}
     monkeypatch.setattr(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_athalia.scan import (
+from pytest_athalia.report._slo import Outcome
+from pytest_athalia.security._scan import (
     Finding,
     ScanResult,
     blocking,
@@ -15,7 +16,6 @@ from pytest_athalia.scan import (
     severity_rank,
     without_unfixed,
 )
-from pytest_athalia.slo import Outcome
 
 
 def _finding(severity: str, fid: str = "X-1", **kw: object) -> Finding:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_athalia.scan import Finding, ScanResult
-from pytest_athalia.scan_cache import ScanCache, cache_key
+from pytest_athalia.security._cache import ScanCache, cache_key
+from pytest_athalia.security._scan import Finding, ScanResult
 
 RESULTS = {
     "secret": ScanResult("img:1", "secret", (Finding("secret", "private-key", "HIGH", "img:1", "/k", 2, "t"),)),

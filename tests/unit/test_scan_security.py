@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.bandit_scan import FakeBandit
-from pytest_athalia.config import Environment, load_environment
-from pytest_athalia.gate import Gate
-from pytest_athalia.progress import Progress
-from pytest_athalia.scan_cache import ScanCache
-from pytest_athalia.security import SecurityScans
-from pytest_athalia.security_cases import ImageCase
-from pytest_athalia.security_targets import ImageTarget
-from pytest_athalia.slo import Outcome
-from pytest_athalia.trivy import FakeTrivy, TrivyOptions, VulnerabilityDbMissing
+from pytest_athalia.config._environment import Environment, load_environment
+from pytest_athalia.report._gate import Gate
+from pytest_athalia.report._progress import Progress
+from pytest_athalia.report._slo import Outcome
+from pytest_athalia.security._bandit import FakeBandit
+from pytest_athalia.security._cache import ScanCache
+from pytest_athalia.security._cases import ImageCase
+from pytest_athalia.security._session import SecurityScans
+from pytest_athalia.security._targets import ImageTarget
+from pytest_athalia.security._trivy import FakeTrivy, TrivyOptions, VulnerabilityDbMissing
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trivy"
 POSTGRES = "athalia-demo/postgres:15"

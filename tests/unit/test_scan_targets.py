@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.config import load_environment
-from pytest_athalia.errors import ScanError
-from pytest_athalia.progress import Progress
-from pytest_athalia.security_targets import LocalDockerImages, discover_targets, file_kind
+from pytest_athalia._errors import ScanError
+from pytest_athalia.config._environment import load_environment
+from pytest_athalia.report._progress import Progress
+from pytest_athalia.security._targets import LocalDockerImages, discover_targets, file_kind
 from pytest_athalia.testing import RecordingGroups, unavailable
 
 REPO = Path(__file__).parents[2]

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_athalia.errors import ConfigError, SecretError
-from pytest_athalia.secrets import (
+from pytest_athalia._errors import ConfigError, SecretError
+from pytest_athalia.config._secrets import (
     VALID_FORMS,
     Redactor,
     Resolved,

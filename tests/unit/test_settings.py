@@ -8,8 +8,8 @@ from typing import Any, cast
 
 import pytest
 
-from pytest_athalia.errors import ConfigError
-from pytest_athalia.settings import OPTIONS, Settings, Sourced, read_settings
+from pytest_athalia._errors import ConfigError
+from pytest_athalia.config._settings import OPTIONS, Settings, Sourced, read_settings
 
 pytest_plugins = ["pytester"]
 

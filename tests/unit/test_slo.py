@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_athalia.slo import Comparison, Measurement, Outcome, Threshold, Verdict, format_number, judge, percentile
+from pytest_athalia.report._slo import (
+    Comparison,
+    Measurement,
+    Outcome,
+    Threshold,
+    Verdict,
+    format_number,
+    judge,
+    percentile,
+)
 
 AT_MOST_MS = Threshold(500, Comparison.AT_MOST, "ms")
 AT_LEAST_RATIO = Threshold(0.99, Comparison.AT_LEAST, "")

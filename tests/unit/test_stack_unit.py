@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_athalia import stack as stack_module
-from pytest_athalia.compose import CommandResult
-from pytest_athalia.config import Environment, EnvironmentSpec
-from pytest_athalia.errors import RolloutError, SecretError, StackError, StackTimeout
-from pytest_athalia.progress import Progress
-from pytest_athalia.router import Color, ColorStack
-from pytest_athalia.secrets import Redactor
-from pytest_athalia.stack import ComposeStack, Endpoint, ServiceState, StartupReport
+from pytest_athalia._errors import RolloutError, SecretError, StackError, StackTimeout
+from pytest_athalia.config._environment import Environment, EnvironmentSpec
+from pytest_athalia.config._secrets import Redactor
+from pytest_athalia.release._router import Color, ColorStack
+from pytest_athalia.report._progress import Progress
+from pytest_athalia.stack import _stack as stack_module
+from pytest_athalia.stack._compose import CommandResult
+from pytest_athalia.stack._stack import ComposeStack, Endpoint, ServiceState, StartupReport
 
 PROJECT = "athalia-dev-main-p1234-abc123"
 HEALTHY = (

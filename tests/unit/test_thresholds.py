@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from pytest_athalia.slo import Comparison
-from pytest_athalia.thresholds import VALID_FORMS, LoadThreshold, Metric, parse_threshold
+from pytest_athalia.load._thresholds import VALID_FORMS, LoadThreshold, Metric, parse_threshold
+from pytest_athalia.report._slo import Comparison
 
 
 @pytest.mark.parametrize(

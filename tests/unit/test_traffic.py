@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_athalia.errors import RolloutError
-from pytest_athalia.router import COLOR_HEADER
+from pytest_athalia._errors import RolloutError
+from pytest_athalia.release._router import COLOR_HEADER
+from pytest_athalia.release._traffic import TrafficProbe
 from pytest_athalia.testing import wait_until
-from pytest_athalia.traffic import TrafficProbe
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_athalia.config_rollout import ErrorRateTrigger, ExternalTrigger, HealthTrigger, LatencyTrigger, TriggersSpec
-from pytest_athalia.traffic import ProbeSample
-from pytest_athalia.triggers import (
+from pytest_athalia.config._rollout import (
+    ErrorRateTrigger,
+    ExternalTrigger,
+    HealthTrigger,
+    LatencyTrigger,
+    TriggersSpec,
+)
+from pytest_athalia.release._traffic import ProbeSample
+from pytest_athalia.release._triggers import (
     CheckSample,
     TriggerState,
     error_rate_trigger,

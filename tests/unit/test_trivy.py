@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.errors import ScanError
-from pytest_athalia.testing import unavailable
-from pytest_athalia.trivy import (
+from pytest_athalia._errors import ScanError
+from pytest_athalia.security._trivy import (
     FakeTrivy,
     Trivy,
     TrivyOptions,
@@ -23,6 +22,7 @@ from pytest_athalia.trivy import (
     image_command,
     vulnerability_db,
 )
+from pytest_athalia.testing import unavailable
 
 OPTIONS = TrivyOptions(cache_dir=Path("/c"), ignore_file=Path("/p/.trivyignore"), timeout_seconds=90)
 

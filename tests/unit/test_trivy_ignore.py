@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.errors import ConfigError
-from pytest_athalia.trivy_ignore import read_ignore_file
+from pytest_athalia._errors import ConfigError
+from pytest_athalia.security._trivy_ignore import read_ignore_file
 
 TODAY = dt.date(2026, 11, 25)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.errors import ScanError
-from pytest_athalia.scan import findings_verdict
-from pytest_athalia.slo import Outcome
-from pytest_athalia.trivy_report import parse_report
+from pytest_athalia._errors import ScanError
+from pytest_athalia.report._slo import Outcome
+from pytest_athalia.security._scan import findings_verdict
+from pytest_athalia.security._trivy_report import parse_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trivy"
 

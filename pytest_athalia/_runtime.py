@@ -1,0 +1,250 @@
+"""The state of one pytest run: settings, environment, stacks, watchdog and report book.
+
+It lives in ``config.stash``; plugin.py only holds options and hooks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+import pytest
+
+from ._errors import AthaliaError, ConfigError
+from .config._environment import Environment, load_environment
+from .config._secrets import Redactor
+from .config._settings import Settings, read_settings
+from .report._artifact import ReportBook, write_atomically
+from .report._progress import Progress, terminal_progress
+from .stack._stack import Stack, StartupReport
+
+__all__ = ["AthaliaRuntime", "runtime_of"]
+
+_KEY = pytest.StashKey["AthaliaRuntime"]()
+
+
+def runtime_of(config: pytest.Config) -> AthaliaRuntime:
+    """The run's state (settings, environment, redactor, progress, watchdog)."""
+    try:
+        return config.stash[_KEY]
+    except KeyError:
+        raise AthaliaError(
+            "athalia: the plugin is not configured in this pytest run; is it disabled with -p no:athalia?"
+        ) from None
+
+
+@dataclass(eq=False)  # registered as a plugin: pluggy keeps plugins in sets, so hash by identity
+class AthaliaRuntime:
+    config: pytest.Config
+    settings: Settings
+    environment: Environment | None
+    environment_error: ConfigError | None
+    redactor: Redactor = field(default_factory=Redactor)
+    book: ReportBook = field(default_factory=ReportBook)
+    stacks: list[Stack] = field(default_factory=list)
+    startups: list[StartupReport] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    _watchdog: Any = None
+    _progress: Progress | None = None
+    _previous_sigterm: Any = None
+
+    @classmethod
+    def install(cls, config: pytest.Config) -> AthaliaRuntime:
+        """Read settings and load the environment at start-up; bad input is a UsageError."""
+        try:
+            settings = read_settings(config)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        environment: Environment | None = None
+        error: ConfigError | None = None
+        envdir = settings.environments_dir
+        # Validate now when the user chose an environment or has an environments folder.
+        try:
+            if settings.env_is_explicit or envdir.value.is_dir():
+                # The default folder came from no setting: name every one that would move it.
+                where = (
+                    "--athalia-environments, ATHALIA_ENVIRONMENTS or ini athalia_environments"
+                    if envdir.origin == "default"
+                    else envdir.origin
+                )
+                environment = load_environment(
+                    settings.env.value, envdir.value, origin=settings.env.origin, folder_origin=where
+                )
+        except ConfigError as exc:
+            # --help must still work with a bad ATHALIA_ENV; a folder that nobody configured
+            # (the plugin is merely installed) is reported only when a test asks for a stack.
+            asked_for_help = bool(config.getoption("help", False) or config.getoption("version", False))
+            if (settings.env_is_explicit or envdir.origin != "default") and not asked_for_help:
+                raise pytest.UsageError(str(exc)) from None
+            error = exc
+        if environment is None and error is None:
+            error = ConfigError(
+                f"athalia: no environment is configured: the environments folder {envdir.value} "
+                f"({envdir.origin}) does not exist. Pass --athalia-env NAME|PATH, set ATHALIA_ENV, "
+                "or set the ini key athalia_environments to the folder holding NAME.yml files."
+            )
+        runtime = cls(config, settings, environment, error)
+        config.stash[_KEY] = runtime
+        runtime._install_sigterm()
+        return runtime
+
+    # -- pieces created on first use --------------------------------------------------------------
+    @property
+    def progress(self) -> Progress:
+        if self._progress is None:
+            self._progress = terminal_progress(self.config)
+        return self._progress
+
+    @property
+    def watchdog(self) -> Any:
+        if self._watchdog is None:
+            from .stack._cleanup import generated_root
+            from .stack._watchdog import Watchdog
+
+            logdir = generated_root()
+            logdir.mkdir(parents=True, exist_ok=True)
+            self._watchdog = Watchdog.start(log_path=logdir / f"watchdog-{os.getpid()}.log")
+        return self._watchdog
+
+    def watch_process_group(self, pgid: int) -> None:
+        """A `GroupRegistry` that starts the watchdog only when a group needs it."""
+        self.watchdog.watch_process_group(pgid)
+
+    def forget_process_group(self, pgid: int) -> None:
+        if self._watchdog is not None:
+            self._watchdog.forget_process_group(pgid)
+
+    def require_environment(self) -> Environment:
+        if self.environment is None:
+            assert self.environment_error is not None
+            raise self.environment_error
+        return self.environment
+
+    @property
+    def worker(self) -> str:
+        worker: str = getattr(self.config, "workerinput", {}).get("workerid", "main")
+        return worker
+
+    @property
+    def is_controller(self) -> bool:
+        return not hasattr(self.config, "workerinput")
+
+    def new_project_name(self, environment: Environment) -> str:
+        from .stack._cleanup import make_project_name
+
+        # A kept stack outlives its run: its name carries no owner pid, so no sweep of
+        # dead runs removes it; `athalia cleanup --all` does.
+        return make_project_name(environment.name, self.worker, None if self.settings.keep.value else os.getpid())
+
+    def sweep_dead_runs(self) -> None:
+        """Remove what runs that died left behind, before adding a stack of our own."""
+        from .stack._cleanup import DockerResources, sweep, sweep_files
+
+        for folder in sweep_files():
+            self.progress.line(f"removed files of a dead run: {folder}")
+        try:
+            removed = sweep(DockerResources.from_env())
+        except AthaliaError as exc:
+            self.progress.line(f"could not sweep leftovers of dead runs: {exc}")
+            return
+        for leftovers in removed:
+            self.progress.line(f"removed leftovers of a dead run: {leftovers.describe()}")
+
+    # -- hooks: this object is registered as a plugin for the run ------------------------------------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # In the controller this also sees the reports of xdist workers, properties included.
+        self.book.add(report.nodeid, report.when or "", report.outcome, report.user_properties)
+
+    # -- shutdown ------------------------------------------------------------------------------------
+    def stop_stacks(self) -> None:
+        errors: list[str] = []
+        while self.stacks:
+            stack = self.stacks.pop()
+            try:
+                stack.stop()
+            except AthaliaError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise AthaliaError("athalia: removing the stack failed:\n" + "\n".join(errors))
+
+    def close(self, exitstatus: int | str) -> None:
+        """Write the JSON artifact (controller only), then let the watchdog go."""
+        try:
+            if self.is_controller:
+                self.book.run.update(self.run_info(exitstatus))
+                self.book.write(self.settings.report_path.value, self.redactor.redact)
+                self._redact_junit()
+        finally:
+            if self._watchdog is not None:
+                self._watchdog.close()
+                self._watchdog = None
+            self._restore_sigterm()
+
+    def run_info(self, exitstatus: int | str) -> dict[str, Any]:
+        env = self.environment
+        startup = self.startups[0] if self.startups else None
+        return {
+            "environment": env.name if env else None,
+            "environment_file": str(env.path) if env else None,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(time.time()),
+            "exit_status": str(exitstatus),
+            "host": platform.node(),
+            "startup": None
+            if startup is None
+            else {
+                "project": startup.project,
+                "build_seconds": startup.build_seconds,
+                "startup_seconds": startup.startup_seconds,
+                "deadline_seconds": startup.deadline_seconds,
+                "error": startup.error,
+            },
+        }
+
+    def _redact_junit(self) -> None:
+        """Mask secrets in the JUnit file too: testsuite properties bypass the test reports we redact."""
+        xmlpath = getattr(self.config.option, "xmlpath", None)
+        if not self.redactor or not xmlpath:
+            return
+        # Where pytest's junitxml wrote it: it expands ~ and $VARS first.
+        path = Path(os.path.abspath(os.path.expanduser(os.path.expandvars(xmlpath))))
+        if not path.is_file():
+            return
+        text = path.read_text(encoding="utf-8")
+        masked = self.redactor.redact(text, also_escaped=xml_escape)
+        if masked != text:
+            write_atomically(path, masked)
+
+    # -- SIGTERM: turn it into an interrupt so finalizers and reports still run ----------------------
+    def _install_sigterm(self) -> None:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        try:
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        except ValueError:  # not the main thread
+            self._previous_sigterm = None
+
+    def _restore_sigterm(self) -> None:
+        if self._previous_sigterm is not None:
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+
+def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
+    # A second SIGTERM kills at once; the watchdog still removes the stack then.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")

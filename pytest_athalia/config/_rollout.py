@@ -1,0 +1,230 @@
+"""Environment-file sections for releases: ``rollout`` (router, colors, candidate, triggers) and ``slo.rollback``.
+
+Every rollout key has a default, so ``rollout: {enabled: true}`` is a complete section. See docs/rollout.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from pytest_athalia.config._schema import EnvName, EnvValue, Model, Number, PositiveNumber, URLPath
+
+__all__ = [
+    "CandidateSpec",
+    "ErrorRateTrigger",
+    "ExternalTrigger",
+    "HealthTrigger",
+    "LatencyTrigger",
+    "ProbeSpec",
+    "RollbackSLO",
+    "RolloutSpec",
+    "RouterSpec",
+    "SmokeSpec",
+    "TriggersSpec",
+]
+
+DrillName = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class RouterSpec(Model):
+    """The HAProxy router the plugin adds in front of the two colors."""
+
+    image: str = Field(
+        default="athalia/router:2.6",
+        strict=True,
+        min_length=1,
+        description="an image reference, e.g. haproxy:2.6 (with a registry) or the default athalia/router:2.6",
+    )
+    build: bool = Field(
+        default=True,
+        strict=True,
+        description="true (build the image from Debian's haproxy when it is missing) or false (use or pull it)",
+    )
+
+
+class CandidateSpec(Model):
+    """The release candidate deployed to the idle color."""
+
+    image: str | None = Field(
+        default=None,
+        strict=True,
+        min_length=1,
+        description="an image reference (default: the service's own image)",
+    )
+    env: Mapping[EnvName, EnvValue] = Field(
+        default_factory=dict,
+        description="a mapping of container environment variables to string, number or true/false values",
+    )
+
+
+class ProbeSpec(Model):
+    """The background traffic sent through the router during switches and rollbacks."""
+
+    path: URLPath | None = Field(
+        default=None,
+        description="a URL path starting with '/' (default: stack.version_path, else stack.health_path)",
+    )
+    rate: Number = Field(
+        default=300.0,
+        ge=200,
+        le=5000,
+        description="a number of requests per second from 200 to 5000",
+    )
+    clients: int = Field(
+        default=6, strict=True, ge=1, le=64, description="a whole number of keep-alive clients from 1 to 64"
+    )
+    timeout_ms: PositiveNumber = Field(
+        default=2000.0,
+        le=60000,
+        description="a number of milliseconds per request, greater than 0 and at most 60000",
+    )
+    max_seconds: PositiveNumber = Field(
+        default=60.0,
+        le=600,
+        description="a number of seconds greater than 0 and at most 600 (the probe's hard time bound)",
+    )
+
+
+class SmokeSpec(Model):
+    """Requests sent straight to the candidate (bypassing the router) before it gets traffic."""
+
+    paths: tuple[URLPath, ...] = Field(
+        default=(),
+        description="a list of URL paths starting with '/' (default: [stack.health_path])",
+    )
+    timeout_ms: PositiveNumber = Field(default=2000.0, description="a number of milliseconds greater than 0")
+
+
+class ErrorRateTrigger(Model):
+    """Roll back when the candidate's share of failed probe requests exceeds a limit."""
+
+    enabled: bool = Field(default=True, strict=True, description="true or false")
+    max_ratio: Number = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="a ratio from 0 to below 1 (0.05: roll back above 5 % failed requests)",
+    )
+    min_samples: int = Field(default=50, strict=True, ge=1, description="a whole number of probe requests, at least 1")
+
+
+class LatencyTrigger(Model):
+    """Roll back when the candidate's p95 latency through the router exceeds a limit."""
+
+    enabled: bool = Field(default=True, strict=True, description="true or false")
+    max_p95_ms: PositiveNumber = Field(default=250.0, description="a number of milliseconds greater than 0")
+    min_samples: int = Field(default=10, strict=True, ge=1, description="a whole number of probe requests, at least 1")
+
+
+class HealthTrigger(Model):
+    """Roll back when the candidate's health check fails (polled directly) or the router marks it DOWN."""
+
+    enabled: bool = Field(default=True, strict=True, description="true or false")
+    path: URLPath | None = Field(
+        default=None,
+        description="a URL path starting with '/' (default: stack.ready_path, else stack.health_path)",
+    )
+    interval_ms: Number = Field(
+        default=50.0,
+        ge=10,
+        description="a number of milliseconds between checks, at least 10",
+    )
+    max_failures: int = Field(
+        default=3, strict=True, ge=1, description="a whole number of consecutive failed checks, at least 1"
+    )
+
+
+class ExternalTrigger(Model):
+    """Roll back when an external signal (the users' complaints) says so: a URL or a command."""
+
+    url: str | None = Field(
+        default=None,
+        strict=True,
+        pattern=r"^https?://\S+$",
+        description="an http:// or https:// URL (roll back when it answers non-2xx, or matches `match`)",
+    )
+    command: tuple[str, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="a command as a list, e.g. [sh, -c, 'exit 0'] (roll back on a non-zero exit, or on `match`)",
+    )
+    match: str | None = Field(
+        default=None,
+        strict=True,
+        min_length=1,
+        description="a regular expression; when set, the signal says roll back when the answer body or output matches",
+    )
+    interval_ms: Number = Field(
+        default=200.0,
+        ge=10,
+        description="a number of milliseconds between polls, at least 10",
+    )
+    timeout_ms: PositiveNumber = Field(default=1000.0, description="a number of milliseconds greater than 0")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExternalTrigger:
+        if self.url is not None and self.command is not None:
+            raise ValueError("either url or command, not both")
+        return self
+
+    @property
+    def configured(self) -> bool:
+        return self.url is not None or self.command is not None
+
+
+class TriggersSpec(Model):
+    """The four automatic-rollback triggers, judged over a sliding window of samples."""
+
+    window_ms: Number = Field(
+        default=1000.0,
+        ge=100,
+        description="a number of milliseconds, at least 100 (the sliding window each trigger judges)",
+    )
+    error_rate: ErrorRateTrigger = ErrorRateTrigger()
+    latency: LatencyTrigger = LatencyTrigger()
+    health: HealthTrigger = HealthTrigger()
+    external: ExternalTrigger = ExternalTrigger()
+
+
+class RolloutSpec(Model):
+    """How the plugin rehearses a release: router, colors, the candidate, the probe and the triggers."""
+
+    enabled: bool = Field(
+        default=False,
+        strict=True,
+        description="true (add the router and a second color to the stack) or false",
+    )
+    router: RouterSpec = RouterSpec()
+    candidate: CandidateSpec = CandidateSpec()
+    deploy_timeout_s: PositiveNumber = Field(
+        default=120.0,
+        description="a number of seconds greater than 0 (deploying a color and waiting until it is healthy)",
+    )
+    observe_s: PositiveNumber = Field(
+        default=3.0,
+        le=300,
+        description="a number of seconds greater than 0 and at most 300 (how long a live candidate is watched)",
+    )
+    probe: ProbeSpec = ProbeSpec()
+    smoke: SmokeSpec = SmokeSpec()
+    triggers: TriggersSpec = TriggersSpec()
+    drills: Mapping[DrillName, CandidateSpec] = Field(
+        default_factory=dict,
+        description=(
+            "a mapping of drill names (lower case, e.g. error_rate) to bad candidates "
+            "({image: ..., env: {FAULT_ERROR_RATE: '0.5'}})"
+        ),
+    )
+
+
+class RollbackSLO(Model):
+    """How fast and how cleanly a switch or a rollback must complete."""
+
+    max_ms: PositiveNumber = Field(default=1000.0, description="a number of milliseconds greater than 0")
+    max_switch_ms: PositiveNumber = Field(default=1000.0, description="a number of milliseconds greater than 0")
+    max_failed_requests: int = Field(
+        default=0, strict=True, ge=0, description="a whole number of failed requests, at least 0"
+    )

@@ -1,0 +1,181 @@
+"""Effective settings: command line beats environment variable beats ini beats default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import pytest
+
+from .._errors import ConfigError
+
+__all__ = ["OPTIONS", "Settings", "Sourced", "add_options", "read_settings"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Sourced(Generic[T]):
+    """A value and where it came from (``--athalia-env``, ``ATHALIA_ENV``, ``ini athalia_env``, ``default``)."""
+
+    value: T
+    origin: str
+
+
+@dataclass(frozen=True)
+class _Option:
+    dest: str
+    flag: str
+    env: str
+    ini: str
+    default: str
+    help: str
+    is_flag: bool = False
+
+
+OPTIONS: tuple[_Option, ...] = (
+    _Option(
+        "athalia_env",
+        "--athalia-env",
+        "ATHALIA_ENV",
+        "athalia_env",
+        "dev",
+        "environment to validate: a NAME from the environments folder or a PATH to a YAML file",
+    ),
+    _Option(
+        "athalia_environments",
+        "--athalia-environments",
+        "ATHALIA_ENVIRONMENTS",
+        "athalia_environments",
+        "environments",
+        "folder that holds the environment files (NAME.yml)",
+    ),
+    _Option(
+        "athalia_keep",
+        "--athalia-keep",
+        "ATHALIA_KEEP",
+        "athalia_keep",
+        "false",
+        "leave the stack running after the run, and print the command that removes it",
+        is_flag=True,
+    ),
+    _Option(
+        "athalia_report",
+        "--athalia-report",
+        "ATHALIA_REPORT",
+        "athalia_report",
+        "reports/athalia.json",
+        "where to write the JSON artifact with every measured value",
+    ),
+    _Option(
+        "athalia_log_lines",
+        "--athalia-log-lines",
+        "ATHALIA_LOG_LINES",
+        "athalia_log_lines",
+        "50",
+        "how many lines of each service's log a failed test's report carries",
+    ),
+    _Option(
+        "athalia_scan_cache",
+        "--athalia-scan-cache",
+        "ATHALIA_SCAN_CACHE",
+        "athalia_scan_cache",
+        ".athalia-cache/security",
+        "folder of cached security scan results, keyed by image ID ('off' disables the cache)",
+    ),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("athalia", "pytest-athalia: release rehearsal on a compose stack")
+    for opt in OPTIONS:
+        env_note = f" (env {opt.env}, ini {opt.ini}; default {opt.default})"
+        action = "store_true" if opt.is_flag else "store"
+        group.addoption(opt.flag, action=action, default=None, dest=opt.dest, help=opt.help + env_note)
+        # Strings for every ini key, bools included: our parser names the key in its error.
+        parser.addini(opt.ini, opt.help, type="string", default=None)
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Sourced[str]
+    environments_dir: Sourced[Path]
+    keep: Sourced[bool]
+    report_path: Sourced[Path]
+    log_lines: Sourced[int]
+    scan_cache: Sourced[Path | None]  # None: caching is off
+
+    @property
+    def env_is_explicit(self) -> bool:
+        return self.env.origin != "default"
+
+
+def read_settings(config: pytest.Config, environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    raw = {opt.dest: _pick(config, opt, environ) for opt in OPTIONS}
+    rootdir = config.inipath.parent if config.inipath is not None else Path(config.rootpath)
+
+    def path(src: Sourced[str]) -> Sourced[Path]:
+        # ini values are relative to the rootdir; command line and environment to the cwd.
+        p = Path(src.value).expanduser()
+        if not p.is_absolute() and src.origin.startswith(("ini", "default")):
+            p = rootdir / p
+        return Sourced(p, src.origin)
+
+    return Settings(
+        env=raw["athalia_env"],
+        environments_dir=path(raw["athalia_environments"]),
+        keep=_convert(raw["athalia_keep"], "athalia_keep", _parse_bool, "true or false"),
+        report_path=path(raw["athalia_report"]),
+        log_lines=_convert(raw["athalia_log_lines"], "athalia_log_lines", _parse_count, "a whole number >= 0"),
+        scan_cache=_off_or(path, raw["athalia_scan_cache"]),
+    )
+
+
+def _off_or(path: Callable[[Sourced[str]], Sourced[Path]], src: Sourced[str]) -> Sourced[Path | None]:
+    if src.value.strip().lower() in {"off", "0", "false", "no", ""}:
+        return Sourced(None, src.origin)
+    chosen = path(src)
+    return Sourced(chosen.value, chosen.origin)
+
+
+def _pick(config: pytest.Config, opt: _Option, environ: Mapping[str, str]) -> Sourced[str]:
+    cli = config.getoption(opt.dest, default=None)
+    if cli is not None:
+        return Sourced(str(cli).lower() if opt.is_flag else str(cli), opt.flag)
+    if environ.get(opt.env, "") != "":
+        return Sourced(environ[opt.env], opt.env)
+    ini = config.getini(opt.ini)
+    if ini is not None and ini != "":
+        return Sourced(str(ini).lower() if opt.is_flag else str(ini), f"ini {opt.ini}")
+    return Sourced(opt.default, "default")
+
+
+def _convert(src: Sourced[str], dest: str, fn: Callable[[str], T], expected: str) -> Sourced[T]:
+    try:
+        return Sourced(fn(src.value), src.origin)
+    except ValueError:
+        opt = next(o for o in OPTIONS if o.dest == dest)
+        raise ConfigError(
+            f"athalia: {src.origin} is {src.value!r}, expected {expected}. Fix {src.origin} "
+            f"(option {opt.flag}, environment variable {opt.env}, ini key {opt.ini})."
+        ) from None
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(text)
+
+
+def _parse_count(text: str) -> int:
+    value = int(text.strip())
+    if value < 0:
+        raise ValueError(text)
+    return value

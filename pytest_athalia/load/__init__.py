@@ -1,0 +1,4 @@
+"""Load gates: Locust in a subprocess, its results as values, and their verdicts.
+
+Internal: the public API is :mod:`pytest_athalia`.
+"""

@@ -1,0 +1,71 @@
+"""The gate: judge a measurement, record it on the test, and fail in the call phase."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from ._artifact import info_properties, verdict_properties
+from ._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
+
+__all__ = ["Gate"]
+
+RecordProperty = Callable[[str, object], None]
+
+
+class Gate:
+    """Turns SLOs into test outcomes; every verdict is recorded before it can fail the test.
+
+    Use it in a test's body (the call phase): an SLO checked in fixture teardown would
+    show up as an error, not a failure.
+    """
+
+    def __init__(self, record_property: RecordProperty) -> None:
+        self._record = record_property
+        self.verdicts: list[Verdict] = []
+
+    def check(
+        self,
+        check: str,
+        measured: float | None,
+        *,
+        limit: float,
+        unit: str,
+        samples: int,
+        at_most: bool = True,
+        window: str = "",
+        min_samples: int = 1,
+        detail: str = "",
+    ) -> Verdict:
+        """Judge `measured` against `limit` (``<=`` when `at_most`, else ``>=``); fail the test if it breaches."""
+        measurement = Measurement(check, measured, unit, samples, window)
+        threshold = Threshold(limit, Comparison.AT_MOST if at_most else Comparison.AT_LEAST, unit)
+        return self.apply(judge(measurement, threshold, min_samples=min_samples), detail=detail)
+
+    def apply(self, verdict: Verdict, *, detail: str = "") -> Verdict:
+        """Record `verdict` and fail the test unless it passed; `detail` is added to the failure text."""
+        self._keep(verdict)
+        if verdict.outcome is not Outcome.PASS:
+            # Fail closed: an inconclusive gate never passes.
+            pytest.fail(verdict.message() + (f"\n{detail}" if detail else ""), pytrace=False)
+        return verdict
+
+    def apply_all(self, verdicts: Sequence[Verdict], *, title: str = "checks", detail: str = "") -> None:
+        """Record every verdict, then fail once listing all that did not pass (one breach hides no other)."""
+        for verdict in verdicts:
+            self._keep(verdict)
+        failed = [v.message() for v in verdicts if v.outcome is not Outcome.PASS]
+        if failed:
+            text = f"{len(failed)} of {len(verdicts)} {title} did not pass:\n" + "\n".join(failed)
+            pytest.fail(text + (f"\n{detail}" if detail else ""), pytrace=False)
+
+    def _keep(self, verdict: Verdict) -> None:
+        for name, value in verdict_properties(verdict):
+            self._record(name, value)
+        self.verdicts.append(verdict)
+
+    def record(self, check: str, measured: float, unit: str, samples: int = 1) -> None:
+        """Record a value that is reported but not gated (e.g. image build time)."""
+        for name, value in info_properties(check, measured, unit, samples):
+            self._record(name, value)
