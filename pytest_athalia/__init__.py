@@ -1,37 +1,92 @@
 """pytest-athalia: rehearse a release on its real compose stack and gate it on SLOs.
 
-The public surface is what ``__all__`` lists; modules prefixed by nothing but
-not re-exported here are internal and may change.
+The public surface is what ``__all__`` lists. Everything in a ``_``-prefixed module is internal
+and may change. Names are imported on first use (PEP 562), so loading the plugin into a pytest
+run that uses none of its fixtures imports neither docker, testcontainers nor pydantic.
 """
 
 from __future__ import annotations
 
-from ._errors import (
-    AthaliaError,
-    CleanupError,
-    ConfigError,
-    DockerUnavailable,
-    ImageError,
-    LoadError,
-    RolloutError,
-    RouterError,
-    ScanError,
-    SecretError,
-    StackError,
-    StackTimeout,
-)
-from ._runtime import AthaliaRuntime, runtime_of
-from .config._environment import Environment, EnvironmentSpec, load_environment
-from .config._secrets import Redactor
-from .load._results import LoadResults
-from .release._bluegreen import BlueGreen
-from .release._release import Candidate, Phase, ReleaseReport
-from .release._router import COLOR_HEADER, ColorStack, Router, ServerStats
-from .report._gate import Gate
-from .report._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge, percentile
-from .security._scan import Finding, ScanResult
-from .stack._probe import HttpSample, HttpSamples, sample_http
-from .stack._stack import ComposeStack, Endpoint, ExecResult, ServiceState, Stack, StartupReport
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._errors import (
+        AthaliaError,
+        CleanupError,
+        ConfigError,
+        DockerUnavailable,
+        ImageError,
+        LoadError,
+        RolloutError,
+        RouterError,
+        ScanError,
+        SecretError,
+        StackError,
+        StackTimeout,
+    )
+    from ._runtime import AthaliaRuntime, runtime_of
+    from .config._environment import Environment, EnvironmentSpec, load_environment
+    from .config._rollout import ExternalTrigger
+    from .config._secrets import Redactor
+    from .load._results import LoadResults
+    from .release._bluegreen import BlueGreen
+    from .release._checks import drill_verdict, probe_verdict, rollback_verdicts, switch_verdicts, trigger_verdicts
+    from .release._release import Candidate, Phase, ReleaseReport
+    from .release._router import COLOR_HEADER, ColorStack, Router, ServerStats
+    from .report._gate import Gate
+    from .report._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge, percentile
+    from .security._cases import ConfigCase, ImageCase
+    from .security._scan import Finding, ScanResult
+    from .security._session import SecurityScans
+    from .stack._probe import HttpSample, HttpSamples, sample_http
+    from .stack._stack import ComposeStack, Endpoint, ExecResult, ServiceState, Stack, StartupReport
+
+__version__ = "0.1.0"
+
+# Public name -> the internal module that defines it.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "AthaliaError",
+            "CleanupError",
+            "ConfigError",
+            "DockerUnavailable",
+            "ImageError",
+            "LoadError",
+            "RolloutError",
+            "RouterError",
+            "ScanError",
+            "SecretError",
+            "StackError",
+            "StackTimeout",
+        ),
+        "._errors",
+    ),
+    **dict.fromkeys(("AthaliaRuntime", "runtime_of"), "._runtime"),
+    **dict.fromkeys(("Environment", "EnvironmentSpec", "load_environment"), ".config._environment"),
+    "ExternalTrigger": ".config._rollout",
+    "Redactor": ".config._secrets",
+    "LoadResults": ".load._results",
+    "BlueGreen": ".release._bluegreen",
+    **dict.fromkeys(
+        ("drill_verdict", "probe_verdict", "rollback_verdicts", "switch_verdicts", "trigger_verdicts"),
+        ".release._checks",
+    ),
+    **dict.fromkeys(("Candidate", "Phase", "ReleaseReport"), ".release._release"),
+    **dict.fromkeys(("COLOR_HEADER", "ColorStack", "Router", "ServerStats"), ".release._router"),
+    "Gate": ".report._gate",
+    **dict.fromkeys(
+        ("Comparison", "Measurement", "Outcome", "Threshold", "Verdict", "judge", "percentile"), ".report._slo"
+    ),
+    **dict.fromkeys(("ConfigCase", "ImageCase"), ".security._cases"),
+    **dict.fromkeys(("Finding", "ScanResult"), ".security._scan"),
+    "SecurityScans": ".security._session",
+    **dict.fromkeys(("HttpSample", "HttpSamples", "sample_http"), ".stack._probe"),
+    **dict.fromkeys(
+        ("ComposeStack", "Endpoint", "ExecResult", "ServiceState", "Stack", "StartupReport"), ".stack._stack"
+    ),
+}
 
 __all__ = [
     "COLOR_HEADER",
@@ -43,16 +98,19 @@ __all__ = [
     "ColorStack",
     "Comparison",
     "ComposeStack",
+    "ConfigCase",
     "ConfigError",
     "DockerUnavailable",
     "Endpoint",
     "Environment",
     "EnvironmentSpec",
     "ExecResult",
+    "ExternalTrigger",
     "Finding",
     "Gate",
     "HttpSample",
     "HttpSamples",
+    "ImageCase",
     "ImageError",
     "LoadError",
     "LoadResults",
@@ -67,6 +125,7 @@ __all__ = [
     "ScanError",
     "ScanResult",
     "SecretError",
+    "SecurityScans",
     "ServerStats",
     "ServiceState",
     "Stack",
@@ -75,11 +134,27 @@ __all__ = [
     "StartupReport",
     "Threshold",
     "Verdict",
+    "drill_verdict",
     "judge",
     "load_environment",
     "percentile",
+    "probe_verdict",
+    "rollback_verdicts",
     "runtime_of",
     "sample_http",
+    "switch_verdicts",
+    "trigger_verdicts",
 ]
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

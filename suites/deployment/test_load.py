@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_athalia.load._results import LoadResults
-from pytest_athalia.report._slo import Verdict
+from pytest_athalia import LoadResults, Verdict
 
 
 def test_load_meets_slos(

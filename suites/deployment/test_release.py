@@ -23,17 +23,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_athalia import Environment, Gate, Outcome, Verdict
-from pytest_athalia.config._rollout import ExternalTrigger
-from pytest_athalia.release._bluegreen import BlueGreen
-from pytest_athalia.release._checks import (
+from pytest_athalia import (
+    BlueGreen,
+    Candidate,
+    Environment,
+    ExternalTrigger,
+    Gate,
+    Outcome,
+    ReleaseReport,
+    Verdict,
     drill_verdict,
     probe_verdict,
     rollback_verdicts,
     switch_verdicts,
     trigger_verdicts,
 )
-from pytest_athalia.release._release import Candidate, ReleaseReport
 
 
 def test_candidate_switches_with_zero_failed_requests(

@@ -6,8 +6,7 @@ with ``security.bandit.baseline`` only findings that are not in the baseline do.
 
 from __future__ import annotations
 
-from pytest_athalia import Gate
-from pytest_athalia.security._session import SecurityScans
+from pytest_athalia import Gate, SecurityScans
 
 
 def test_bandit(athalia_security: SecurityScans, athalia_gate: Gate) -> None:

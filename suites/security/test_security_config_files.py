@@ -6,9 +6,7 @@ a misconfig test there would pass on nothing.
 
 from __future__ import annotations
 
-from pytest_athalia import Gate
-from pytest_athalia.security._cases import ConfigCase
-from pytest_athalia.security._session import SecurityScans
+from pytest_athalia import ConfigCase, Gate, SecurityScans
 
 
 def test_config_file(athalia_config_case: ConfigCase, athalia_security: SecurityScans, athalia_gate: Gate) -> None:

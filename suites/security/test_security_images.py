@@ -7,9 +7,7 @@ scanned where they are (built with ``docker compose build`` first when missing, 
 
 from __future__ import annotations
 
-from pytest_athalia import Gate
-from pytest_athalia.security._cases import ImageCase
-from pytest_athalia.security._session import SecurityScans
+from pytest_athalia import Gate, ImageCase, SecurityScans
 
 
 def test_image(athalia_image_case: ImageCase, athalia_security: SecurityScans, athalia_gate: Gate) -> None:
