@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
-from xml.sax.saxutils import escape as xml_escape
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._errors import AthaliaError, ConfigError
-from .config._environment import Environment, load_environment
 from .config._secrets import Redactor
 from .config._settings import Settings, read_settings
 from .report._artifact import ReportBook, write_atomically
 from .report._progress import Progress, terminal_progress
-from .stack._stack import Stack, StartupReport
+
+if TYPE_CHECKING:
+    from .config._environment import Environment
+    from .stack._stack import Stack, StartupReport
 
 __all__ = ["AthaliaRuntime", "runtime_of"]
 
@@ -53,6 +54,7 @@ class AthaliaRuntime:
     stacks: list[Stack] = field(default_factory=list)
     startups: list[StartupReport] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
+    used: bool = False  # an athalia fixture ran: the run's artifacts are written
     _watchdog: Any = None
     _progress: Progress | None = None
     _previous_sigterm: Any = None
@@ -70,6 +72,8 @@ class AthaliaRuntime:
         # Validate now when the user chose an environment or has an environments folder.
         try:
             if settings.env_is_explicit or envdir.value.is_dir():
+                from .config._environment import load_environment  # pydantic: only when athalia is configured
+
                 # The default folder came from no setting: name every one that would move it.
                 where = (
                     "--athalia-environments, ATHALIA_ENVIRONMENTS or ini athalia_environments"
@@ -94,7 +98,6 @@ class AthaliaRuntime:
             )
         runtime = cls(config, settings, environment, error)
         config.stash[_KEY] = runtime
-        runtime._install_sigterm()
         return runtime
 
     # -- pieces created on first use --------------------------------------------------------------
@@ -113,6 +116,8 @@ class AthaliaRuntime:
             logdir = generated_root()
             logdir.mkdir(parents=True, exist_ok=True)
             self._watchdog = Watchdog.start(log_path=logdir / f"watchdog-{os.getpid()}.log")
+            # From now on the run owns resources outside pytest: SIGTERM must run the finalizers.
+            self._install_sigterm()
         return self._watchdog
 
     def watch_process_group(self, pgid: int) -> None:
@@ -124,6 +129,7 @@ class AthaliaRuntime:
             self._watchdog.forget_process_group(pgid)
 
     def require_environment(self) -> Environment:
+        self.used = True
         if self.environment is None:
             assert self.environment_error is not None
             raise self.environment_error
@@ -164,6 +170,11 @@ class AthaliaRuntime:
         # In the controller this also sees the reports of xdist workers, properties included.
         self.book.add(report.nodeid, report.when or "", report.outcome, report.user_properties)
 
+    def add_stack(self, stack: Stack) -> None:
+        """Track a stack for removal at the end; from now on SIGTERM must run the finalizers."""
+        self._install_sigterm()
+        self.stacks.append(stack)
+
     # -- shutdown ------------------------------------------------------------------------------------
     def stop_stacks(self) -> None:
         errors: list[str] = []
@@ -179,7 +190,7 @@ class AthaliaRuntime:
     def close(self, exitstatus: int | str) -> None:
         """Write the JSON artifact (controller only), then let the watchdog go."""
         try:
-            if self.is_controller:
+            if self.is_controller and self.wants_artifacts:
                 self.book.run.update(self.run_info(exitstatus))
                 self.book.write(self.settings.report_path.value, self.redactor.redact)
                 self._redact_junit()
@@ -188,6 +199,11 @@ class AthaliaRuntime:
                 self._watchdog.close()
                 self._watchdog = None
             self._restore_sigterm()
+
+    @property
+    def wants_artifacts(self) -> bool:
+        """Athalia checks ran, a fixture of ours was used, or an option asked for the report."""
+        return self.used or bool(self.book.summary()["checks"]) or self.settings.report_path.origin != "default"
 
     def run_info(self, exitstatus: int | str) -> dict[str, Any]:
         env = self.environment
@@ -215,6 +231,8 @@ class AthaliaRuntime:
         xmlpath = getattr(self.config.option, "xmlpath", None)
         if not self.redactor or not xmlpath:
             return
+        from xml.sax.saxutils import escape as xml_escape  # imports urllib and ssl: only when needed
+
         # Where pytest's junitxml wrote it: it expands ~ and $VARS first.
         path = Path(os.path.abspath(os.path.expanduser(os.path.expandvars(xmlpath))))
         if not path.is_file():
@@ -226,7 +244,7 @@ class AthaliaRuntime:
 
     # -- SIGTERM: turn it into an interrupt so finalizers and reports still run ----------------------
     def _install_sigterm(self) -> None:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        if self._previous_sigterm is not None or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             return
         try:
             self._previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)

@@ -1,28 +1,32 @@
 """pytest-athalia's entry point (``pytest11: athalia``): options and hooks only.
 
 State lives in :class:`pytest_athalia._runtime.AthaliaRuntime`; fixtures in
-:mod:`pytest_athalia.fixtures._stack`; hook specifications in :mod:`pytest_athalia.hooks`.
+:mod:`pytest_athalia.fixtures`; hook specifications in :mod:`pytest_athalia.hooks`.
+
+A quiet guest: this module and what it imports at start-up are light (no docker, testcontainers
+or pydantic); the drivers are imported when a fixture or hook first needs them, so a run that
+uses no athalia fixture pays a few milliseconds, runs no ``docker`` command and writes no file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import hooks
-from ._errors import AthaliaError
 from ._runtime import AthaliaRuntime, runtime_of
-from .config._environment import Environment
 from .config._settings import add_options
 from .fixtures import _load as fixtures_load
 from .fixtures import _rollout as fixtures_rollout
 from .fixtures import _security as fixtures_security
 from .fixtures import _stack as fixtures
-from .release._haproxy import HAProxyRouter
-from .release._router import Router
-from .stack._compose import compose_version, docker_engine_version
-from .stack._stack import ComposeStack, Stack
+
+if TYPE_CHECKING:
+    from .config._environment import Environment
+    from .release._router import Router
+    from .stack._stack import Stack
 
 LOG_SECTION = "athalia: service logs"
 
@@ -49,14 +53,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     runtime = runtime_of(config)
     s = runtime.settings
     env = runtime.environment
-    try:
-        compose = f"docker compose {compose_version()}"
-    except AthaliaError:
-        compose = "docker compose v2 not found (see scripts/install-compose-v2.sh)"
     name = env.name if env else s.env.value
+    # No docker call here: the compose and engine versions are shown when a stack starts.
     lines = [
         f"athalia: environment {name} (from {s.env.origin}), file " + (str(env.path) if env else "not loaded"),
-        f"athalia: compose {compose}; docker engine {docker_engine_version() or 'not reachable'}",
     ]
     if env is not None:
         spec = env.spec
@@ -89,9 +89,18 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_athalia_make_stack(config: pytest.Config, environment: Environment, project: str) -> Stack | None:
-    runtime = runtime_of(config)
     if environment.spec.provider != "compose":
         return None
+    from ._errors import AthaliaError
+    from .stack._compose import compose_version, docker_engine_version
+    from .stack._stack import ComposeStack
+
+    runtime = runtime_of(config)
+    try:
+        compose = f"docker compose {compose_version()}"
+    except AthaliaError:
+        compose = "docker compose v2 not found (see scripts/install-compose-v2.sh)"
+    runtime.progress.line(f"{compose}; docker engine {docker_engine_version() or 'not reachable'}")
     runtime.sweep_dead_runs()
     return ComposeStack(
         environment,
@@ -105,10 +114,29 @@ def pytest_athalia_make_stack(config: pytest.Config, environment: Environment, p
 
 @pytest.hookimpl(trylast=True)
 def pytest_athalia_make_router(config: pytest.Config, environment: Environment, stack: Stack) -> Router | None:
+    from .release._haproxy import HAProxyRouter
+    from .stack._stack import ComposeStack
+
     # The HAProxy router exists only in compose stacks started with the generated override.
     if not environment.spec.rollout.enabled or not isinstance(stack, ComposeStack):
         return None
     return HAProxyRouter.for_stack(stack)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A run that needs an environment and has none stops here with one message, not one per test."""
+    runtime = runtime_of(config)
+    if runtime.environment is not None or hasattr(config, "workerinput"):
+        return  # xdist workers: the fixture fails each test with the same one-paragraph message
+    if any(_uses_athalia(item) for item in items):
+        runtime.used = True
+        raise pytest.UsageError(str(runtime.environment_error))
+
+
+def _uses_athalia(item: pytest.Item) -> bool:
+    # Every fixture that needs the environment depends on this one (fixturenames is the closure).
+    return "athalia_environment" in getattr(item, "fixturenames", ())
 
 
 @pytest.hookimpl(wrapper=True)
