@@ -32,18 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Watchdog", "main"]
 
-# `python -m pytest_athalia.stack._watchdog` would run the package's __init__, which imports pytest,
-# testcontainers and the plugin: slow, and one broken import away from running no watchdog.
-# So the child gets our package as an empty shell and imports only this module (and, when
-# it must clean, cleanup and errors).
-_BOOTSTRAP = """\
-import sys, types  # pytest-athalia watchdog
-package = types.ModuleType("pytest_athalia")
-package.__path__ = [sys.argv[1]]
-sys.modules["pytest_athalia"] = package
-from pytest_athalia.stack._watchdog import main
-sys.exit(main(sys.argv[2:]))
-"""
+# The package's __init__ and stack/__init__ import nothing (the public API is lazy), so the
+# child runs `python -m` this module and imports only it (and, when it must clean, cleanup).
+_MODULE = "pytest_athalia.stack._watchdog"
 _BYE = "bye"
 _WATCH_PROJECT = "watch-project"
 _PROJECT_REMOVED = "project-removed"
@@ -55,6 +46,18 @@ _SETTLE_SECONDS = 3.0  # a compose that outlived pytest may still be creating th
 _DEADLINE_SECONDS = 120.0
 _PARENT_POLL_SECONDS = 1.0
 _CLOSE_TIMEOUT_SECONDS = 5.0
+
+
+def child_environment() -> dict[str, str]:
+    """This environment, with the folder that holds our package first on the child's path.
+
+    The child imports the same copy of the package as pytest, wherever that came from (a wheel,
+    an editable install, a checkout on pytest's ``pythonpath``).
+    """
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 # --- parent side (in pytest) ---------------------------------------------------------------
@@ -79,13 +82,8 @@ class Watchdog:
         log: IO[bytes] | None = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
         try:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    _BOOTSTRAP,
-                    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                    f"--parent={os.getpid()}",
-                ],
+                [sys.executable, "-m", _MODULE, f"--parent={os.getpid()}"],
+                env=child_environment(),
                 stdin=subprocess.PIPE,
                 stdout=log if log is not None else subprocess.DEVNULL,
                 stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,

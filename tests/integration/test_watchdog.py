@@ -324,13 +324,18 @@ def test_watchdog_refuses_names_that_would_break_its_protocol(tmp_path: Path) ->
 
 def test_watchdog_process_imports_neither_pytest_nor_docker() -> None:
     """The child starts on every run: it must not import pytest, nor docker until it cleans."""
-    package_dir = os.path.dirname(watchdog_module.__file__)
-    shell, _, _ = watchdog_module._BOOTSTRAP.partition("from pytest_athalia.stack._watchdog")
-    probe = shell + (
+    probe = (
+        "import sys\n"
         "import pytest_athalia.stack._watchdog\n"
-        "print(sorted(m for m in ('pytest', '_pytest', 'docker', 'testcontainers') if m in sys.modules))\n"
+        "heavy = ('pytest', '_pytest', 'docker', 'testcontainers', 'pydantic')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe, package_dir], capture_output=True, text=True, check=True, cwd=os.sep
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.sep,
+        env=watchdog_module.child_environment(),
     )
-    assert result.stdout.strip() == "[]", result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
