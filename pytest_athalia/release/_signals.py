@@ -7,18 +7,15 @@ functions of :mod:`pytest_athalia.release._triggers`.
 
 from __future__ import annotations
 
-import http.client
 import re
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
 
+from .. import _http
 from .._errors import RouterError
 from ._router import Router, serving
 from ._traffic import Clock
@@ -30,25 +27,12 @@ __all__ = ["Poller", "external_check", "http_check", "router_status_check"]
 Check = Callable[[], tuple[bool | None, str]]
 
 
-def _open(url: str, timeout_s: float) -> http.client.HTTPResponse:
-    """urlopen for http(s) URLs only: a file:// or custom scheme raises ValueError instead of being opened."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    response: http.client.HTTPResponse = urllib.request.urlopen(url, timeout=timeout_s)  # noqa: S310  # nosec B310
-    return response
-
-
 def http_check(url: str, *, timeout_s: float) -> Check:
-    """ok when `url` answers 2xx/3xx; an error status or no answer is a failed check."""
+    """ok when `url` answers 2xx/3xx (redirects are not followed); an error status or no answer fails."""
 
     def check() -> tuple[bool | None, str]:
-        try:
-            with _open(url, timeout_s) as response:
-                return 200 <= response.status < 400, f"{url} answered {response.status}"
-        except urllib.error.HTTPError as exc:
-            return False, f"{url} answered {exc.code}"
-        except (OSError, ValueError) as exc:
-            return False, f"{url}: {type(exc).__name__}"
+        answer = _http.get(url, timeout=timeout_s, max_body=0)
+        return answer.ok, answer.describe()
 
     return check
 
@@ -77,15 +61,11 @@ def external_check(*, url: str | None, command: Sequence[str] | None, match: str
     pattern = re.compile(match) if match else None
 
     def from_url(target: str) -> tuple[bool | None, str]:
-        try:
-            with _open(target, timeout_s) as response:
-                status, body = response.status, response.read(65536).decode(errors="replace")
-        except urllib.error.HTTPError as exc:
-            status, body = exc.code, exc.read(65536).decode(errors="replace")
-        except (OSError, ValueError) as exc:
-            return None, f"{target}: {type(exc).__name__}"
-        says_rollback = bool(pattern.search(body)) if pattern else not 200 <= status < 300
-        return not says_rollback, f"{target} answered {status}: {body.strip()[:200]}"
+        answer = _http.get(target, timeout=timeout_s)
+        if answer.status is None:
+            return None, answer.describe()
+        says_rollback = bool(pattern.search(answer.body)) if pattern else not _http.succeeded(answer.status)
+        return not says_rollback, f"{answer.describe()}: {answer.body.strip()[:200]}"
 
     def from_command(argv: Sequence[str]) -> tuple[bool | None, str]:
         try:

@@ -10,6 +10,10 @@ together they aim at ``rate`` requests per second. A slow server lowers the achi
 client waits for its answer; one that fell behind catches up on a few slots); the achieved rate
 is reported. It stops by itself after
 ``max_seconds`` or ``max_requests``, whichever comes first.
+
+It speaks ``http.client`` directly, not :mod:`pytest_athalia._http`: each client owns exactly one
+connection, paces it, and stamps each request on the rollout's clock right around the bytes on the
+wire; a session's pool and redirect handling would blur those timestamps.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Self
 from urllib.parse import urlsplit
 
 from .._errors import RolloutError
+from .._http import answered
 from ._router import COLOR_HEADER
 
 __all__ = ["CATCH_UP", "Clock", "ProbeLog", "ProbeSample", "TrafficProbe"]
@@ -45,7 +50,7 @@ class ProbeSample:
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 400
+        return answered(self.status)
 
     @property
     def latency_ms(self) -> float:

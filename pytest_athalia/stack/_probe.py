@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import requests
-
+from .._http import HttpClient, answered
 from ..report._slo import percentile
 
 __all__ = ["HttpSample", "HttpSamples", "sample_http"]
@@ -20,7 +19,7 @@ class HttpSample:
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 400
+        return answered(self.status)
 
 
 @dataclass(frozen=True)
@@ -50,14 +49,10 @@ class HttpSamples:
 def sample_http(url: str, count: int, *, timeout: float = 5.0, interval: float = 0.0) -> HttpSamples:
     """Send `count` sequential GETs over one keep-alive session; bounded by count and timeout."""
     out: list[HttpSample] = []
-    with requests.Session() as session:
+    with HttpClient(timeout=timeout) as client:
         for i in range(count):
-            start = time.perf_counter()
-            try:
-                response = session.get(url, timeout=timeout)
-                out.append(HttpSample(response.status_code, (time.perf_counter() - start) * 1000))
-            except requests.RequestException as exc:
-                out.append(HttpSample(None, (time.perf_counter() - start) * 1000, type(exc).__name__))
+            answer = client.get(url)
+            out.append(HttpSample(answer.status, answer.latency_ms, answer.error))
             if interval and i + 1 < count:
                 time.sleep(interval)
     return HttpSamples(url, tuple(out))

@@ -101,11 +101,11 @@ def test_server_errors_are_failures_with_their_status(server: Server) -> None:
     assert result.describe_failures() == "500, 500, 500"
 
 
-def test_redirects_are_followed_to_the_final_status(server: Server) -> None:
-    """A redirect to a healthy page counts as the page's 200."""
+def test_redirects_are_not_followed_the_redirect_status_is_the_answer(server: Server) -> None:
+    """A redirect is recorded with its own 3xx status: the probe never hides it behind the target's 200."""
     result = sample_http(url(server, "/moved"), 1)
-    assert result.samples[0].status == 200
-    assert [path for path, _ in server.seen] == ["/moved", "/ok"]
+    assert 300 <= (result.samples[0].status or 0) < 400
+    assert [path for path, _ in server.seen] == ["/moved"]
 
 
 def test_a_refused_connection_is_a_sample_without_status(refused_url: str) -> None:
