@@ -226,3 +226,22 @@ def test_the_installed_wheel_runs_the_ci_suite(installed: Path, stranger: Path, 
     assert startup.get("athalia.startup.verdict") == "pass", startup
     assert (cwd / "reports" / "athalia.json").is_file()
     assert not _projects(f"athalia-{stranger.stem}-"), "the run left resources of its stack"
+
+
+def test_the_installed_wheel_collects_all_three_suites(installed: Path, stranger: Path) -> None:
+    """`--pyargs pytest_athalia.suites` collects the ci, deployment and security suites from the venv."""
+    argv = [installed / "pytest", "--pyargs", "pytest_athalia.suites", f"--athalia-env={stranger}", "--collect-only"]
+    listed = _run(
+        [*argv, "-q", "-p", "no:cacheprovider"],
+        timeout=60,
+        what="collection of pytest_athalia.suites",
+        env=_clean_environ(),
+        cwd=stranger.parent,
+    )
+    files = {line.split("::")[0] for line in listed.splitlines() if "::" in line}
+    expected = {
+        f"{suite}/{path.name}"
+        for suite in ("ci", "deployment", "security")
+        for path in (REPO / "suites" / suite).glob("test_*.py")
+    }
+    assert files == expected, listed
