@@ -102,7 +102,7 @@ class Bandit:
                 tail = "\n".join(proc.stderr.strip().splitlines()[-_STDERR_LINES:])
                 raise ScanError(
                     f"athalia: bandit failed (exit {proc.returncode}) in {cwd}: `{self._redact(' '.join(argv))}`; "
-                    f"expected a JSON report in {output}. It said:\n{self._redact(tail)}"
+                    f"expected its JSON report. It said:\n{self._redact(tail)}"
                 )
             return Path(output).read_text(encoding="utf-8")
 
