@@ -54,16 +54,27 @@ CI_TESTS = {
 }
 
 
+# What pip says when the package index cannot be reached (rather than when the package is broken).
+OFFLINE = (
+    "NewConnectionError",
+    "Max retries exceeded",
+    "Temporary failure in name resolution",
+    "No matching distribution",
+)
+
+
 def _run(
     argv: Sequence[str | Path], *, timeout: float, what: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> str:
-    """Run a command; on failure or timeout, fail the test with its output."""
+    """Run a command; on failure or timeout, fail the test with its output (skip it when pip has no index)."""
     try:
         proc = subprocess.run(
             [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, check=False, env=env, cwd=cwd
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"{what} did not finish within {timeout:g} s: {argv}\n{exc.stdout or ''}\n{exc.stderr or ''}")
+    if proc.returncode != 0 and "pip" in what and any(sign in proc.stderr for sign in OFFLINE):
+        unavailable(f"{what} needs the package index (or a pip cache holding what it needs), which pip cannot reach")
     if proc.returncode != 0:
         pytest.fail(f"{what} failed (exit {proc.returncode}): {argv}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc.stdout
