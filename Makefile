@@ -4,11 +4,13 @@
 PYTHON     ?= python3
 VENV       := .venv
 BIN        := $(VENV)/bin
+# The plugin layer is also tested on pytest 8 (pyproject declares pytest>=8), in a venv of its own.
+VENV8      := .venv-pytest8
 BASE_IMAGE ?= athalia/base:bookworm
 ENV        ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: setup venv compose images secrets demo test lint cleanup bench clean
+.PHONY: setup venv venv-pytest8 compose images secrets demo test test-pytest8 lint cleanup bench clean
 
 setup: venv compose images secrets
 
@@ -18,6 +20,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Editable like .venv; what tests/plugin needs (the tools of both extras, hypothesis, xdist), nothing more.
+venv-pytest8: $(VENV8)/.installed
+$(VENV8)/.installed: pyproject.toml
+	@echo "== setup: python virtualenv $(VENV8) (pytest 8.x)"
+	$(PYTHON) -m venv $(VENV8)
+	$(VENV8)/bin/pip install --quiet --upgrade pip
+	$(VENV8)/bin/pip install --quiet -e '.[all]' 'pytest>=8,<9' hypothesis pytest-xdist
 	@touch $@
 
 compose:
@@ -48,8 +59,12 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/bandit -q -r pytest_athalia -ll
 
-test: setup lint
+test: setup lint test-pytest8
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The plugin layer (options, fixtures, reports through pytester) on pytest 8.x; everything on 9.x above.
+test-pytest8: venv-pytest8
+	$(VENV8)/bin/pytest tests/plugin -q -p no:cacheprovider
 
 cleanup: venv
 	$(BIN)/athalia cleanup
@@ -61,4 +76,4 @@ bench: setup
 	$(BIN)/python benchmarks/bench_load.py
 
 clean:
-	rm -rf $(VENV) reports .athalia-cache .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV8) reports .athalia-cache .mypy_cache .ruff_cache .pytest_cache

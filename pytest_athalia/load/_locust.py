@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Final
 
 from .._errors import LoadError
+from .._extras import install_command, module_missing, said_module_missing
 from ..config._load import LoadSpec
 from ..stack._compose import GroupRegistry, stop_process_group
 
-__all__ = ["PLUGIN", "LocustExit", "LocustPlan", "free_port", "plan_run", "run_locust"]
+__all__ = ["PLUGIN", "LocustExit", "LocustPlan", "free_port", "locust_missing", "plan_run", "run_locust"]
 
 PLUGIN: Final = Path(__file__).parent.parent / "assets" / "locust" / "athalia_series.py"
 SERIES_ENV: Final = "ATHALIA_LOCUST_SERIES"
@@ -142,6 +143,10 @@ def run_locust(
     groups: GroupRegistry | None = None,
 ) -> LocustExit:
     """Run the plan, calling `on_tick` about every `tick` s; stop the whole group on timeout or interrupt."""
+    python = plan.argv[0]
+    runs_locust = plan.argv[1:3] == ("-m", "locust")
+    if runs_locust and module_missing(python, "locust"):
+        raise LoadError(locust_missing(python))
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     for stale in (plan.series_path, plan.json_path):
         stale.unlink(missing_ok=True)
@@ -159,8 +164,9 @@ def run_locust(
             )
         except OSError as exc:
             raise LoadError(
-                f"athalia: cannot start Locust ({exc.strerror or exc}): `{plan.argv[0]} -m locust`. "
-                "Install it in the test environment (pip install locust; it is a dependency of pytest-athalia)."
+                f"athalia: cannot start Locust ({exc.strerror or exc}): `{python} -m locust`; expected a Python "
+                f"with Locust installed. Install the load extra into the Python that runs pytest: "
+                f"`{install_command('load')}`."
             ) from None
     if groups is not None:
         groups.watch_process_group(proc.pid)
@@ -186,7 +192,20 @@ def run_locust(
             groups.forget_process_group(proc.pid)
     if on_tick is not None:
         on_tick()
-    return LocustExit(returncode, time.monotonic() - start, tail(plan.output_path))
+    output_tail = tail(plan.output_path)
+    if returncode != 0 and runs_locust and said_module_missing(output_tail, "locust"):
+        raise LoadError(locust_missing(python))
+    return LocustExit(returncode, time.monotonic() - start, output_tail)
+
+
+def locust_missing(python: str) -> str:
+    """The one paragraph for a load gate without Locust: the extra that brings it, or how to drop the gate."""
+    return (
+        f"athalia: the load gate needs Locust, but `{python} -m locust` finds no module named locust; Locust "
+        "comes with the load extra, not with pytest-athalia itself. Install it into the Python that runs "
+        f"pytest: `{install_command('load')}` (or `{install_command('all')}`), or remove the environment "
+        "file's load section to run without the load gate."
+    )
 
 
 def tail(path: Path, lines: int = 25) -> str:

