@@ -126,6 +126,7 @@ class ComposeStack:
         self._startup: StartupReport | None = None
         self._compose: ComposeProject | None = None
         self._stopped = False
+        self._upped = False  # whether `up` ran: before that, no service has a log
         self._failure: type[AthaliaError] = StackError  # what __enter__ raises for a failed start
 
     # -- Stack protocol -------------------------------------------------------------------------
@@ -278,6 +279,8 @@ class ComposeStack:
 
     def failure_logs(self, tail: int) -> str:
         """The last lines of each service's log, redacted; never raises."""
+        if self._compose is not None and not self._upped:
+            return "(no service was started: the stack failed before `docker compose up`; see the error above)"
         try:
             return self.logs(tail=tail)
         except AthaliaError as exc:
@@ -309,6 +312,7 @@ class ComposeStack:
                     step(" ".join(state))
 
             start = time.monotonic()
+            self._upped = True
             try:
                 result: CommandResult = self._driver.up(
                     compose, wait_timeout=max(1, int(deadline)), timeout=deadline + 30, on_line=on_line

@@ -383,6 +383,7 @@ def test_a_wrong_stack_service_or_port_fails_before_anything_starts(
     assert "the stack did not start:\nathalia: " + paragraph.format(file=tiny.env_file) in output, output
     assert "_validation.py" not in output, output  # no traceback into the plugin
     assert "starting stack" not in output, output
+    assert _section(output, LOG_SECTION).startswith("(no service was started: "), output
     assert leftovers(tiny.prefix) == [], run.details()
 
 

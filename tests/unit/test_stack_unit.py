@@ -315,6 +315,16 @@ def test_context_manager_raises_a_configuration_mistake_as_a_config_error(
     assert compose.verbs() == ["config", "down"]  # no service logs: no service ran
 
 
+def test_failure_logs_of_a_stack_that_never_reached_up_say_so_without_asking_compose(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
+    """After a failed check or build, no service ran: the log section says so instead of staying empty."""
+    stack = make_stack(service="nosuch")
+    stack.start()
+    assert stack.failure_logs(10).startswith("(no service was started: the stack failed before `docker compose up`")
+    assert "logs" not in compose.verbs()
+
+
 def test_a_model_compose_cannot_print_is_a_failed_startup(
     make_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
