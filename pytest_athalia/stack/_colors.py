@@ -9,7 +9,6 @@ router) into the project and builds the router image; then it redeploys one colo
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from importlib import resources
@@ -21,20 +20,9 @@ from ..config._environment import Environment
 from ..release._router import COLORS, Color
 from ..report._progress import Progress
 from . import _override as override
-from ._driver import BUILD_TIMEOUT, ComposeDriver, ComposeProject, endpoint_of
+from ._driver import BUILD_TIMEOUT, ComposeDriver, ComposeProject, endpoint_of, up_state
 
-__all__ = ["ComposeColors", "up_state"]
-
-# A line of `compose up` output where a container turned healthy or failed.
-_UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
-
-
-def up_state(line: str, project: str) -> tuple[str, str] | None:
-    """(container without the project prefix, "healthy" or "error") for such a line of `compose up`, else None."""
-    match = _UP_STATE.search(line)
-    if match is None:
-        return None
-    return match.group(1).removeprefix(project + "-"), match.group(2).lower()
+__all__ = ["ComposeColors"]
 
 
 class ComposeColors:

@@ -34,6 +34,7 @@ __all__ = [
     "endpoint_of",
     "parse_ps",
     "published_port",
+    "up_state",
 ]
 
 OnLine = Callable[[str], None]
@@ -41,6 +42,8 @@ BUILD_TIMEOUT = 3600.0
 COMMAND_TIMEOUT = 120.0  # config, ps, port, logs, exec: short commands that should answer at once
 DOWN_TIMEOUT = 180.0
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# A line of `compose up` output where a container turned healthy or failed.
+_UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
 
 
 @dataclass(frozen=True)
@@ -312,6 +315,14 @@ def published_port(rows: Sequence[Mapping[str, Any]], service: str, port: int | 
             if published and (port is None or publisher.get("TargetPort") == port):
                 return str(publisher.get("URL") or ""), int(published)
     return None
+
+
+def up_state(line: str, project: str) -> tuple[str, str] | None:
+    """(container without the project prefix, "healthy" or "error") for such a line of `compose up`, else None."""
+    match = _UP_STATE.search(line)
+    if match is None:
+        return None
+    return match.group(1).removeprefix(project + "-"), match.group(2).lower()
 
 
 def _ps_rows(text: str) -> list[Mapping[str, Any]]:

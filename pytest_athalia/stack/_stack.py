@@ -28,9 +28,17 @@ from ..config._environment import Environment
 from ..config._secrets import Redactor
 from ..release._router import Color
 from ..report._progress import Progress
-from ._colors import ComposeColors, up_state
+from ._colors import ComposeColors
 from ._compose import CommandResult, GroupRegistry
-from ._driver import BUILD_TIMEOUT, COMMAND_TIMEOUT, ComposeCLI, ComposeDriver, ComposeProject, endpoint_of
+from ._driver import (
+    BUILD_TIMEOUT,
+    COMMAND_TIMEOUT,
+    ComposeCLI,
+    ComposeDriver,
+    ComposeProject,
+    endpoint_of,
+    up_state,
+)
 from ._validation import check_service_and_port
 from ._values import Endpoint, ExecResult, ServiceState, StartupReport
 
