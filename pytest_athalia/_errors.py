@@ -9,7 +9,7 @@ Every message says what was expected, what was found, and how to fix it
     ├── DockerUnavailable  no Docker daemon, or no compose v2
     ├── ImageError         the base image cannot be found, pulled or built
     ├── StackError         compose failed to build, start or remove the stack
-    │   └── StackTimeout   the stack was not healthy within its startup SLO
+    │   └── StackTimeout   not healthy within the startup SLO, or a command (exec) past its timeout
     ├── CleanupError       resources of a run survived its cleanup
     ├── RouterError        the router cannot be reached or refused a command
     ├── RolloutError       a deploy, switch or rollback could not be carried out
@@ -60,7 +60,7 @@ class StackError(AthaliaError):
 
 
 class StackTimeout(StackError):
-    """The stack did not become healthy within its startup SLO."""
+    """The stack was not healthy within its startup SLO, or one of its commands (``exec``) ran past its timeout."""
 
 
 class CleanupError(AthaliaError):

@@ -1,4 +1,4 @@
-"""Fakes for tests: a stack that needs no Docker.
+"""Fakes for tests: a stack, and a compose driver, that need no Docker.
 
 Bring it in through the ``pytest_athalia_make_stack`` hook in a conftest.py::
 
@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import NoReturn
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,10 +25,22 @@ import pytest
 from ._errors import RolloutError
 from .config._environment import Environment
 from .release._router import COLORS, Color, FakeRouter, WeightChange
+from .stack._compose import CommandResult
+from .stack._driver import ComposeDriver, ComposeProject, OnLine
 from .stack._override import color_service
-from .stack._stack import Endpoint, ExecResult, ServiceState, StartupReport
+from .stack._values import Endpoint, ExecResult, ServiceState, StartupReport
 
-__all__ = ["Deploy", "FakeRouter", "FakeStack", "RecordingGroups", "WeightChange", "unavailable", "wait_until"]
+__all__ = [
+    "ComposeCall",
+    "Deploy",
+    "FakeCompose",
+    "FakeRouter",
+    "FakeStack",
+    "RecordingGroups",
+    "WeightChange",
+    "unavailable",
+    "wait_until",
+]
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -169,3 +182,135 @@ class RecordingGroups:
 
     def forget_process_group(self, pgid: int) -> None:
         self.events.append(("forget", pgid))
+
+
+@dataclass(frozen=True)
+class ComposeCall:
+    """One call on a :class:`FakeCompose`: the operation, the project it addressed, and its arguments."""
+
+    verb: str
+    project: ComposeProject | None
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+class FakeCompose:
+    """A :class:`~pytest_athalia.stack._driver.ComposeDriver` without Docker; records every call in `calls`.
+
+    It answers ``config`` with `model`, ``ps`` with `services`, ``port`` from `ports` (keyed by
+    ``(service, container port)``), ``logs`` with `log_text` and ``exec`` with `exec_result`.
+    ``build``, ``up``, ``down``, ``exec``, ``config`` and ``build_router_image`` return or raise what
+    `results` holds for them (default: success, 2.5 s), after feeding `lines` of that verb to ``on_line``.
+    `images` are the images present.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any] | None = None,
+        *,
+        services: Sequence[ServiceState] = (),
+        ports: Mapping[tuple[str, int], tuple[str, int]] | None = None,
+        version: str = "2.26.1",
+    ) -> None:
+        self.model: dict[str, Any] = dict(model or {"services": {}})
+        self.services = list(services)
+        self.ports = dict(ports or {})
+        self.compose_version = version
+        self.results: dict[str, CommandResult | BaseException] = {}
+        self.lines: dict[str, list[str]] = {}
+        self.log_text = ""
+        self.exec_result = ExecResult(0, "")
+        self.images: set[str] = set()
+        self.calls: list[ComposeCall] = []
+        # Called with each call as it is made, e.g. to read a generated file before it is removed.
+        self.on_call: Callable[[ComposeCall], None] = lambda call: None
+
+    def verbs(self) -> list[str]:
+        return [call.verb for call in self.calls]
+
+    def last(self, verb: str) -> ComposeCall:
+        return next(call for call in reversed(self.calls) if call.verb == verb)
+
+    # -- ComposeDriver --------------------------------------------------------------------------------
+    def version(self) -> str:
+        return self.compose_version
+
+    def config(self, project: ComposeProject) -> dict[str, Any]:
+        self._answer("config", project)
+        return dict(self.model)
+
+    def build(self, project: ComposeProject, *, timeout: float, on_line: OnLine | None = None) -> CommandResult:
+        return self._answer("build", project, on_line, timeout=timeout)
+
+    def up(
+        self,
+        project: ComposeProject,
+        services: Sequence[str] = (),
+        *,
+        wait_timeout: int,
+        timeout: float,
+        on_line: OnLine | None = None,
+        recreate: bool = False,
+        scale: Mapping[str, int] | None = None,
+    ) -> CommandResult:
+        return self._answer(
+            "up",
+            project,
+            on_line,
+            services=tuple(services),
+            wait_timeout=wait_timeout,
+            timeout=timeout,
+            recreate=recreate,
+            scale=dict(scale or {}),
+        )
+
+    def ps(self, project: ComposeProject) -> tuple[ServiceState, ...]:
+        self.calls.append(ComposeCall("ps", project))
+        return tuple(sorted(self.services, key=lambda s: (s.service, s.container)))
+
+    def port(self, project: ComposeProject, service: str, port: int | None) -> tuple[str, int] | None:
+        self.calls.append(ComposeCall("port", project, {"service": service, "port": port}))
+        for (name, target), published in self.ports.items():
+            if name == service and (port is None or target == port):
+                return published
+        return None
+
+    def logs(self, project: ComposeProject, service: str | None, *, tail: int) -> str:
+        self._answer("logs", project, service=service, tail=tail)
+        return "\n".join(self.log_text.splitlines()[-tail:])
+
+    def exec(
+        self, project: ComposeProject, service: str, command: Sequence[str], *, timeout: float = 120.0
+    ) -> ExecResult:
+        self._answer("exec", project, service=service, command=tuple(command), timeout=timeout)
+        return self.exec_result
+
+    def down(self, project: ComposeProject) -> None:
+        self._answer("down", project)
+
+    def image_present(self, image: str) -> bool:
+        return image in self.images
+
+    def build_router_image(
+        self, image: str, context: Path, env: Mapping[str, str], *, timeout: float, on_line: OnLine | None = None
+    ) -> CommandResult:
+        result = self._answer("build_router_image", None, on_line, image=image, context=context, timeout=timeout)
+        self.images.add(image)
+        return result
+
+    def _answer(
+        self, verb: str, project: ComposeProject | None, on_line: OnLine | None = None, **args: Any
+    ) -> CommandResult:
+        call = ComposeCall(verb, project, args)
+        self.calls.append(call)
+        self.on_call(call)
+        for line in self.lines.get(verb, []):
+            if on_line is not None:
+                on_line(line)
+        result = self.results.get(verb, CommandResult((verb,), 0, "", 2.5))
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
+if TYPE_CHECKING:  # mypy checks that the fake keeps up with the Protocol
+    _FAKE_COMPOSE: type[ComposeDriver] = FakeCompose

@@ -49,10 +49,17 @@ class GroupRegistry(Protocol):
 
 @dataclass(frozen=True)
 class CommandResult:
+    """A finished command: `output` is its merged (or, with ``split_stderr``, its stderr) lines, redacted.
+
+    `stdout` is filled only with ``split_stderr``: the command's whole stdout, not redacted (it is
+    parsed, never shown).
+    """
+
     argv: tuple[str, ...]
     returncode: int
     output: str
     seconds: float
+    stdout: str = ""
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
@@ -118,21 +125,29 @@ def run_command(
     what: str = "",
     redact: Callable[[str], str] = lambda s: s,
     check: bool = True,
+    max_lines: int | None = 400,
+    split_stderr: bool = False,
 ) -> CommandResult:
     """Run a command in its own session, streaming merged output lines to `on_line`.
 
+    `output` keeps the last `max_lines` lines (None: all). With `split_stderr`, stdout is kept
+    apart, whole, in `CommandResult.stdout` (for output that is parsed, such as JSON) and only
+    stderr is streamed and kept in `output`.
+
     On timeout or interrupt the whole process group is stopped before the
-    exception propagates, so nothing keeps creating containers behind our back.
+    exception propagates, so nothing keeps creating containers behind our back;
+    the StackTimeout carries the command and the tail of its output.
     """
     start = time.monotonic()
-    lines: collections.deque[str] = collections.deque(maxlen=400)
+    lines: collections.deque[str] = collections.deque(maxlen=max_lines)
+    stdout: list[str] = []
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
         env=dict(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE if split_stderr else subprocess.STDOUT,
         text=True,
         errors="replace",
         start_new_session=True,
@@ -141,39 +156,55 @@ def run_command(
         groups.watch_process_group(proc.pid)
 
     def pump() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
+        stream = proc.stderr if split_stderr else proc.stdout
+        assert stream is not None
+        for raw in stream:
             line = raw.rstrip("\n")
             lines.append(line)
             if on_line is not None:
                 on_line(line)
 
-    reader = threading.Thread(target=pump, name="athalia-compose-output", daemon=True)
-    reader.start()
+    def keep_stdout() -> None:
+        assert proc.stdout is not None
+        stdout.append(proc.stdout.read())
+
+    readers = [threading.Thread(target=pump, name="athalia-compose-output", daemon=True)]
+    if split_stderr:
+        readers.append(threading.Thread(target=keep_stdout, name="athalia-compose-stdout", daemon=True))
+    for reader in readers:
+        reader.start()
     try:
         returncode = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         stop_process_group(proc)
+        for reader in readers:
+            reader.join(timeout=5)
+        tail = redact("\n".join(list(lines)[-_TAIL_LINES:]))
         raise StackTimeout(
             f"athalia: {what or 'command'} did not finish within {timeout:g} s and was stopped: "
-            f"`{redact(' '.join(argv))}`."
+            f"`{redact(' '.join(argv))}`." + (f" Last output:\n{tail}" if tail else " It printed nothing.")
         ) from None
     except BaseException:
         stop_process_group(proc)
         raise
     finally:
-        reader.join(timeout=5)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for reader in readers:
+            reader.join(timeout=5)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
         if groups is not None:
             groups.forget_process_group(proc.pid)
-    result = CommandResult(tuple(argv), returncode, redact("\n".join(lines)), time.monotonic() - start)
+    result = CommandResult(tuple(argv), returncode, redact("\n".join(lines)), time.monotonic() - start, "".join(stdout))
     if check and returncode != 0:
         raise StackError(
             f"athalia: {what or 'command'} failed (exit {returncode}): `{redact(' '.join(argv))}`. "
             f"Last output:\n{result.tail()}"
         )
     return result
+
+
+_TAIL_LINES = 30
 
 
 def stop_process_group(proc: subprocess.Popen[Any], *, term_grace: float = 5.0, linger: float = 0.0) -> None:

@@ -351,6 +351,42 @@ def test_failing_run_leaves_nothing_and_reports_service_logs(tiny: Tiny) -> None
     assert any('"GET / HTTP/1.1" 200' in line for line in web_lines), logs
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "paragraph"),
+    [
+        (
+            "service",
+            "nosuch",
+            "stack.service in {file} is 'nosuch', but the merged compose config has no such "
+            "service; it has: web, worker. Set stack.service in {file} to the service under test",
+        ),
+        (
+            "port",
+            9999,
+            "stack.port in {file} is 9999, but service 'web' neither exposes nor publishes TCP port 9999 "
+            "in the merged compose config; its ports: 127.0.0.1::8000/tcp (published). Set stack.port in {file}",
+        ),
+    ],
+    ids=["stack.service", "stack.port"],
+)
+def test_a_wrong_stack_service_or_port_fails_before_anything_starts(
+    tiny: Tiny, tmp_path: Path, key: str, value: object, paragraph: str
+) -> None:
+    """Checked against the real merged compose config: one paragraph per test, no traceback, nothing started."""
+    spec = yaml.safe_load(tiny.env_file.read_text())
+    spec["stack"][key] = value
+    tiny.env_file.write_text(yaml.safe_dump(spec))
+    run, code = tiny.run("test_inner.py::test_ok")
+
+    assert code == 1, run.details()
+    output = run.output()
+    assert "the stack did not start:\nathalia: " + paragraph.format(file=tiny.env_file) in output, output
+    assert "_validation.py" not in output, output  # no traceback into the plugin
+    assert "starting stack" not in output, output
+    assert _section(output, LOG_SECTION).startswith("(no service was started: "), output
+    assert leftovers(tiny.prefix) == [], run.details()
+
+
 # --- interrupted ---------------------------------------------------------------------------------
 
 

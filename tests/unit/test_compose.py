@@ -157,6 +157,36 @@ def test_timeout_kills_the_whole_process_group(background_child: list[int]) -> N
     assert [event for event, _ in groups.events] == ["watch", "forget"]
 
 
+def test_timeout_names_the_command_and_the_tail_of_its_output() -> None:
+    """A StackTimeout carries the redacted command and the last lines it printed before it was stopped."""
+    with pytest.raises(StackTimeout) as info:
+        sh("echo 'token hunter2'; echo waiting; sleep 30", timeout=0.5, redact=lambda s: s.replace("hunter2", "***"))
+    message = str(info.value)
+    assert "hunter2" not in message
+    assert message.startswith("athalia: command did not finish within 0.5 s and was stopped: `sh -c echo 'token ***'")
+    assert message.endswith("Last output:\ntoken ***\nwaiting")
+
+
+def test_timeout_of_a_silent_command_says_it_printed_nothing() -> None:
+    """Without output there is no empty tail, but a sentence that says so."""
+    with pytest.raises(StackTimeout, match=r"was stopped: `sh -c sleep 30`\. It printed nothing\.$"):
+        sh("sleep 30", timeout=0.3)
+
+
+def test_split_stderr_keeps_stdout_whole_and_apart() -> None:
+    """With split_stderr, stdout (for parsing) is not mixed with stderr, which alone is streamed and kept as output."""
+    seen: list[str] = []
+    result = sh('echo \'{"a": 1}\'; echo "warning: x" >&2; echo \'{"b": 2}\'', split_stderr=True, on_line=seen.append)
+    assert result.stdout == '{"a": 1}\n{"b": 2}\n'
+    assert result.output == "warning: x"
+    assert seen == ["warning: x"]
+
+
+def test_max_lines_none_keeps_all_output() -> None:
+    """Output that is the point (exec, logs) is kept whole when asked."""
+    assert len(sh("seq 1 1000", max_lines=None).output.splitlines()) == 1000
+
+
 # -- compose_version ----------------------------------------------------------------------------------------
 
 

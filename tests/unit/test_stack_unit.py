@@ -1,32 +1,40 @@
-"""The stack's values and ComposeStack's lifecycle, without Docker (compose commands are faked)."""
+"""The stack's values, ComposeStack's lifecycle and ComposeColors, without Docker (FakeCompose drives them)."""
 
 from __future__ import annotations
 
-import json
 import re
 import stat
-import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from pytest_athalia._errors import RolloutError, SecretError, StackError, StackTimeout
+from pytest_athalia._errors import ConfigError, RolloutError, SecretError, StackError, StackTimeout
 from pytest_athalia.config._environment import Environment, EnvironmentSpec
 from pytest_athalia.config._secrets import Redactor
 from pytest_athalia.release._router import Color, ColorStack
 from pytest_athalia.report._progress import Progress
 from pytest_athalia.stack import _stack as stack_module
+from pytest_athalia.stack._colors import ComposeColors
 from pytest_athalia.stack._compose import CommandResult
-from pytest_athalia.stack._stack import ComposeStack, Endpoint, ServiceState, StartupReport
+from pytest_athalia.stack._stack import ComposeStack, Endpoint, ExecResult, ServiceState, StartupReport
+from pytest_athalia.testing import ComposeCall, FakeCompose
 
 PROJECT = "athalia-dev-main-p1234-abc123"
 HEALTHY = (
     ServiceState("app", f"{PROJECT}-app-1", "running", "healthy"),
     ServiceState("db", f"{PROJECT}-db-1", "running", ""),
 )
+# The user's merged compose model, as `docker compose config --no-interpolate --format json` prints it.
+MODEL: dict[str, Any] = {
+    "name": PROJECT,
+    "services": {
+        "app": {"image": "app:1", "environment": {"PW": "${DB_PW}"}, "ports": ["127.0.0.1::8000"]},
+        "db": {"image": "db:1", "expose": ["5432"]},
+    },
+}
 
 
 # -- values -------------------------------------------------------------------------------------------------
@@ -71,19 +79,28 @@ def test_startup_report_started_means_no_error() -> None:
     assert not StartupReport(PROJECT, None, 60.0, 60.0, error="not healthy").started
 
 
-# -- a ComposeStack with compose faked ------------------------------------------------------------------
+# -- a ComposeStack over FakeCompose ----------------------------------------------------------------------
 
 
-def make_env(tmp_path: Path, *, build: bool = True, env: Mapping[str, str] | None = None) -> Environment:
+def make_env(
+    tmp_path: Path,
+    *,
+    build: bool = True,
+    env: Mapping[str, str] | None = None,
+    service: str = "app",
+    port: int = 8000,
+    rollout: Mapping[str, object] | None = None,
+) -> Environment:
     spec = EnvironmentSpec.model_validate(
         {
             "stack": {
                 "compose_files": ["../docker-compose.yml"],
-                "service": "app",
-                "port": 8000,
+                "service": service,
+                "port": port,
                 "build": build,
                 "env": dict(env or {}),
             },
+            **({"rollout": {"enabled": True, **rollout}} if rollout is not None else {}),
             "slo": {"startup": {"max_seconds": 60}},
         }
     )
@@ -109,48 +126,10 @@ class Registry:
         self.events.append(("project_removed", project))
 
 
-Outcome = CommandResult | BaseException
-
-
-class Compose:
-    """Stands in for `run_command`: answers `build`, `up` and `down` with canned results and output lines."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, Outcome] = {}
-        self.lines: dict[str, list[str]] = {}
-        self.calls: list[tuple[str, list[str], dict[str, Any]]] = []
-        self.inspect: Callable[[Sequence[str], dict[str, Any]], None] = lambda argv, kwargs: None
-
-    def __call__(self, argv: Sequence[str], **kwargs: Any) -> CommandResult:
-        verb = next(v for v in ("build", "up", "down") if v in argv)
-        self.calls.append((verb, list(argv), kwargs))
-        self.inspect(argv, kwargs)
-        on_line: Callable[[str], None] | None = kwargs.get("on_line")
-        for line in self.lines.get(verb, []):
-            assert on_line is not None
-            on_line(line)
-        result = self.results.get(verb, CommandResult(tuple(argv), 0, "", 2.5))
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def verbs(self) -> list[str]:
-        return [verb for verb, _, _ in self.calls]
-
-
 @pytest.fixture
-def compose(monkeypatch: pytest.MonkeyPatch) -> Compose:
-    fake = Compose()
-    monkeypatch.setattr(stack_module, "run_command", fake)
-    return fake
-
-
-@pytest.fixture
-def services(monkeypatch: pytest.MonkeyPatch) -> list[ServiceState]:
-    """What `docker compose ps` would report; edit the list to change it."""
-    current = list(HEALTHY)
-    monkeypatch.setattr(ComposeStack, "services", lambda self: tuple(current))
-    return current
+def compose() -> FakeCompose:
+    """The driver: MODEL, a healthy stack, app's 8000 published on the wildcard address."""
+    return FakeCompose(MODEL, services=HEALTHY, ports={("app", 8000): ("0.0.0.0", 49153), ("db", 5432): ("::", 5)})
 
 
 @pytest.fixture
@@ -170,17 +149,19 @@ def redactor() -> Redactor:
 
 @pytest.fixture
 def make_stack(
-    tmp_path: Path, progress_lines: list[str], registry: Registry, redactor: Redactor
+    tmp_path: Path, compose: FakeCompose, progress_lines: list[str], registry: Registry, redactor: Redactor
 ) -> Callable[..., ComposeStack]:
-    def make(*, build: bool = True, env: Mapping[str, str] | None = None, **kwargs: Any) -> ComposeStack:
-        kwargs.setdefault("environ", {"PATH": "/usr/bin:/bin"})
+    def make(*, keep: bool = False, environ: Mapping[str, str] | None = None, **env: Any) -> ComposeStack:
         return ComposeStack(
-            make_env(tmp_path, build=build, env=env),
+            make_env(tmp_path, **env),
             project=PROJECT,
             redactor=redactor,
             progress=Progress(progress_lines.append),
             registry=registry,
-            **kwargs,
+            environ=environ or {"PATH": "/usr/bin:/bin", "BASE_IMAGE": "athalia/base:bookworm"},
+            keep=keep,
+            files_root=tmp_path / "generated",
+            driver=compose,
         )
 
     return make
@@ -205,11 +186,12 @@ def untimed(lines: list[str]) -> list[str]:
     ids=["endpoint", "url", "services", "logs", "exec"],
 )
 def test_methods_before_start_say_to_call_start(
-    make_stack: Callable[..., ComposeStack], call: Callable[[ComposeStack], object]
+    make_stack: Callable[..., ComposeStack], call: Callable[[ComposeStack], object], compose: FakeCompose
 ) -> None:
-    """Using a stack that was never started is a StackError naming the project and the fix."""
+    """Using a stack that was never started is a StackError naming the project and the fix; compose is not asked."""
     with pytest.raises(StackError, match=rf"stack {PROJECT} has not been started; call start\(\) first"):
         call(make_stack())
+    assert compose.calls == []
 
 
 def test_failure_logs_before_start_do_not_raise(make_stack: Callable[..., ComposeStack]) -> None:
@@ -220,7 +202,7 @@ def test_failure_logs_before_start_do_not_raise(make_stack: Callable[..., Compos
 
 
 def test_stop_before_start_does_nothing(
-    make_stack: Callable[..., ComposeStack], compose: Compose, registry: Registry
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose, registry: Registry
 ) -> None:
     """Stopping a stack that never started runs no compose command."""
     stack = make_stack()
@@ -241,11 +223,10 @@ def test_unstarted_stack_reports_its_identity(make_stack: Callable[..., ComposeS
 # -- start --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("services")
-def test_start_builds_then_waits_for_health_and_reports_the_times(
-    make_stack: Callable[..., ComposeStack], compose: Compose, registry: Registry
+def test_start_checks_builds_then_waits_for_health_and_reports_the_times(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose, registry: Registry, tmp_path: Path
 ) -> None:
-    """A good start builds, runs `up --wait` with the SLO as wait timeout, and reports both durations."""
+    """A good start reads the model, builds, runs `up --wait` with the SLO as wait timeout, and reports both times."""
     compose.results["build"] = CommandResult(("build",), 0, "", 30.0)
     compose.results["up"] = CommandResult(("up",), 0, "", 12.5)
     stack = make_stack()
@@ -253,50 +234,111 @@ def test_start_builds_then_waits_for_health_and_reports_the_times(
     assert report == StartupReport(PROJECT, 30.0, 12.5, 60.0, HEALTHY)
     assert report.started
     assert stack.startup is report
-    assert compose.verbs() == ["build", "up"]
-    up_argv = compose.calls[1][1]
-    assert up_argv[:6] == ["docker", "compose", "--ansi", "never", "--project-name", PROJECT]
-    assert up_argv[up_argv.index("up") :] == ["up", "--detach", "--no-build", "--wait", "--wait-timeout", "60"]
-    assert compose.calls[1][2]["timeout"] == 90
+    assert compose.verbs() == ["config", "build", "up", "ps"]
+    up = compose.last("up")
+    assert up.args == {
+        "services": (),
+        "wait_timeout": 60,
+        "timeout": 90,
+        "recreate": False,
+        "scale": {},
+    }
+    assert up.project is not None
+    assert (up.project.name, up.project.directory, up.project.files) == (
+        PROJECT,
+        tmp_path,
+        (tmp_path / "docker-compose.yml",),
+    )
     assert ("watch_project", PROJECT) in registry.events
 
 
-@pytest.mark.usefixtures("services")
-def test_start_without_build_skips_the_build(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+def test_start_without_build_skips_the_build(make_stack: Callable[..., ComposeStack], compose: FakeCompose) -> None:
     """`build: false` goes straight to `up`, and no build time is reported."""
     report = make_stack(build=False).start()
-    assert compose.verbs() == ["up"]
+    assert compose.verbs() == ["config", "up", "ps"]
     assert report.build_seconds is None
     assert report.started
 
 
-@pytest.mark.usefixtures("services")
 def test_start_passes_resolved_secrets_through_the_environment_and_redacts_them(
-    make_stack: Callable[..., ComposeStack], compose: Compose, redactor: Redactor
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose, redactor: Redactor
 ) -> None:
-    """Secrets reach compose as variables (never as arguments) and are masked from then on."""
+    """Secrets reach compose as variables of the project's environment (not in its repr), then are masked."""
     stack = make_stack(env={"POSTGRES_PASSWORD": "${env:DB_PW}"}, environ={"DB_PW": "hunter2", "PATH": "/bin"})
     stack.start()
-    for _, argv, kwargs in compose.calls:
-        assert kwargs["env"]["POSTGRES_PASSWORD"] == "hunter2"
-        assert kwargs["env"]["COMPOSE_PROJECT_NAME"] == PROJECT
-        assert kwargs["env"]["PATH"] == "/bin"
-        assert not [arg for arg in argv if "hunter2" in arg]
-        assert kwargs["redact"]("pw=hunter2") == "pw=***"
+    for call in compose.calls:
+        if call.project is None:
+            continue
+        assert call.project.env["POSTGRES_PASSWORD"] == "hunter2"
+        assert call.project.env["COMPOSE_PROJECT_NAME"] == PROJECT
+        assert call.project.env["PATH"] == "/bin"
+        assert "hunter2" not in repr(call)
     assert redactor.redact("pw=hunter2") == "pw=***"
 
 
-def test_start_with_an_unresolvable_secret_raises(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+def test_start_with_an_unresolvable_secret_raises(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
     """A configuration error is raised, not reported as a failed startup, and nothing is run."""
     with pytest.raises(SecretError, match="DB_PW"):
         make_stack(env={"POSTGRES_PASSWORD": "${env:DB_PW}"}).start()
     assert compose.calls == []
 
 
-@pytest.mark.usefixtures("services")
+def test_a_stack_service_the_compose_files_lack_fails_the_start_before_any_build(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose, tmp_path: Path
+) -> None:
+    """stack.service is checked against the merged model first; the report names file, key, services and fix."""
+    report = make_stack(service="nosuch").start()
+    assert not report.started
+    assert report.error.startswith(f"athalia: stack.service in {tmp_path / 'environments' / 'dev.yml'} is 'nosuch'")
+    assert "it has: app, db." in report.error
+    assert (report.build_seconds, report.startup_seconds, report.services) == (None, None, ())
+    assert compose.verbs() == ["config"]
+
+
+def test_a_stack_port_the_service_does_not_have_fails_the_start_before_any_build(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
+    """stack.port must be exposed or published by stack.service; the report lists the ports it has."""
+    report = make_stack(port=9999).start()
+    assert re.search(r"stack\.port in .* is 9999, .*its ports: 127\.0\.0\.1::8000 \(published\)", report.error)
+    assert compose.verbs() == ["config"]
+
+
+def test_context_manager_raises_a_configuration_mistake_as_a_config_error(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
+    """`with ComposeStack(...)` keeps the error's kind: a wrong stack.service is a ConfigError, and nothing ran."""
+    with pytest.raises(ConfigError, match=r"stack\.service in .* is 'nosuch'"), make_stack(service="nosuch"):
+        pytest.fail("the with block must not run")
+    assert compose.verbs() == ["config", "down"]  # no service logs: no service ran
+
+
+def test_failure_logs_of_a_stack_that_never_reached_up_say_so_without_asking_compose(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
+    """After a failed check or build, no service ran: the log section says so instead of staying empty."""
+    stack = make_stack(service="nosuch")
+    stack.start()
+    assert stack.failure_logs(10).startswith("(no service was started: the stack failed before `docker compose up`")
+    assert "logs" not in compose.verbs()
+
+
+def test_a_model_compose_cannot_print_is_a_failed_startup(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
+    """`compose config` failing (a broken compose file) is reported like any compose failure, before a build."""
+    compose.results["config"] = StackError("athalia: compose config failed (exit 15): yaml: line 3")
+    report = make_stack().start()
+    assert not report.started
+    assert report.error == "athalia: compose config failed (exit 15): yaml: line 3"
+    assert compose.verbs() == ["config", "ps"]
+
+
 def test_long_builds_report_later_steps_at_a_bounded_rate(
     make_stack: Callable[..., ComposeStack],
-    compose: Compose,
+    compose: FakeCompose,
     progress_lines: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -308,9 +350,8 @@ def test_long_builds_report_later_steps_at_a_bounded_rate(
     assert steps == [f"athalia: building images of {PROJECT}: building app {n}/4 (Ns)" for n in (1, 2, 3)]
 
 
-@pytest.mark.usefixtures("services")
 def test_start_reports_progress_per_image_and_per_healthy_container(
-    make_stack: Callable[..., ComposeStack], compose: Compose, progress_lines: list[str]
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose, progress_lines: list[str]
 ) -> None:
     """Build output yields a line when each image starts building; up output one per container turning healthy."""
     compose.lines["build"] = [
@@ -338,30 +379,29 @@ def test_start_reports_progress_per_image_and_per_healthy_container(
     ]
 
 
-def test_failed_build_is_reported_not_raised(
-    make_stack: Callable[..., ComposeStack], compose: Compose, services: list[ServiceState]
-) -> None:
+def test_failed_build_is_reported_not_raised(make_stack: Callable[..., ComposeStack], compose: FakeCompose) -> None:
     """A build error ends up in the report, `up` is not attempted, and no startup time is claimed."""
-    services.clear()
+    compose.services.clear()
     compose.results["build"] = StackError("athalia: compose build failed (exit 1)")
     report = make_stack().start()
     assert not report.started
     assert report.error == "athalia: compose build failed (exit 1)"
     assert (report.build_seconds, report.startup_seconds) == (None, None)
-    assert compose.verbs() == ["build"]
+    assert compose.verbs() == ["config", "build", "ps"]
 
 
-@pytest.mark.usefixtures("services")
-def test_build_timeout_is_reported_not_raised(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
-    """A build that runs past its timeout is a failed startup in the report, like any build failure."""
+def test_build_timeout_is_reported_not_raised(make_stack: Callable[..., ComposeStack], compose: FakeCompose) -> None:
+    """A build that runs past its timeout is a failed startup in the report, not a missed startup SLO."""
     compose.results["build"] = StackTimeout("athalia: compose build did not finish within 3600 s and was stopped")
     report = make_stack().start()
     assert not report.started
     assert "build" in report.error
+    assert report.startup_seconds is None
 
 
-@pytest.mark.usefixtures("services")
-def test_failed_up_is_reported_with_composes_output(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+def test_failed_up_is_reported_with_composes_output(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
     """A quick `up` failure is an error naming the exit code, project, file and compose's last words."""
     compose.results["up"] = CommandResult(("up",), 1, "Error response from daemon: port is already allocated", 0.3)
     report = make_stack(build=False).start()
@@ -373,10 +413,10 @@ def test_failed_up_is_reported_with_composes_output(make_stack: Callable[..., Co
 
 
 def test_up_that_gives_up_waiting_is_a_startup_timeout(
-    make_stack: Callable[..., ComposeStack], compose: Compose, services: list[ServiceState]
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
     """compose's wait timeout counts as the full deadline and names the services that were not healthy."""
-    services[1] = ServiceState("db", f"{PROJECT}-db-1", "running", "unhealthy")
+    compose.services[1] = ServiceState("db", f"{PROJECT}-db-1", "running", "unhealthy")
     compose.results["up"] = CommandResult(("up",), 1, "container db is unhealthy: timeout waiting", 61.0)
     report = make_stack(build=False).start()
     assert not report.started
@@ -386,9 +426,8 @@ def test_up_that_gives_up_waiting_is_a_startup_timeout(
     assert "Not healthy: db (running/unhealthy)." in report.error
 
 
-@pytest.mark.usefixtures("services")
 def test_up_killed_by_its_own_timeout_is_a_startup_timeout(
-    make_stack: Callable[..., ComposeStack], compose: Compose
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
     """When `up` itself hangs past deadline + 30 s, the report says the SLO was missed."""
     compose.results["up"] = StackTimeout("athalia: compose up did not finish within 90 s and was stopped")
@@ -398,273 +437,248 @@ def test_up_killed_by_its_own_timeout_is_a_startup_timeout(
     assert "was not healthy within its startup SLO" in report.error
 
 
+# -- a started stack ----------------------------------------------------------------------------------------
+
+
+def test_endpoint_defaults_to_stack_service_and_port_and_reaches_a_wildcard_bind_through_loopback(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
+    """stack.service:stack.port by default; 0.0.0.0 and :: become 127.0.0.1; any other host is kept."""
+    stack = make_stack(build=False)
+    stack.start()
+    assert stack.endpoint() == Endpoint("127.0.0.1", 49153)
+    assert stack.url(path="/health") == "http://127.0.0.1:49153/health"
+    assert stack.endpoint("db", 5432) == Endpoint("127.0.0.1", 5)
+    compose.ports[("db", 5432)] = ("192.0.2.7", 6)
+    assert stack.endpoint("db") == Endpoint("192.0.2.7", 6)
+    assert compose.last("port").args == {"service": "db", "port": None}  # another service: its first port
+
+
+def test_endpoint_of_a_port_that_is_not_published_names_the_fix(make_stack: Callable[..., ComposeStack]) -> None:
+    """An unpublished port is a StackError showing the ports: line to add."""
+    stack = make_stack(build=False)
+    stack.start()
+    with pytest.raises(StackError, match=r"service 'app' of project .* publishes no port 9000 .*127\.0\.0\.1::9000"):
+        stack.endpoint("app", 9000)
+
+
+def test_logs_and_exec_output_are_redacted(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose, redactor: Redactor
+) -> None:
+    """What compose prints from the services passes the redactor before the caller sees it."""
+    stack = make_stack(build=False)
+    stack.start()
+    redactor.add("hunter2")
+    compose.log_text = "app | pw=hunter2\napp | ok"
+    compose.exec_result = ExecResult(3, "pw=hunter2")
+    assert stack.logs(tail=5) == "app | pw=***\napp | ok"
+    assert stack.exec("app", ["cat", "/pw"], timeout=7) == ExecResult(3, "pw=***")
+    assert compose.last("exec").args == {"service": "app", "command": ("cat", "/pw"), "timeout": 7}
+
+
+def test_exec_timeout_is_a_stack_timeout(make_stack: Callable[..., ComposeStack], compose: FakeCompose) -> None:
+    """The driver's StackTimeout (command and output tail) reaches the caller as it is: part of our error tree."""
+    stack = make_stack(build=False)
+    stack.start()
+    compose.results["exec"] = StackTimeout("athalia: `sleep 9` in service app did not finish within 1 s")
+    with pytest.raises(StackTimeout, match="sleep 9"):
+        stack.exec("app", ["sleep", "9"], timeout=1)
+
+
 # -- stop and the context manager ---------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("services")
 def test_stop_removes_containers_networks_and_volumes_once(
-    make_stack: Callable[..., ComposeStack], compose: Compose, registry: Registry
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose, registry: Registry
 ) -> None:
-    """stop runs `down --volumes --remove-orphans`, tells the watchdog, and a second stop is a no-op."""
+    """stop runs `down` once, tells the watchdog, and a second stop is a no-op."""
     stack = make_stack(build=False)
     stack.start()
     stack.stop()
     stack.stop()
-    assert compose.verbs() == ["up", "down"]
-    down = compose.calls[1][1]
-    assert down[down.index("down") :] == ["down", "--volumes", "--remove-orphans", "--timeout", "10"]
+    assert compose.verbs() == ["config", "up", "ps", "down"]
     assert registry.events[-1] == ("project_removed", PROJECT)
 
 
-@pytest.mark.usefixtures("services")
 def test_keep_leaves_the_stack_and_prints_how_to_remove_it(
-    make_stack: Callable[..., ComposeStack], compose: Compose, registry: Registry, progress_lines: list[str]
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose, registry: Registry, progress_lines: list[str]
 ) -> None:
     """With keep, stop runs no command, hands the project over (released from the watchdog), and shows its removal."""
     stack = make_stack(build=False, keep=True)
     stack.start()
     stack.stop()
-    assert compose.verbs() == ["up"]
+    assert "down" not in compose.verbs()
     assert registry.events[-1] == ("project_removed", PROJECT)
     assert progress_lines[-1] == f"athalia: kept stack {PROJECT}; remove it with: {stack.removal_command()}"
 
 
-@pytest.mark.usefixtures("services")
-def test_context_manager_stops_the_stack_on_exit(make_stack: Callable[..., ComposeStack], compose: Compose) -> None:
+def test_context_manager_stops_the_stack_on_exit(make_stack: Callable[..., ComposeStack], compose: FakeCompose) -> None:
     """Leaving the `with` block removes the stack."""
     with make_stack(build=False) as stack:
         assert stack.startup is not None
         assert stack.startup.started
-        assert compose.verbs() == ["up"]
-    assert compose.verbs() == ["up", "down"]
+        assert "down" not in compose.verbs()
+    assert compose.verbs()[-1] == "down"
 
 
-@pytest.mark.usefixtures("services")
 def test_context_manager_cleans_up_and_attaches_logs_when_the_stack_does_not_come_up(
-    make_stack: Callable[..., ComposeStack], compose: Compose, monkeypatch: pytest.MonkeyPatch
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
     """A failed start raises the report's error with the service logs as a note, after removing the stack."""
-    monkeypatch.setattr(ComposeStack, "logs", lambda self, service=None, *, tail=50: f"db | FATAL (last {tail})")
+    compose.log_text = "\n".join(f"db | line {n}" for n in range(100)) + "\ndb | FATAL"
     compose.results["up"] = CommandResult(("up",), 1, "boom", 0.1)
     with pytest.raises(StackError) as info, make_stack(build=False):
         pytest.fail("the with block must not run")
     assert "compose said:\nboom" in str(info.value)
-    assert info.value.__notes__ == [f"service logs of {PROJECT}:\ndb | FATAL (last 40)"]
-    assert compose.verbs() == ["up", "down"]
+    (note,) = info.value.__notes__
+    assert note.startswith(f"service logs of {PROJECT}:\ndb | line 61\n")
+    assert note.endswith("db | FATAL")
+    assert compose.last("logs").args == {"service": None, "tail": 40}
+    assert compose.verbs()[-1] == "down"
 
 
-@pytest.mark.usefixtures("services")
 def test_context_manager_cleans_up_when_start_is_interrupted(
-    make_stack: Callable[..., ComposeStack], compose: Compose
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
     """Ctrl-C during start still removes what was created, and the interrupt propagates."""
     compose.results["up"] = KeyboardInterrupt()
     with pytest.raises(KeyboardInterrupt), make_stack(build=False):
         pytest.fail("the with block must not run")
-    assert compose.verbs() == ["up", "down"]
+    assert compose.verbs() == ["config", "up", "down"]
 
 
 # -- rollout.enabled: the override, the router image and the colors ------------------------------------------------
 
-MODEL = {
-    "name": PROJECT,
-    "services": {
-        "app": {"image": "app:1", "environment": {"PW": "${DB_PW}"}, "ports": [{"target": 8000}]},
-        "db": {"image": "db:1"},
-    },
-}
-
 
 @pytest.fixture
-def model(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """`docker compose config` answers MODEL; returns the argv of each call."""
-    calls: list[list[str]] = []
-
-    def run(self: object, cmd: list[str], context: str | None = None) -> subprocess.CompletedProcess[bytes]:
-        calls.append(list(cmd))
-        assert cmd[-4:] == ["config", "--no-interpolate", "--format", "json"]
-        return subprocess.CompletedProcess(cmd, 0, json.dumps(MODEL).encode(), b"")
-
-    monkeypatch.setattr(stack_module._Compose, "_run_command", run)
-    monkeypatch.setattr(stack_module, "compose_version", lambda: "2.26.1")
-    return calls
-
-
-@pytest.fixture
-def router_image(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
-    """Whether the router image is present, as `docker image inspect` would say."""
-    state = {"present": True}
-    monkeypatch.setattr(stack_module.override, "router_image_present", lambda image: state["present"])
-    return state
-
-
-def rollout_env(tmp_path: Path, *, router: Mapping[str, object] | None = None) -> Environment:
-    spec = EnvironmentSpec.model_validate(
-        {
-            "stack": {"compose_files": ["../docker-compose.yml"], "service": "app", "port": 8000, "build": False},
-            "rollout": {"enabled": True, "router": dict(router or {})},
-            "slo": {"startup": {"max_seconds": 60}},
-        }
-    )
-    return Environment("dev", tmp_path / "environments" / "dev.yml", spec)
-
-
-@pytest.fixture
-def make_rollout_stack(
-    tmp_path: Path, progress_lines: list[str], registry: Registry, redactor: Redactor
-) -> Callable[..., ComposeStack]:
+def make_rollout_stack(make_stack: Callable[..., ComposeStack]) -> Callable[..., ComposeStack]:
     def make(*, router: Mapping[str, object] | None = None) -> ComposeStack:
-        return ComposeStack(
-            rollout_env(tmp_path, router=router),
-            project=PROJECT,
-            redactor=redactor,
-            progress=Progress(progress_lines.append),
-            registry=registry,
-            environ={"PATH": "/usr/bin:/bin", "BASE_IMAGE": "athalia/base:bookworm"},
-            files_root=tmp_path / "generated",
-        )
+        return make_stack(build=False, rollout={"router": dict(router or {})})
 
     return make
 
 
-def files_of(argv: Sequence[str]) -> list[str]:
-    return [argv[i + 1] for i, arg in enumerate(argv) if arg == "-f"]
-
-
-@pytest.mark.usefixtures("services", "router_image")
-def test_rollout_start_merges_the_generated_override_into_every_compose_command(
-    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, model: list[list[str]], tmp_path: Path
-) -> None:
-    """The model is read from the user's files alone; up and down then use them plus the private override."""
+@pytest.fixture
+def started(make_rollout_stack: Callable[..., ComposeStack], compose: FakeCompose) -> ComposeStack:
+    """A started rollout stack whose router image is present."""
+    compose.images.add("athalia/router:2.6")
     stack = make_rollout_stack()
     assert stack.start().started
-    assert files_of(model[0]) == [str(tmp_path / "docker-compose.yml")]
-    up_files = files_of(compose.calls[0][1])
-    assert up_files[0] == str(tmp_path / "docker-compose.yml")
-    generated = Path(up_files[1])
+    return stack
+
+
+def test_rollout_start_merges_the_generated_override_into_every_compose_command(
+    started: ComposeStack, compose: FakeCompose, tmp_path: Path
+) -> None:
+    """The model is read from the user's files alone; up and down then use them plus the private override."""
+    user_files = (tmp_path / "docker-compose.yml",)
+    config = compose.last("config").project
+    assert config is not None
+    assert config.files == user_files
+    up = compose.last("up").project
+    assert up is not None
+    assert up.files[:1] == user_files
+    generated = up.files[1]
     assert generated.parent.parent == tmp_path / "generated"
     assert stat.S_IMODE(generated.stat().st_mode) == 0o600
     assert stat.S_IMODE(generated.parent.stat().st_mode) == 0o700
     assert set(yaml.safe_load(generated.read_text())["services"]) == {"app-green", "athalia-router"}
-    stack.stop()
-    assert files_of(compose.calls[-1][1]) == up_files
-    assert compose.verbs() == ["up", "down"]
+    started.stop()
+    down = compose.last("down").project
+    assert down is not None
+    assert down.files == up.files
     assert not generated.parent.exists()
 
 
-@pytest.mark.usefixtures("services", "model")
 def test_a_missing_router_image_is_built_from_the_packaged_dockerfile(
-    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, router_image: dict[str, bool]
+    make_rollout_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
-    """With rollout.router.build and no image, `docker build` runs FROM the stack's BASE_IMAGE; its time counts."""
-    router_image["present"] = False
-    compose.results["build"] = CommandResult(("docker", "build"), 0, "", 20.0)
+    """With rollout.router.build and no image, the router image is built (FROM BASE_IMAGE); its time counts."""
+    seen: dict[str, object] = {}
+
+    def look(call: ComposeCall) -> None:
+        if call.verb == "build_router_image":
+            seen["dockerfile"] = Path(call.args["context"], "Dockerfile").is_file()
+
+    compose.on_call = look
+    compose.results["build_router_image"] = CommandResult(("docker", "build"), 0, "", 20.0)
     report = make_rollout_stack().start()
     assert report.build_seconds == 20.0
-    build = compose.calls[0][1]
-    assert build[:4] == ["docker", "build", "--tag", "athalia/router:2.6"]
-    assert "BASE_IMAGE=athalia/base:bookworm" in build
-    assert Path(build[-1], "Dockerfile").is_file()
-    assert compose.verbs() == ["build", "up"]
+    assert compose.verbs() == ["config", "build_router_image", "up", "ps"]
+    assert compose.last("build_router_image").args["image"] == "athalia/router:2.6"
+    assert seen == {"dockerfile": True}
 
 
-@pytest.mark.usefixtures("services", "model")
 def test_no_router_build_when_the_environment_says_so(
-    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, router_image: dict[str, bool]
+    make_rollout_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
     """`rollout.router.build: false` (e.g. `image: haproxy:2.6` from a registry) leaves the image to compose."""
-    router_image["present"] = False
     report = make_rollout_stack(router={"image": "haproxy:2.6", "build": False}).start()
     assert report.started
     assert report.build_seconds is None
-    assert compose.verbs() == ["up"]
+    assert compose.verbs() == ["config", "up", "ps"]
 
 
-@pytest.mark.usefixtures("router_image")
 def test_an_override_that_cannot_be_generated_is_a_failed_startup(
-    make_rollout_stack: Callable[..., ComposeStack],
-    compose: Compose,
-    services: list[ServiceState],
-    model: list[list[str]],
-    monkeypatch: pytest.MonkeyPatch,
+    make_rollout_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
-    """A stack.service missing from the compose files ends up in the report; nothing is started."""
-    monkeypatch.setitem(MODEL, "services", {"db": {"image": "db:1"}})
-    services.clear()
+    """A service already named like the green color ends up in the report; nothing is started."""
+    compose.model = {"services": {**MODEL["services"], "app-green": {"image": "x"}}}
+    compose.services.clear()
     report = make_rollout_stack().start()
     assert not report.started
-    assert "stack.service is 'app', but the compose files define no such service (they define: db)" in report.error
-    assert compose.verbs() == []
+    assert "the compose files already define a service 'app-green'" in report.error
+    assert "up" not in compose.verbs()
 
 
-@pytest.mark.usefixtures("services", "router_image", "model")
 @pytest.mark.parametrize(("color", "service"), [("green", "app-green"), ("blue", "app")])
 def test_deploy_color_recreates_only_that_service_and_waits_for_it(
-    make_rollout_stack: Callable[..., ComposeStack],
-    compose: Compose,
-    progress_lines: list[str],
-    color: Color,
-    service: str,
+    started: ComposeStack, compose: FakeCompose, progress_lines: list[str], color: Color, service: str
 ) -> None:
     """`up --no-deps --force-recreate --wait` of one service, with the candidate's image and env; returns its time."""
-    stack = make_rollout_stack()
-    stack.start()
     seen: dict[str, Any] = {}
 
-    def inspect(argv: Sequence[str], kwargs: dict[str, Any]) -> None:
-        deploy_file = Path(files_of(argv)[-1])
-        seen.update(file=deploy_file, text=deploy_file.read_text(), env=kwargs["env"])
+    def look(call: ComposeCall) -> None:
+        assert call.project is not None
+        seen.update(file=call.project.files[-1], text=call.project.files[-1].read_text(), env=call.project.env)
 
-    compose.inspect = inspect
+    compose.on_call = look
     compose.results["up"] = CommandResult(("up",), 0, "", 4.5)
-    seconds = stack.deploy_color(color, image="app:2", env={"APP_VERSION": "9.9.9"}, timeout=45)
+    seconds = started.deploy_color(color, image="app:2", env={"APP_VERSION": "9.9.9"}, timeout=45)
     assert seconds == 4.5
-    argv = compose.calls[-1][1]
-    scale = ["--scale", f"{service}=1"] if color == "green" else []
-    assert argv[argv.index("up") :] == [
-        "up",
-        "--detach",
-        "--no-deps",
-        "--no-build",
-        "--force-recreate",
-        "--wait",
-        "--wait-timeout",
-        "45",
-        *scale,
-        service,
-    ]
+    assert compose.last("up").args == {
+        "services": (service,),
+        "wait_timeout": 45,
+        "timeout": 75,
+        "recreate": True,
+        "scale": {service: 1} if color == "green" else {},
+    }
     assert "9.9.9" not in str(seen["text"])
     assert yaml.safe_load(str(seen["text"])) == {
         "services": {service: {"image": "app:2", "environment": {"APP_VERSION": "${ATHALIA_DEPLOY_ENV_0}"}}}
     }
     assert seen["env"]["ATHALIA_DEPLOY_ENV_0"] == "9.9.9"
     assert not Path(str(seen["file"])).exists()
-    assert compose.calls[-1][2]["timeout"] == 75
     assert any(f"deploying {color} ({service}, image app:2) to {PROJECT} done in" in line for line in progress_lines)
 
 
-@pytest.mark.usefixtures("services", "router_image", "model")
-def test_deploy_without_image_or_env_writes_no_file(
-    make_rollout_stack: Callable[..., ComposeStack], compose: Compose
-) -> None:
+def test_deploy_without_image_or_env_writes_no_file(started: ComposeStack, compose: FakeCompose) -> None:
     """Redeploying a color as it is needs no extra override."""
-    stack = make_rollout_stack()
-    stack.start()
-    base = files_of(compose.calls[0][1])
-    stack.deploy_color("green", image=None, env={}, timeout=10)
-    assert files_of(compose.calls[-1][1]) == base
+    base = compose.last("up").project
+    started.deploy_color("green", image=None, env={}, timeout=10)
+    deploy = compose.last("up").project
+    assert base is not None
+    assert deploy is not None
+    assert deploy.files == base.files
 
 
-@pytest.mark.usefixtures("services", "router_image", "model")
 def test_a_failed_deploy_is_a_rollout_error_with_composes_output(
-    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, tmp_path: Path
+    started: ComposeStack, compose: FakeCompose, tmp_path: Path
 ) -> None:
     """A deploy that does not turn healthy names the color, service, project, where to look and compose's words."""
-    stack = make_rollout_stack()
-    stack.start()
     compose.results["up"] = CommandResult(("up",), 1, "container app-green-1 exited (1)", 9.0)
     with pytest.raises(RolloutError) as info:
-        stack.deploy_color("green", image=None, env={"APP_VERSION": "bad"}, timeout=8)
+        started.deploy_color("green", image=None, env={"APP_VERSION": "bad"}, timeout=8)
     message = str(info.value)
     assert message.startswith(f"athalia: deploying green (service app-green) of project {PROJECT} failed (exit 1")
     assert f"docker compose -p {PROJECT} logs app-green" in message
@@ -674,79 +688,63 @@ def test_a_failed_deploy_is_a_rollout_error_with_composes_output(
     assert [p.name for p in folder.iterdir()] == ["rollout.yml"]  # the deploy file is gone
 
 
-@pytest.mark.usefixtures("services", "router_image", "model")
-def test_a_deploy_that_hangs_is_a_rollout_error(
-    make_rollout_stack: Callable[..., ComposeStack], compose: Compose
-) -> None:
+def test_a_deploy_that_hangs_is_a_rollout_error(started: ComposeStack, compose: FakeCompose) -> None:
     """compose running past the wait timeout + 30 s is stopped and reported as a RolloutError."""
-    stack = make_rollout_stack()
-    stack.start()
     compose.results["up"] = StackTimeout("athalia: compose up (deploy) did not finish within 40 s and was stopped")
     with pytest.raises(RolloutError, match=r"within 40 s.*The green color \(app-green\) was not deployed"):
-        stack.deploy_color("green", image=None, env={}, timeout=10)
+        started.deploy_color("green", image=None, env={}, timeout=10)
 
 
-@pytest.mark.usefixtures("services")
 def test_deploy_color_without_rollout_says_to_enable_it(make_stack: Callable[..., ComposeStack]) -> None:
-    """A stack started without rollout.enabled has no green to deploy to."""
+    """A stack without rollout.enabled has no green to deploy to."""
     stack = make_stack(build=False)
-    stack._compose = object()  # type: ignore[assignment]  # started, as far as deploy_color can tell
+    stack.start()
     with pytest.raises(RolloutError, match=r"rollout\.enabled is not true in .*Set rollout\.enabled: true"):
         stack.deploy_color("green", image=None, env={}, timeout=10)
 
 
-def test_colors_map_to_services_and_their_own_ports(
-    make_rollout_stack: Callable[..., ComposeStack], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_colors_before_start_say_to_call_start(make_rollout_stack: Callable[..., ComposeStack]) -> None:
+    """The colors exist once the override is merged; before that, the fix is to start the stack."""
+    with pytest.raises(StackError, match=r"call start\(\) first"):
+        make_rollout_stack().color_url("green")
+
+
+def test_colors_map_to_services_and_their_own_ports(started: ComposeStack, compose: FakeCompose) -> None:
     """Blue is stack.service, green its copy; color_url asks for that service's published stack.port."""
-    stack = make_rollout_stack()
-    asked: list[tuple[str | None, int | None]] = []
-
-    def endpoint(self: ComposeStack, service: str | None = None, port: int | None = None) -> Endpoint:
-        asked.append((service, port))
-        return Endpoint("127.0.0.1", 40000 + len(asked))
-
-    monkeypatch.setattr(ComposeStack, "endpoint", endpoint)
-    assert isinstance(stack, ColorStack)
-    assert (stack.color_service("blue"), stack.color_service("green")) == ("app", "app-green")
-    assert stack.color_url("green", "/version") == "http://127.0.0.1:40001/version"
-    assert stack.color_url("blue") == "http://127.0.0.1:40002"
-    assert asked == [("app-green", 8000), ("app", 8000)]
+    compose.ports[("app-green", 8000)] = ("127.0.0.1", 40001)
+    assert isinstance(started, ColorStack)
+    assert isinstance(started.colors, ColorStack)
+    assert (started.color_service("blue"), started.color_service("green")) == ("app", "app-green")
+    assert started.color_url("green", "/version") == "http://127.0.0.1:40001/version"
+    assert started.color_url("blue") == "http://127.0.0.1:49153"
     with pytest.raises(RolloutError, match="expected a color"):
-        stack.color_service("purple")  # type: ignore[arg-type]
+        started.color_service("purple")  # type: ignore[arg-type]
 
 
-@pytest.mark.usefixtures("router_image", "model")
+def test_colors_work_over_any_driver_without_the_stack(tmp_path: Path, compose: FakeCompose) -> None:
+    """ComposeColors needs only a driver and a project: prepare merges the override, then a color deploys."""
+    from pytest_athalia.stack._driver import ComposeProject
+
+    compose.images.add("athalia/router:2.6")
+    colors = ComposeColors(
+        make_env(tmp_path, rollout={}), driver=compose, progress=Progress(lambda line: None), files_root=tmp_path
+    )
+    project, built = colors.prepare(ComposeProject(PROJECT, tmp_path, ()), MODEL, 60.0)
+    assert built is None
+    assert len(project.files) == 1
+    assert colors.deploy_color("green", image=None, env={}, timeout=5) == 2.5
+    assert compose.last("up").project == project
+    colors.remove_files()
+    assert not project.files[0].exists()
+
+
 def test_a_compose_too_old_for_the_override_is_a_failed_startup(
-    make_rollout_stack: Callable[..., ComposeStack],
-    compose: Compose,
-    services: list[ServiceState],
-    monkeypatch: pytest.MonkeyPatch,
+    make_rollout_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
     """Compose before 2.23.1 cannot take the router's inline configuration: the report says so and how to fix it."""
-    monkeypatch.setattr(stack_module, "compose_version", lambda: "2.20.2")
-    services.clear()
+    compose.compose_version = "2.20.2"
+    compose.services.clear()
     report = make_rollout_stack().start()
     assert "rollout.enabled needs docker compose 2.23.1 or newer" in report.error
     assert "found 2.20.2" in report.error
-    assert compose.verbs() == []
-
-
-@pytest.mark.usefixtures("router_image", "model")
-def test_a_compose_model_that_is_not_json_is_a_failed_startup(
-    make_rollout_stack: Callable[..., ComposeStack],
-    compose: Compose,
-    services: list[ServiceState],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Output of `compose config` that is not JSON is reported with what was found, before anything starts."""
-    monkeypatch.setattr(
-        stack_module._Compose,
-        "_run_command",
-        lambda self, cmd, context=None: subprocess.CompletedProcess(cmd, 0, b"services:\n  app: {}\n", b""),
-    )
-    services.clear()
-    report = make_rollout_stack().start()
-    assert "expected `docker compose config --format json` to print the model of project" in report.error
-    assert "found 'services:\\n  app: {}\\n'" in report.error
-    assert compose.verbs() == []
+    assert "up" not in compose.verbs()
