@@ -12,7 +12,6 @@ With ``rollout.enabled`` it also merges the generated override of :mod:`pytest_a
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from ..release._router import COLORS, Color
 from ..report._progress import Progress
 from . import _override as override
 from ._compose import CommandResult, GroupRegistry, compose_argv, compose_version, run_command
+from ._host import endpoint_host
 
 __all__ = [
     "ComposeStack",
@@ -196,6 +196,7 @@ class ComposeStack:
         self._stopped = False
         self._files_root = files_root
         self._files: override.OverrideFiles | None = None
+        self._run_override: override.RunOverride | None = None  # owner labels, stable build tags
 
     # -- Stack protocol -------------------------------------------------------------------------
     @property
@@ -233,6 +234,19 @@ class ComposeStack:
         build_seconds: float | None = None
         startup_seconds: float | None = None
         try:
+            self._run_override = override.RunOverride.write(
+                compose.compose_command_property,
+                cwd=str(compose.context),
+                environ=compose.environment,
+                redact=self._redactor.redact,
+                project=self._project,
+                env=self._env.name,
+                project_directory=self._env.project_directory,
+                keep=self._keep,
+                root=self._files_root,
+                say=self._progress.line,
+            )
+            compose.compose_file_name = [*(compose.compose_file_name or []), str(self._run_override.path)]
             if self._env.spec.rollout.enabled:
                 build_seconds = self._prepare_rollout(compose, deadline)
             if spec.build:
@@ -258,6 +272,8 @@ class ComposeStack:
         finally:
             if self._files is not None:  # the router's configuration was copied into its container
                 self._files.remove()
+            if self._run_override is not None:
+                self._run_override.release()
 
     def _down(self, compose: _Compose) -> None:
         if self._keep:
@@ -295,9 +311,7 @@ class ComposeStack:
                 f"athalia: service {service!r} of project {self._project} publishes no port {port}. "
                 f'Publish it in the compose file, e.g. ports: ["127.0.0.1::{port}"].'
             )
-        if not host or _is_unspecified(host):  # a wildcard bind is reached through loopback
-            host = "127.0.0.1"
-        return Endpoint(host, int(published))
+        return Endpoint(endpoint_host(host or "", self._environ), int(published))  # DOCKER_HOST, TC_HOST
 
     def url(self, service: str | None = None, path: str = "", *, port: int | None = None) -> str:
         return self.endpoint(service, port).url(path)
@@ -618,13 +632,6 @@ def build_reporter(step: Callable[[str], None]) -> Callable[[str], None]:
 
 
 _UP_STATE = re.compile(r"Container\s+(\S+)\s+(Healthy|Error)\b")
-
-
-def _is_unspecified(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_unspecified
-    except ValueError:  # a host name
-        return False
 
 
 def _join(cmd: str | Sequence[str]) -> str:

@@ -1,7 +1,9 @@
-"""The generated compose override (second color, router), its HAProxy configuration, files and router image."""
+"""The generated compose overrides (the run's labels and build tags; second color, router), files and router image."""
 
 from __future__ import annotations
 
+import json
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import yaml
 from pytest_athalia._errors import StackError
 from pytest_athalia.stack import _override as override
 from pytest_athalia.stack._override import OverrideFiles, RouterPlan, compose_override, deploy_override, haproxy_config
+from pytest_athalia.stack._ownership import Place, RunOwner, owner_from_labels, this_run
 
 PLAN = RouterPlan(
     project="athalia-dev-main-p1-abcdef",
@@ -300,3 +303,89 @@ def test_compose_too_old_accepts_2_23_1_and_newer(version: str, ok: bool) -> Non
     if reason:
         assert "needs docker compose 2.23.1 or newer (the router's configuration is an inline" in reason
         assert f"`configs.content`), found {version}. Install a newer compose v2" in reason
+
+
+# -- the run's own override: owner labels and stable build tags ------------------------------------------------
+
+LABELS = {"dev.athalia.owner.pid": "42", "dev.athalia.env": "dev"}
+
+
+def user_model() -> dict[str, Any]:
+    """A model whose `web` is built without `image:`, `api` built under a name of the user's, `db` pulled."""
+    return {
+        "name": "athalia-dev-main-p42-abcdef",
+        "services": {
+            "web": {"build": {"context": "/src/shop/web"}, "labels": {"team": "core"}},
+            "api": {"build": {"context": "/src/shop/api"}, "image": "shop/api:1"},
+            "worker": {"build": {"context": "/src/shop/web"}, "pull_policy": "build"},
+            "db": {"image": "postgres:15"},
+        },
+        "networks": {"default": {"name": "x_default"}, "shared": {"external": True, "name": "shared"}},
+        "volumes": {"data": {"name": "x_data"}, "cache": {"external": True}},
+    }
+
+
+def test_run_override_labels_every_service_network_and_volume_but_external_ones() -> None:
+    """Containers, networks and volumes of the run all carry the owner labels; external ones are not ours."""
+    data = override.run_override(user_model(), labels=LABELS, env="dev", project_directory=Path("/src/shop"))
+    assert {name: entry["labels"] for name, entry in data["services"].items()} == dict.fromkeys(
+        ("web", "api", "worker", "db"), LABELS
+    )
+    assert data["networks"] == {"default": {"labels": LABELS}}
+    assert data["volumes"] == {"data": {"labels": LABELS}}
+
+
+def test_run_override_tags_only_builds_without_an_image_name() -> None:
+    """A built service without `image:` gets the stable tag, never-pull and labelled builds; named ones stay."""
+    data = override.run_override(user_model(), labels=LABELS, env="Dev", project_directory=Path("/src/shop"))
+    tag = override.build_tag(Path("/src/shop"), "web", "dev")
+    web = data["services"]["web"]
+    assert web["image"] == tag
+    assert web["pull_policy"] == "never"
+    assert web["build"] == {"labels": {**LABELS, "dev.athalia.image": tag}}
+    worker = data["services"]["worker"]
+    assert worker["image"] == override.build_tag(Path("/src/shop"), "worker", "dev")
+    assert "pull_policy" not in worker  # the user's own choice stays
+    for name in ("api", "db"):
+        assert set(data["services"][name]) == {"labels"}
+
+
+def test_build_tag_is_stable_per_directory_service_and_environment(tmp_path: Path) -> None:
+    """Same inputs, same tag (runs reuse it); another checkout, service or environment, another tag."""
+    first, second = tmp_path / "a" / "shop", tmp_path / "b" / "shop"
+    tag = override.build_tag(first, "web", "dev")
+    assert tag == override.build_tag(first, "web", "dev")
+    assert tag.startswith("athalia/shop-")
+    assert tag.endswith("-web:dev")
+    assert len({tag, *(override.build_tag(*args) for args in ((second, "web", "dev"), (first, "api", "dev")))}) == 3
+    assert override.build_tag(first, "web", "qa") == tag.removesuffix(":dev") + ":qa"
+
+
+def test_build_tag_is_a_valid_docker_reference_for_any_names(tmp_path: Path) -> None:
+    """Upper case, dots and underscores in folder, service and environment names still make a valid tag."""
+    tag = override.build_tag(tmp_path / "My_Shop.App", "Web_Front.v2", "Prod EU!")
+    assert re.fullmatch(r"athalia/[a-z0-9]+(?:-[a-z0-9]+)*:[a-z0-9]+", tag), tag
+    assert tag.endswith("-web-front-v2:prodeu")
+
+
+def test_run_labels_of_a_kept_stack_name_no_owner() -> None:
+    """A kept stack outlives its run: it carries its environment but no owner, so no sweep judges it."""
+    owner = RunOwner(Place("m", "b", 1), 42, 7, "h")
+    assert override.run_labels(owner, "Dev") == {**owner.labels(), "dev.athalia.env": "dev"}
+    assert override.run_labels(None, "Dev") == {"dev.athalia.env": "dev"}
+
+
+def test_router_carries_the_runs_owner_labels_from_blue() -> None:
+    """The router is a container of the run too: it gets blue's owner labels (from the run's override)."""
+    model = demo_model()
+    owner_labels = RunOwner(Place("m", "b", 1), 42, 7, "h").labels()
+    model["services"]["app"]["labels"] = {**owner_labels, "dev.athalia.env": "dev", "team": "core"}
+    router = compose_override(model, PLAN)["services"]["athalia-router"]
+    assert router["labels"] == {**owner_labels, "dev.athalia.env": "dev", "dev.athalia.role": "router"}
+
+
+def test_override_files_record_their_owner(tmp_path: Path) -> None:
+    """A generated-files folder names this run as its owner, so only a sweep that proves it dead removes it."""
+    files = OverrideFiles("athalia-dev-main-p1-abcdef", tmp_path)
+    owner = json.loads((files.path / "owner.json").read_text())
+    assert owner_from_labels(owner) == this_run()

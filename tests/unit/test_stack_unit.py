@@ -74,6 +74,19 @@ def test_startup_report_started_means_no_error() -> None:
 # -- a ComposeStack with compose faked ------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def run_model(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """`docker compose config` for the run's own override (owner labels); nothing built, so no image cleanup."""
+    calls: list[list[str]] = []
+
+    def model(argv: Sequence[str], **kwargs: Any) -> dict[str, Any]:
+        calls.append(list(argv))
+        return {"services": {"app": {"image": "app:1"}, "db": {"image": "db:1"}}}
+
+    monkeypatch.setattr(stack_module.override, "compose_model", model)
+    return calls
+
+
 def make_env(tmp_path: Path, *, build: bool = True, env: Mapping[str, str] | None = None) -> Environment:
     spec = EnvironmentSpec.model_validate(
         {
@@ -174,6 +187,7 @@ def make_stack(
 ) -> Callable[..., ComposeStack]:
     def make(*, build: bool = True, env: Mapping[str, str] | None = None, **kwargs: Any) -> ComposeStack:
         kwargs.setdefault("environ", {"PATH": "/usr/bin:/bin"})
+        kwargs.setdefault("files_root", tmp_path / "generated")
         return ComposeStack(
             make_env(tmp_path, build=build, env=env),
             project=PROJECT,
@@ -535,13 +549,15 @@ def files_of(argv: Sequence[str]) -> list[str]:
 def test_rollout_start_merges_the_generated_override_into_every_compose_command(
     make_rollout_stack: Callable[..., ComposeStack], compose: Compose, model: list[list[str]], tmp_path: Path
 ) -> None:
-    """The model is read from the user's files alone; up and down then use them plus the private override."""
+    """The model is read from the user's files and the run's labels; up and down use them plus the private override."""
     stack = make_rollout_stack()
     assert stack.start().started
-    assert files_of(model[0]) == [str(tmp_path / "docker-compose.yml")]
+    user_file, run_file = files_of(model[0])
+    assert user_file == str(tmp_path / "docker-compose.yml")
+    assert Path(run_file).name == "athalia.yml"
     up_files = files_of(compose.calls[0][1])
-    assert up_files[0] == str(tmp_path / "docker-compose.yml")
-    generated = Path(up_files[1])
+    assert up_files[:2] == [user_file, run_file]
+    generated = Path(up_files[2])
     assert generated.parent.parent == tmp_path / "generated"
     assert stat.S_IMODE(generated.stat().st_mode) == 0o600
     assert stat.S_IMODE(generated.parent.stat().st_mode) == 0o700
@@ -669,9 +685,9 @@ def test_a_failed_deploy_is_a_rollout_error_with_composes_output(
     assert message.startswith(f"athalia: deploying green (service app-green) of project {PROJECT} failed (exit 1")
     assert f"docker compose -p {PROJECT} logs app-green" in message
     assert message.endswith("compose said:\ncontainer app-green-1 exited (1)")
-    (folder,) = (tmp_path / "generated").iterdir()
+    (folder,) = (f for f in (tmp_path / "generated").iterdir() if (f / "rollout.yml").exists())
     assert folder.name.startswith(PROJECT)
-    assert [p.name for p in folder.iterdir()] == ["rollout.yml"]  # the deploy file is gone
+    assert sorted(p.name for p in folder.iterdir()) == ["owner.json", "rollout.yml"]  # the deploy file is gone
 
 
 @pytest.mark.usefixtures("services", "router_image", "model")
