@@ -8,6 +8,7 @@ no run uses it. Each test has its own environment name, so it counts and removes
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from .test_lifecycle import (
 pytestmark = pytest.mark.docker
 
 TINYBUILD = HERE / "fixtures" / "tinybuild"
-RUNS = 3
+RUNS = int(os.environ.get("ATHALIA_TEST_IMAGE_RUNS", "3"))  # 3 in CI; the issue's figure is for 10
 
 
 def images_of(env: str) -> list[str]:
@@ -63,7 +64,7 @@ def tinybuild(tiny: Tiny, tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def test_repeated_runs_keep_one_image_and_cleanup_removes_it(tiny: Tiny, tinybuild: tuple[Path, str]) -> None:
-    """Three runs leave exactly one image (the stable tag); `athalia cleanup --env` then removes it."""
+    """Repeated runs leave exactly one image (the stable tag); `athalia cleanup --env` then removes it."""
     env_file, env = tinybuild
     tag = build_tag(TINYBUILD, "web", env)
     for index in range(RUNS):
