@@ -9,6 +9,8 @@ elsewhere, so B must leave it alone.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,23 @@ pytestmark = pytest.mark.docker
 UNSHARE = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
 AS_PID_2 = (*UNSHARE, "sh", "-c", '"$@"; exit $?', "sh")  # sh is pid 1, pytest pid 2
 AS_PID_3 = (*UNSHARE, "sh", "-c", '/bin/true; "$@"; exit $?', "sh")  # /bin/true takes pid 2, pytest gets 3
+
+
+def _owners(project: str) -> list[dict[str, str]]:
+    """The owner labels of each container, network and volume of `project`."""
+    found = []
+    for kind, listing, template in (
+        ("container", ("ps", "--all", "--quiet"), "{{json .Config.Labels}}"),
+        ("network", ("network", "ls", "--quiet"), "{{json .Labels}}"),
+        ("volume", ("volume", "ls", "--quiet"), "{{json .Labels}}"),
+    ):
+        refs = _docker(*listing, "--filter", f"label=com.docker.compose.project={project}").split()
+        assert refs, f"no {kind} of {project}"
+        inspect = ("inspect",) if kind == "container" else (kind, "inspect")
+        for line in _docker(*inspect, "--format", template, *refs).splitlines():
+            labels = json.loads(line)
+            found.append({k: v for k, v in labels.items() if k.startswith("dev.athalia.owner.")})
+    return found
 
 
 def _containers(project: str) -> list[str]:
@@ -55,6 +74,11 @@ def test_a_run_in_another_pid_namespace_leaves_a_live_stack_alone(tiny: Tiny) ->
     assert "-main-p2-" in project_a, f"A should be pid 2 in its namespace: {project_a}"
     before = _containers(project_a)
     assert len(before) == 2, f"A's web and worker should run: {before}\n{a.details()}"
+    owners = _owners(project_a)  # 2 containers, the network, the volume: one owner, A's pid 2 in its namespace
+    assert len(owners) == 4, owners
+    assert all(owner == owners[0] for owner in owners), owners
+    assert owners[0]["dev.athalia.owner.pid"] == "2", owners[0]
+    assert owners[0]["dev.athalia.owner.pidns"] != str(os.stat("/proc/self/ns/pid").st_ino), owners[0]
 
     b, code_b = tiny.run("test_inner.py::test_ok", wrap=AS_PID_3)
 

@@ -376,12 +376,17 @@ def test_run_labels_of_a_kept_stack_name_no_owner() -> None:
 
 
 def test_router_carries_the_runs_owner_labels_from_blue() -> None:
-    """The router is a container of the run too: it gets blue's owner labels (from the run's override)."""
+    """The router and green are containers of the run too: they get blue's owner labels (from the run's override)."""
     model = demo_model()
     owner_labels = RunOwner(Place("m", "b", 1), 42, 7, "h").labels()
     model["services"]["app"]["labels"] = {**owner_labels, "dev.athalia.env": "dev", "team": "core"}
-    router = compose_override(model, PLAN)["services"]["athalia-router"]
-    assert router["labels"] == {**owner_labels, "dev.athalia.env": "dev", "dev.athalia.role": "router"}
+    services = compose_override(model, PLAN)["services"]
+    assert services["athalia-router"]["labels"] == {
+        **owner_labels,
+        "dev.athalia.env": "dev",
+        "dev.athalia.role": "router",
+    }
+    assert services["app-green"]["labels"] == {**model["services"]["app"]["labels"], "dev.athalia.color": "green"}
 
 
 def test_override_files_record_their_owner(tmp_path: Path) -> None:
