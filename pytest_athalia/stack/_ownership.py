@@ -22,6 +22,7 @@ from ._compose import proc_stat
 __all__ = [
     "ENV_LABEL",
     "OWNER_LABELS",
+    "UNREADABLE",
     "Place",
     "RunOwner",
     "Verdict",
@@ -41,6 +42,8 @@ START_LABEL: Final = _PREFIX + "start"
 HOST_LABEL: Final = _PREFIX + "host"  # for people reading `docker inspect`; never judged
 OWNER_LABELS: Final = (MACHINE_LABEL, BOOT_LABEL, PIDNS_LABEL, PID_LABEL, START_LABEL, HOST_LABEL)
 ENV_LABEL: Final = "dev.athalia.env"
+
+UNREADABLE: Final = -1  # a start time for "this pid runs, but /proc does not show us when it started"
 
 _MACHINE_ID_FILES: Final = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 # proc_stat() returns the fields after the command: field 3 (state) is index 0, so field 22 is 19.
@@ -113,27 +116,37 @@ def owner_from_labels(labels: Mapping[str, str]) -> RunOwner | None:
 def judge(owner: RunOwner | None, here: Place | None, start_of: Callable[[int], int | None]) -> Verdict:
     """Whether `owner` is provably dead, seen from `here` (None: where we are cannot be told).
 
-    `start_of(pid)` is the start time of process `pid` in our PID namespace, None if there is none.
+    `start_of(pid)` is the start time of process `pid` in our PID namespace, None if there is none,
+    :data:`UNREADABLE` if it runs but its start time cannot be read (``/proc`` mounted with hidepid).
     """
     if owner is None:
         return Verdict.UNKNOWN
     if here is None or owner.place != here:
         return Verdict.ELSEWHERE
-    return Verdict.ALIVE if start_of(owner.pid) == owner.start else Verdict.DEAD
+    start = start_of(owner.pid)
+    if start is None:
+        return Verdict.DEAD
+    return Verdict.ALIVE if start in (owner.start, UNREADABLE) else Verdict.DEAD
 
 
 # --- reading where we are ---------------------------------------------------------------------
 
 
 def process_start(pid: int) -> int | None:
-    """The start time of `pid` here (clock ticks after boot); None if no such process, or a zombie."""
+    """The start time of `pid` here (clock ticks after boot); None if no such process, or a zombie.
+
+    :data:`UNREADABLE` when the process exists but its ``/proc`` entry cannot be read: not provably dead.
+    """
     fields = proc_stat(pid)
-    if fields is None or len(fields) <= _START_INDEX or fields[0] == "Z":
-        return None
+    if fields is not None and len(fields) > _START_INDEX and fields[_START_INDEX].isdigit():
+        return None if fields[0] == "Z" else int(fields[_START_INDEX])
     try:
-        return int(fields[_START_INDEX])
-    except ValueError:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return None
+    except PermissionError:
+        pass  # another user's process
+    return UNREADABLE  # it runs, but /proc hides it (hidepid) or shows it garbled
 
 
 def this_place(proc: Path = Path("/proc"), machine_id_files: tuple[str, ...] = _MACHINE_ID_FILES) -> Place | None:

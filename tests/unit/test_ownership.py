@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_athalia.stack import _ownership as ownership
 from pytest_athalia.stack._ownership import (
     OWNER_LABELS,
+    UNREADABLE,
     Place,
     RunOwner,
     Verdict,
@@ -68,6 +70,28 @@ def test_judge_same_place_pid_gone_is_dead() -> None:
 def test_judge_reused_pid_is_dead() -> None:
     """A process with the owner's pid but another start time is someone else: the owner is dead."""
     assert judge(OWNER, HERE, starts({4242: 999_999})) is Verdict.DEAD
+
+
+def test_judge_a_running_pid_whose_start_time_is_hidden_is_alive() -> None:
+    """A pid that runs but whose /proc entry we cannot read (hidepid) is not provably dead."""
+    assert judge(OWNER, HERE, starts({4242: UNREADABLE})) is Verdict.ALIVE
+
+
+def test_process_start_of_a_hidden_process_is_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/proc/<pid>/stat unreadable while kill(pid, 0) finds the process: UNREADABLE, not gone."""
+    monkeypatch.setattr(ownership, "proc_stat", lambda pid: None)
+    assert process_start(os.getpid()) == UNREADABLE
+    assert process_start(2**22 + 1) is None
+
+
+@pytest.mark.parametrize(("state", "expected"), [("S", 1234), ("Z", None)])
+def test_process_start_reads_field_22_and_a_zombie_is_dead(
+    monkeypatch: pytest.MonkeyPatch, state: str, expected: int | None
+) -> None:
+    """Field 22 of /proc/<pid>/stat is the start time; a zombie pytest counts as gone."""
+    fields = [state, *["0"] * 18, "1234", "0"]  # fields 3..23 of /proc/<pid>/stat
+    monkeypatch.setattr(ownership, "proc_stat", lambda pid: fields)
+    assert process_start(os.getpid()) == expected
 
 
 @pytest.mark.parametrize(
