@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+from pytest_athalia.testing import unavailable
+
 from .test_lifecycle import (
     SWEEP_LINE,
     Tiny,
@@ -58,11 +60,12 @@ def _containers(project: str) -> list[str]:
 
 @pytest.fixture
 def unshare() -> None:
+    """Skip (fail under CI=true) where no PID namespace can be made."""
     if shutil.which("unshare") is None:
-        pytest.skip("needs util-linux's unshare")
+        unavailable("the two-namespace test needs util-linux's `unshare`")
     probe = subprocess.run([*UNSHARE, "true"], capture_output=True, text=True, timeout=30, check=False)
     if probe.returncode != 0:
-        pytest.skip(f"cannot make a PID namespace here (root or CAP_SYS_ADMIN needed): {probe.stderr.strip()}")
+        unavailable(f"cannot make a PID namespace here (needs root or CAP_SYS_ADMIN): {probe.stderr.strip()}")
 
 
 @pytest.mark.usefixtures("unshare")
