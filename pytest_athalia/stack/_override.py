@@ -358,7 +358,8 @@ def compose_model(
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.splitlines()[-20:])
         raise StackError(
-            f"athalia: `{redact(' '.join(command))}` failed (exit {proc.returncode}); check the compose files. "
+            f"athalia: `{redact(' '.join(command))}` failed (exit {proc.returncode}); fix the compose files "
+            "(stack.compose_files of the environment) until `docker compose config` accepts them. "
             f"compose said:\n{redact(tail)}"
         )
     try:

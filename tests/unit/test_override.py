@@ -15,6 +15,7 @@ from pytest_athalia._errors import StackError
 from pytest_athalia.stack import _override as override
 from pytest_athalia.stack._override import OverrideFiles, RouterPlan, compose_override, deploy_override, haproxy_config
 from pytest_athalia.stack._ownership import Place, RunOwner, owner_from_labels, this_run
+from pytest_athalia.stack._resources import FakeDockerResources
 
 PLAN = RouterPlan(
     project="athalia-dev-main-p1-abcdef",
@@ -394,3 +395,91 @@ def test_override_files_record_their_owner(tmp_path: Path) -> None:
     files = OverrideFiles("athalia-dev-main-p1-abcdef", tmp_path)
     owner = json.loads((files.path / "owner.json").read_text())
     assert owner_from_labels(owner) == this_run()
+
+
+def _fake_compose(tmp_path: Path, script: str) -> list[str]:
+    exe = tmp_path / "fake-docker"
+    exe.write_text("#!/bin/sh\n" + script)
+    exe.chmod(0o755)
+    return [str(exe), "compose"]
+
+
+def test_compose_model_parses_the_json_model(tmp_path: Path) -> None:
+    """The model is compose's JSON on stdout; warnings on stderr do not disturb it."""
+    argv = _fake_compose(tmp_path, 'echo "WARN version is obsolete" >&2; echo \'{"services": {"web": {}}}\'\n')
+    assert override.compose_model(argv, cwd=str(tmp_path), env={}, redact=str) == {"services": {"web": {}}}
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ('echo "services.web.ports must be a list" >&2; exit 15\n', r"(?s)failed \(exit 15\).*must be a list"),
+        ("echo not json\n", "expected `docker compose config --format json` to print the model as JSON"),
+    ],
+)
+def test_compose_model_failures_are_stack_errors_with_composes_words(
+    tmp_path: Path, script: str, expected: str
+) -> None:
+    """A failing or garbled `compose config` is a StackError that shows what compose said."""
+    with pytest.raises(StackError, match=expected):
+        override.compose_model(_fake_compose(tmp_path, script), cwd=str(tmp_path), env={}, redact=str)
+
+
+def test_run_override_file_then_release_removes_files_and_older_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write(): the labels file in a private folder; release(): the folder goes, then unused older builds of the env."""
+    monkeypatch.setattr(override, "compose_model", lambda argv, **kwargs: user_model())
+    api = FakeDockerResources()
+    tag = override.build_tag(tmp_path, "web", "dev")
+    api.add_image("sha256:new", tag, env="dev")
+    api.add_image("sha256:old", tag, tagged=False, env="dev")
+    api.add_image("sha256:qa", tag, tagged=False, env="qa")
+    monkeypatch.setattr(override.DockerResources, "from_env", classmethod(lambda cls: api))
+    said: list[str] = []
+    run = override.RunOverride.write(
+        ["docker", "compose"],
+        cwd=str(tmp_path),
+        environ={},
+        redact=str,
+        project="athalia-dev-main-p1-abcdef",
+        env="Dev",
+        project_directory=tmp_path,
+        keep=False,
+        root=tmp_path / "generated",
+        say=said.append,
+    )
+    data = yaml.safe_load(run.path.read_text())
+    assert data["services"]["web"]["image"] == tag
+    assert owner_from_labels(data["services"]["db"]["labels"]) == this_run()
+    run.release()
+    assert not run.path.parent.exists()
+    assert sorted(api.image_refs) == ["sha256:new", "sha256:qa"]
+    assert said == [f"removed image old (an older build of {tag})"]
+
+
+def test_a_kept_run_override_has_no_owner_and_builds_nothing_releases_without_docker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept stack is labelled with its environment only; with nothing built, release() never calls docker."""
+    model = {"services": {"db": {"image": "postgres:15"}}}
+    monkeypatch.setattr(override, "compose_model", lambda argv, **kwargs: model)
+
+    def no_docker(cls: object) -> None:
+        raise AssertionError("release() called docker with nothing built")
+
+    monkeypatch.setattr(override.DockerResources, "from_env", classmethod(no_docker))
+    run = override.RunOverride.write(
+        ["docker", "compose"],
+        cwd=str(tmp_path),
+        environ={},
+        redact=str,
+        project="athalia-dev-main-keep-abcdef",
+        env="dev",
+        project_directory=tmp_path,
+        keep=True,
+        root=tmp_path / "generated",
+    )
+    assert yaml.safe_load(run.path.read_text())["services"]["db"]["labels"] == {"dev.athalia.env": "dev"}
+    run.release()
+    assert not run.path.parent.exists()
