@@ -355,6 +355,11 @@ def compose_model(
         proc = subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=dict(env), timeout=120, check=False)
     except subprocess.TimeoutExpired:
         raise StackError(f"athalia: `{redact(' '.join(command))}` did not finish within 120 s.") from None
+    except OSError as exc:
+        raise StackError(
+            f"athalia: cannot run `{command[0]}` ({exc}); pytest-athalia drives Docker through it. Install the "
+            "Docker CLI with compose v2 (bash scripts/install-compose-v2.sh), then run again."
+        ) from None
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.splitlines()[-20:])
         raise StackError(

@@ -425,6 +425,12 @@ def test_compose_model_failures_are_stack_errors_with_composes_words(
         override.compose_model(_fake_compose(tmp_path, script), cwd=str(tmp_path), env={}, redact=str)
 
 
+def test_compose_model_without_docker_is_a_stack_error(tmp_path: Path) -> None:
+    """No docker command at all is a StackError naming the fix, not an OSError."""
+    with pytest.raises(StackError, match="Install the Docker CLI"):
+        override.compose_model([str(tmp_path / "no-docker"), "compose"], cwd=str(tmp_path), env={}, redact=str)
+
+
 def test_run_override_file_then_release_removes_files_and_older_builds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
