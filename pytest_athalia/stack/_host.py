@@ -37,10 +37,11 @@ def daemon_host(docker_host: str) -> str | None:
 def endpoint_host(published: str, environ: Mapping[str, str]) -> str:
     """The host to connect to for a port compose reports published on `published` ("" when unknown).
 
-    ``TC_HOST`` wins; then, for a remote ``DOCKER_HOST``, its host unless the port is published on a
-    specific address; then `published`, with a wildcard or nothing meaning loopback.
+    ``TC_HOST`` (or ``TESTCONTAINERS_HOST_OVERRIDE``, as testcontainers reads them) wins; then, for a
+    remote ``DOCKER_HOST``, its host unless the port is published on a specific address; then
+    `published`, with a wildcard or nothing meaning loopback.
     """
-    override = environ.get("TC_HOST", "").strip()
+    override = (environ.get("TC_HOST") or environ.get("TESTCONTAINERS_HOST_OVERRIDE") or "").strip()
     if override:
         return override
     remote = daemon_host(environ.get("DOCKER_HOST", "").strip())

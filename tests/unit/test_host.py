@@ -48,6 +48,8 @@ def test_daemon_host_names_only_remote_daemons(docker_host: str, expected: str |
         ("127.0.0.1", {"TC_HOST": "host.docker.internal"}, "host.docker.internal"),
         ("192.168.5.5", {"TC_HOST": "gw", "DOCKER_HOST": "tcp://ci-docker:2376"}, "gw"),
         ("0.0.0.0", {"TC_HOST": "  "}, "127.0.0.1"),
+        ("127.0.0.1", {"TESTCONTAINERS_HOST_OVERRIDE": "gw"}, "gw"),
+        ("127.0.0.1", {"TC_HOST": "tc", "TESTCONTAINERS_HOST_OVERRIDE": "gw"}, "tc"),
     ],
 )
 def test_endpoint_host(published: str, environ: dict[str, str], expected: str) -> None:
