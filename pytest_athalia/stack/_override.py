@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import yaml
 
-from .._errors import StackError
+from .._errors import AthaliaError, StackError
 from ..images._bootstrap import DEFAULT_PULL_SOURCE
 from ..release._router import COLOR_HEADER, COLORS, INITIAL_WEIGHTS, Color
 from ._cleanup import IMAGE_LABEL, DockerResources, env_slug, generated_root, remove_old_builds, write_owner_file
@@ -437,8 +437,6 @@ class RunOverride:
         self.files.remove()
         if not self.builds:
             return
-        from .._errors import AthaliaError
-
         try:
             api = DockerResources.from_env()
         except AthaliaError:
