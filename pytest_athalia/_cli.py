@@ -62,14 +62,19 @@ def _parser() -> argparse.ArgumentParser:
 
     clean = sub.add_parser(
         "cleanup",
-        help="remove containers, networks and volumes that dead runs left behind",
+        help="remove the containers, networks, volumes, images and files that dead runs left behind",
         description=(
-            "Removes every athalia-* compose project whose pytest process is gone. "
-            "With --all, also those of live runs and stacks kept with --athalia-keep."
+            "Removes every athalia-* compose project whose run is provably gone (its owner labels name this "
+            "machine, boot and PID namespace, and a process that no longer runs), the images runs built that "
+            "no container uses (older builds always, the current build of an environment once the run that "
+            "built it is gone), and the generated files of dead runs. Projects and images owned by another "
+            "host or PID namespace are left. With --all, also those of live runs, kept stacks and every image "
+            "athalia built."
         ),
     )
-    clean.add_argument("--all", action="store_true", help="remove every athalia-* project, live or dead")
-    clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    clean.add_argument("--all", action="store_true", help="remove every athalia-* project and image, live or dead")
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed, and why the rest stays")
+    clean.add_argument("--env", metavar="NAME", help="only the projects and images of environment NAME")
     clean.set_defaults(handler=_cleanup)
 
     envs = sub.add_parser("envs", help="list and validate the environment files")
@@ -93,32 +98,39 @@ def _images_bootstrap(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    from .stack._cleanup import DockerResources, find_leftovers, owner_pid, pid_alive, sweep, sweep_files
+    from .stack._cleanup import PROJECT_PREFIX, DockerResources, carry_out, env_slug, plan_cleanup, sweep_files
 
+    prefix = PROJECT_PREFIX if args.env is None else f"{PROJECT_PREFIX}{env_slug(args.env)}-"
     api = DockerResources.from_env()
     try:
-        if args.dry_run:
-            found = [
-                f
-                for f in find_leftovers(api)
-                if args.all or ((pid := owner_pid(f.project)) is not None and not pid_alive(pid))
-            ]
-            for leftovers in found:
-                _say(f"would remove {leftovers.describe()}")
-            for folder in sweep_files(dry_run=True):
-                _say(f"would remove files of a dead run: {folder}")
-            _say(f"{len(found)} project(s) would be removed")
-            return 0
         start = time.monotonic()
-        removed = sweep(api, include_live=args.all)
-        for folder in sweep_files():
+        plan = plan_cleanup(api, include_live=args.all, env=args.env)
+        verb = "would remove" if args.dry_run else "removing"
+        for judged in plan.projects:
+            if judged.remove:
+                _say(f"{verb} {judged.leftovers.describe()} ({judged.reason()})")
+        for image in plan.images:
+            if image.remove:
+                _say(f"{verb} {image.image.describe()} ({image.reason()})")
+        for judged in plan.projects:
+            if not judged.remove:
+                _say(f"left {judged.project}: {judged.reason()}")
+        for image in plan.images:
+            if not image.remove:
+                _say(f"left {image.image.describe()}: {image.reason()}")
+        if args.dry_run:
+            for folder in sweep_files(dry_run=True, prefix=prefix):
+                _say(f"would remove files of a dead run: {folder}")
+            _say(f"{len(plan.doomed_projects)} project(s) and {len(plan.doomed_images)} image(s) would be removed")
+            return 0
+        result = carry_out(api, plan)
+        for refused, reason in result.refused:
+            _say(f"left {refused.describe()}: {reason}")
+        for folder in sweep_files(prefix=prefix):
             _say(f"removed files of a dead run: {folder}")
-        for leftovers in removed:
-            _say(f"removed {leftovers.describe()}")
-        kept = [f.project for f in find_leftovers(api)]
         _say(
-            f"{len(removed)} project(s) removed in {time.monotonic() - start:.1f}s"
-            + (f"; still running (live or kept; use --all): {', '.join(kept)}" if kept else "")
+            f"{len(result.projects)} project(s) and {len(result.images)} image(s) removed in "
+            f"{time.monotonic() - start:.1f}s"
         )
         return 0
     finally:

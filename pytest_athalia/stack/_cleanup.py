@@ -1,52 +1,75 @@
-"""Finding and removing a run's resources by compose project label.
+"""Finding and removing a run's resources: compose projects by label, and the images runs built.
 
 Every compose project of ours is named ``athalia-<env>-<worker>-p<pid>-<hex6>`` (see
 ``docs/design.md``, "Project names"), and compose labels its containers, networks and volumes
-with ``com.docker.compose.project=<project>``. That label is all we need to find a run's
-leftovers, and the pid in the name tells whether the run that owns them is still alive.
+with ``com.docker.compose.project=<project>``: that label finds a run's leftovers. Whether the
+run that owns them is dead is told by the owner labels of :mod:`._ownership`, never by the pid in
+the name: the pid is read in the owner's PID namespace, which need not be ours.
+
+Images built for a service without ``image:`` carry a stable tag per environment (see
+:func:`pytest_athalia.stack._override.build_tag`) and :data:`IMAGE_LABEL`; each build moves the tag,
+so the previous build is left untagged: those are removed when no container uses them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
+import json
 import os
 import re
 import shutil
 import tempfile
 import time
-import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, final
 
-import docker  # type: ignore[import-untyped, unused-ignore]
-import requests
-
-from .._errors import CleanupError, ConfigError, DockerUnavailable
+from .._errors import CleanupError, ConfigError
 from ._compose import proc_stat
+from ._ownership import Place, RunOwner, Verdict, judge, owner_from_labels, process_start, this_place
+from ._resources import (
+    IMAGE_LABEL,
+    PROJECT_LABEL,
+    DockerResources,
+    FakeDockerResources,
+    Image,
+    Kind,
+    Resource,
+    ResourceDriver,
+)
 
 __all__ = [
+    "IMAGE_LABEL",
     "PROJECT_LABEL",
     "PROJECT_PREFIX",
+    "CleanupPlan",
+    "CleanupResult",
     "DockerResources",
     "FakeDockerResources",
+    "Image",  # the driver's names are re-exported: callers import them from here
+    "Judged",
+    "JudgedImage",
     "Kind",
     "Leftovers",
     "Resource",
     "ResourceDriver",
+    "carry_out",
+    "env_slug",
     "find_leftovers",
+    "judge_project",
     "make_project_name",
     "owner_pid",
     "pid_alive",
+    "plan_cleanup",
+    "remove_old_builds",
     "remove_project",
     "sweep",
+    "sweep_files",
+    "write_owner_file",
 ]
 
-PROJECT_LABEL = "com.docker.compose.project"
 PROJECT_PREFIX = "athalia-"
+OWNER_FILE = "owner.json"  # in a generated-files folder: the owner labels of the run that made it
 
 # Compose allows longer names, but container names and hostnames built from the project
 # (`<project>-<service>-1`) stay readable, and well under the 63-character DNS label limit.
@@ -59,24 +82,6 @@ _TOKEN_RE = re.compile(r"[0-9a-f]{6}")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 
 
-class Kind(StrEnum):
-    """The three kinds of resources compose creates for a project, in removal order."""
-
-    CONTAINER = "container"
-    NETWORK = "network"
-    VOLUME = "volume"
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One labelled container, network or volume, as docker lists it."""
-
-    kind: Kind
-    ref: str  # what removal takes: the container or network id, the volume name
-    name: str
-    project: str
-
-
 @dataclass(frozen=True)
 class Leftovers:
     """The resources of one compose project: what was found, or what was removed."""
@@ -85,6 +90,7 @@ class Leftovers:
     containers: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
+    owners: tuple[RunOwner, ...] = ()  # the distinct owners its resources name (one, for a run of ours)
 
     @property
     def empty(self) -> bool:
@@ -115,16 +121,79 @@ class Leftovers:
         return " && ".join(commands)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A project found, what its owner labels say, and whether this cleanup removes it."""
+
+    leftovers: Leftovers
+    verdict: Verdict
+    remove: bool
+
+    @property
+    def project(self) -> str:
+        return self.leftovers.project
+
+    def reason(self) -> str:
+        """Why it is left (or removed), for `athalia cleanup --dry-run`."""
+        owners = self.leftovers.owners
+        if self.verdict is Verdict.UNKNOWN:
+            if len(owners) > 1:
+                return "its resources name different owners"
+            kept = "-keep-" in self.project
+            return "kept with --athalia-keep" if kept else "no owner labels (made by hand or by an older version)"
+        owner = owners[0].describe()
+        return {
+            Verdict.DEAD: f"its run ({owner}) is gone",
+            Verdict.ALIVE: f"its run ({owner}) is alive",
+            Verdict.ELSEWHERE: f"owned by another host or PID namespace: {owner}",
+        }[self.verdict]
+
+
+@dataclass(frozen=True)
+class JudgedImage:
+    image: Image
+    verdict: Verdict
+    remove: bool
+
+    def reason(self) -> str:
+        if self.image.untagged:
+            return "an older build, untagged"
+        if self.image.owner is None:
+            return "built with no owner labels"
+        return {
+            Verdict.DEAD: f"its last build's run ({self.image.owner.describe()}) is gone",
+            Verdict.ALIVE: f"its last build's run ({self.image.owner.describe()}) is alive",
+            Verdict.ELSEWHERE: f"built by another host or PID namespace: {self.image.owner.describe()}",
+            Verdict.UNKNOWN: "built with no owner labels",
+        }[self.verdict]
+
+
+@dataclass(frozen=True)
+class CleanupPlan:
+    """Everything a cleanup found, each judged; :func:`carry_out` removes what is marked."""
+
+    projects: tuple[Judged, ...] = ()
+    images: tuple[JudgedImage, ...] = ()
+
+    @property
+    def doomed_projects(self) -> tuple[Judged, ...]:
+        return tuple(j for j in self.projects if j.remove)
+
+    @property
+    def doomed_images(self) -> tuple[JudgedImage, ...]:
+        return tuple(j for j in self.images if j.remove)
+
+
 # --- project names -------------------------------------------------------------------------
 
 
 def make_project_name(env: str, worker: str, pid: int | None, token: str | None = None) -> str:
     """``athalia-<env>-<worker>-p<pid>-<hex6>``, with env and worker lowered to ``[a-z0-9]``.
 
-    With ``pid=None`` the name is ``athalia-<env>-<worker>-keep-<hex6>``: owned by no process,
-    so sweeps of dead runs leave it alone (a stack kept with --athalia-keep).
+    With ``pid=None`` the name is ``athalia-<env>-<worker>-keep-<hex6>``: a stack kept with
+    --athalia-keep, which carries no owner labels, so sweeps of dead runs leave it alone.
     """
-    env_part = _NOT_ALNUM.sub("", env.lower())[:_ENV_MAX]
+    env_part = env_slug(env)
     if not env_part:
         raise ConfigError(
             f"athalia: the environment name {env!r} has no letters or digits, but compose project "
@@ -144,7 +213,11 @@ def make_project_name(env: str, worker: str, pid: int | None, token: str | None 
 
 
 def owner_pid(project: str) -> int | None:
-    """The pid of the pytest process that owns `project`, or None if the name is not ours."""
+    """The pid in `project`'s name, or None if the name is not ours.
+
+    For people reading names only: that pid means something in the owner's PID namespace alone.
+    Whether the owner lives is told by its owner labels (:func:`judge_project`).
+    """
     match = _NAME_RE.fullmatch(project)
     return int(match["pid"]) if match else None
 
@@ -161,183 +234,6 @@ def pid_alive(pid: int) -> bool:
     return fields is None or fields[0] != "Z"  # None: no /proc (macOS), kill(0) is all we know
 
 
-# --- the driver ----------------------------------------------------------------------------
-
-
-class ResourceDriver(Protocol):
-    """The few docker operations cleanup needs. Removal of a missing resource is success."""
-
-    def list_labelled(self, kind: Kind, project: str | None = None) -> Sequence[Resource]:
-        """Resources of `kind` with the compose project label, equal to `project` if given."""
-        ...
-
-    def remove_container(self, ref: str) -> str | None:
-        """Force-remove a container with its anonymous volumes; None if gone, else why not."""
-        ...
-
-    def remove_network(self, ref: str) -> str | None:
-        """Remove a network; None if gone, else why not (e.g. it still has endpoints)."""
-        ...
-
-    def remove_volume(self, ref: str) -> str | None:
-        """Remove a volume; None if gone, else why not (e.g. it is in use)."""
-        ...
-
-
-_DOCKER_HINT = "Start the Docker daemon (or set DOCKER_HOST), check `docker info`, then run again."
-
-
-@final
-class DockerResources:
-    """ResourceDriver over the docker SDK's low-level API: one request per call, no inspects."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._api = client.api
-
-    def close(self) -> None:
-        """Close the client's connections."""
-        self._client.close()
-
-    @classmethod
-    def from_env(cls) -> DockerResources:
-        """Connect as the docker CLI would (DOCKER_HOST, ...), or raise DockerUnavailable."""
-        try:
-            return cls(docker.from_env())
-        except (docker.errors.DockerException, requests.RequestException) as exc:
-            problem = str(exc)
-        _drop_failed_sockets()
-        raise DockerUnavailable(f"athalia: cannot reach the Docker daemon ({problem}). {_DOCKER_HINT}")
-
-    def list_labelled(self, kind: Kind, project: str | None = None) -> Sequence[Resource]:
-        label = PROJECT_LABEL if project is None else f"{PROJECT_LABEL}={project}"
-        filters = {"label": [label]}
-        try:
-            if kind is Kind.CONTAINER:
-                rows = self._api.containers(all=True, filters=filters)
-                return [
-                    _resource(kind, row["Id"], (row.get("Names") or [row["Id"]])[0].lstrip("/"), row) for row in rows
-                ]
-            if kind is Kind.NETWORK:
-                return [_resource(kind, row["Id"], row["Name"], row) for row in self._api.networks(filters=filters)]
-            rows = self._api.volumes(filters=filters).get("Volumes") or []
-            return [_resource(kind, row["Name"], row["Name"], row) for row in rows]
-        except (docker.errors.DockerException, requests.RequestException) as exc:
-            problem = str(exc)
-        _drop_failed_sockets()
-        raise DockerUnavailable(f"athalia: listing {kind}s labelled {label} failed: {problem}. {_DOCKER_HINT}")
-
-    def remove_container(self, ref: str) -> str | None:
-        return self._remove(self._api.remove_container, ref, v=True, force=True)
-
-    def remove_network(self, ref: str) -> str | None:
-        return self._remove(self._api.remove_network, ref)
-
-    def remove_volume(self, ref: str) -> str | None:
-        return self._remove(self._api.remove_volume, ref)
-
-    @staticmethod
-    def _remove(call: Callable[..., object], ref: str, **kwargs: object) -> str | None:
-        try:
-            call(ref, **kwargs)
-        except docker.errors.NotFound:
-            return None
-        except docker.errors.APIError as exc:
-            reason = str(exc.explanation or exc)
-            # "removal of container ... is already in progress": someone else is removing it.
-            if exc.status_code == 409 and "in progress" in reason:
-                return None
-            return reason
-        except requests.RequestException as exc:
-            problem = str(exc)
-        else:
-            return None
-        _drop_failed_sockets()
-        raise DockerUnavailable(f"athalia: removing {ref} failed: {problem}. {_DOCKER_HINT}")
-
-
-def _drop_failed_sockets() -> None:
-    # docker-py leaks the socket of a failed connection; its ResourceWarning would surface
-    # later, in whatever test runs a garbage collection (an error under filterwarnings=error).
-    # Call this after the except block, once nothing references the failed traceback.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-
-
-def _resource(kind: Kind, ref: object, name: object, row: dict[str, Any]) -> Resource:
-    labels = row.get("Labels") or {}
-    return Resource(kind, str(ref), str(name), str(labels.get(PROJECT_LABEL, "")))
-
-
-class FakeDockerResources:
-    """An in-memory ResourceDriver for tests, with docker's in-use rules; subclass it to script races.
-
-    A network or volume used by a container cannot be removed until the container is gone,
-    so removing in the wrong order shows up as a failure, as it does with docker.
-    """
-
-    def __init__(self) -> None:
-        self._items: dict[str, Resource] = {}
-        self._uses: dict[str, frozenset[str]] = {}
-        self._stuck: dict[str, str] = {}
-        self.calls: list[tuple[str, str]] = []  # ("remove_container", name), in call order
-
-    def add(self, kind: Kind, name: str, project: str, *, uses: Iterable[str] = ()) -> Resource:
-        """Create a resource; a container may use networks and volumes by name."""
-        resource = Resource(kind, name, name, project)
-        self._items[name] = resource
-        if kind is Kind.CONTAINER:
-            self._uses[name] = frozenset(uses)
-        return resource
-
-    def add_project(self, project: str, containers: int = 1) -> None:
-        """A compose-like project: a default network, a volume, containers using both."""
-        network, volume = f"{project}_default", f"{project}_data"
-        self.add(Kind.NETWORK, network, project)
-        self.add(Kind.VOLUME, volume, project)
-        for index in range(1, containers + 1):
-            self.add(Kind.CONTAINER, f"{project}-app-{index}", project, uses=(network, volume))
-
-    def make_stuck(self, name: str, reason: str = "device or resource busy") -> None:
-        """Make every removal of `name` fail with `reason`."""
-        self._stuck[name] = reason
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._items)
-
-    def list_labelled(self, kind: Kind, project: str | None = None) -> Sequence[Resource]:
-        return [
-            item
-            for item in self._items.values()
-            if item.kind is kind and (item.project == project if project is not None else bool(item.project))
-        ]
-
-    def remove_container(self, ref: str) -> str | None:
-        return self._remove("remove_container", Kind.CONTAINER, ref)
-
-    def remove_network(self, ref: str) -> str | None:
-        return self._remove("remove_network", Kind.NETWORK, ref)
-
-    def remove_volume(self, ref: str) -> str | None:
-        return self._remove("remove_volume", Kind.VOLUME, ref)
-
-    def _remove(self, call: str, kind: Kind, ref: str) -> str | None:
-        self.calls.append((call, ref))
-        item = self._items.get(ref)
-        if item is None or item.kind is not kind:
-            return None
-        if ref in self._stuck:
-            return self._stuck[ref]
-        users = sorted(name for name, used in self._uses.items() if ref in used and name in self._items)
-        if users:
-            return f"{kind} {ref} is in use by {', '.join(users)}"
-        del self._items[ref]
-        self._uses.pop(ref, None)
-        return None
-
-
 # --- finding and removing ------------------------------------------------------------------
 
 _REMOVERS: dict[Kind, Callable[[ResourceDriver, str], str | None]] = {
@@ -347,15 +243,20 @@ _REMOVERS: dict[Kind, Callable[[ResourceDriver, str], str | None]] = {
 }
 
 
-def find_leftovers(api: ResourceDriver, project: str | None = None) -> tuple[Leftovers, ...]:
-    """What is left of each of our projects (only `project` if given), sorted by project."""
+def find_leftovers(
+    api: ResourceDriver, project: str | None = None, *, prefix: str = PROJECT_PREFIX
+) -> tuple[Leftovers, ...]:
+    """What is left of each of our projects (only `project` if given, else those named `prefix`...), by name."""
     found: dict[str, dict[Kind, list[str]]] = {}
+    owners: dict[str, dict[RunOwner, None]] = {}
     for kind in Kind:
         for item in api.list_labelled(kind, project):
-            if project is None and not item.project.startswith(PROJECT_PREFIX):
+            if project is None and not item.project.startswith(prefix):
                 continue
             found.setdefault(item.project, {k: [] for k in Kind})[kind].append(item.name)
-    return tuple(_leftovers(name, found[name]) for name in sorted(found))
+            if item.owner is not None:
+                owners.setdefault(item.project, {})[item.owner] = None
+    return tuple(_leftovers(name, found[name], tuple(owners.get(name, ()))) for name in sorted(found))
 
 
 def remove_project(
@@ -412,34 +313,110 @@ def remove_project(
         previous = seen
 
 
-def sweep(
+def judge_project(leftovers: Leftovers, here: Place | None, start_of: Callable[[int], int | None]) -> Verdict:
+    """The verdict on a project: its resources must all name one owner, and that owner must be dead."""
+    if len(leftovers.owners) != 1:
+        return Verdict.UNKNOWN
+    return judge(leftovers.owners[0], here, start_of)
+
+
+def plan_cleanup(
     api: ResourceDriver,
     *,
     include_live: bool = False,
-    pid_alive: Callable[[int], bool] = pid_alive,
-    settle_seconds: float = 0.0,
-    deadline_seconds: float = 60.0,
-) -> tuple[Leftovers, ...]:
-    """Remove our projects whose owner process is dead (all ``athalia-*`` ones with include_live).
+    images: bool = True,
+    env: str | None = None,
+    here: Callable[[], Place | None] = this_place,
+    start_of: Callable[[int], int | None] = process_start,
+) -> CleanupPlan:
+    """Find our projects (and images) and judge each: what a cleanup would remove, and why the rest stays.
 
-    Projects whose name carries no owner pid are left alone unless include_live is set.
+    Removed: projects whose owner is provably dead; untagged older builds; tagged builds whose
+    last builder is provably dead. With `include_live`, every ``athalia-*`` project and every
+    image of ours. `env` limits it to one environment. Images a container uses stay either way
+    (docker refuses, and :func:`carry_out` reports it).
+    """
+    place = here()
+    prefix = PROJECT_PREFIX if env is None else f"{PROJECT_PREFIX}{env_slug(env)}-"
+    projects = []
+    for found in find_leftovers(api, prefix=prefix):
+        verdict = judge_project(found, place, start_of)
+        projects.append(Judged(found, verdict, include_live or verdict is Verdict.DEAD))
+    judged_images = []
+    if images:
+        for image in sorted(api.list_images(), key=lambda i: (i.built_as, i.untagged, i.ref)):
+            if env is not None and image.env != env_slug(env):
+                continue
+            verdict = judge(image.owner, place, start_of)
+            remove = include_live or image.untagged or verdict is Verdict.DEAD
+            judged_images.append(JudgedImage(image, verdict, remove))
+    return CleanupPlan(tuple(projects), tuple(judged_images))
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    """What :func:`carry_out` removed, and the images docker refused to remove (with its reason)."""
+
+    projects: tuple[Leftovers, ...] = ()
+    images: tuple[Image, ...] = ()
+    refused: tuple[tuple[Image, str], ...] = ()
+
+
+def carry_out(
+    api: ResourceDriver, plan: CleanupPlan, *, settle_seconds: float = 0.0, deadline_seconds: float = 60.0
+) -> CleanupResult:
+    """Remove the projects `plan` marks, then its images (containers first: they hold images).
+
     Raises CleanupError naming every project that survived, after trying all of them.
     """
     removed: list[Leftovers] = []
     failures: list[str] = []
-    for found in find_leftovers(api):
-        owner = owner_pid(found.project)
-        if not include_live and (owner is None or pid_alive(owner)):
-            continue
+    for judged in plan.doomed_projects:
         try:
             removed.append(
-                remove_project(api, found.project, settle_seconds=settle_seconds, deadline_seconds=deadline_seconds)
+                remove_project(api, judged.project, settle_seconds=settle_seconds, deadline_seconds=deadline_seconds)
             )
         except CleanupError as exc:
             failures.append(str(exc))
+    gone: list[Image] = []
+    refused: list[tuple[Image, str]] = []
+    for judged_image in plan.doomed_images:
+        reason = api.remove_image(judged_image.image.removal_ref)
+        if reason is None:
+            gone.append(judged_image.image)
+        else:
+            refused.append((judged_image.image, reason))
     if failures:
         raise CleanupError("\n".join(failures))
-    return tuple(removed)
+    return CleanupResult(tuple(removed), tuple(gone), tuple(refused))
+
+
+def sweep(
+    api: ResourceDriver,
+    *,
+    include_live: bool = False,
+    here: Callable[[], Place | None] = this_place,
+    start_of: Callable[[int], int | None] = process_start,
+    settle_seconds: float = 0.0,
+    deadline_seconds: float = 60.0,
+) -> tuple[Leftovers, ...]:
+    """Remove our projects whose owner is provably dead (all ``athalia-*`` ones with include_live).
+
+    Projects owned elsewhere (another host, boot or PID namespace), kept ones and those without
+    owner labels are left alone unless include_live is set. Images are not touched.
+    Raises CleanupError naming every project that survived, after trying all of them.
+    """
+    plan = plan_cleanup(api, include_live=include_live, images=False, here=here, start_of=start_of)
+    return carry_out(api, plan, settle_seconds=settle_seconds, deadline_seconds=deadline_seconds).projects
+
+
+def remove_old_builds(api: ResourceDriver, env: str | None = None) -> tuple[Image, ...]:
+    """Remove our untagged older builds (of `env` only, if given) that no container uses; return them."""
+    gone = []
+    for image in api.list_images():
+        if image.untagged and (env is None or image.env == env_slug(env)) and api.remove_image(image.ref) is None:
+            gone.append(image)
+    return tuple(gone)
 
 
 def generated_root() -> Path:
@@ -455,15 +432,21 @@ def sweep_files(
     root: Path | None = None,
     *,
     pid_alive: Callable[[int], bool] = pid_alive,
+    here: Callable[[], Place | None] = this_place,
+    start_of: Callable[[int], int | None] = process_start,
     now: float | None = None,
     dry_run: bool = False,
+    prefix: str = PROJECT_PREFIX,
 ) -> tuple[Path, ...]:
     """Remove what dead runs left in `root` (default :func:`generated_root`); return what went.
 
-    With `dry_run`, remove nothing and return what would go.
+    With `dry_run`, remove nothing and return what would go. `prefix` limits it to the folders of
+    projects so named (watchdog logs only go with the default prefix).
 
     A run removes its generated-file folder when its stack stops, and its watchdog log when it
-    ends cleanly; only a killed run leaves them behind. Its log is kept for a week.
+    ends cleanly; only a killed run leaves them behind. A folder goes when the owner its
+    :data:`OWNER_FILE` names is provably dead (a folder without one is left: /tmp is shared by
+    PID namespaces). A watchdog log is kept for a week.
     """
     folder = generated_root() if root is None else root
     removed: list[Path] = []
@@ -472,8 +455,9 @@ def sweep_files(
     except OSError:
         return ()
     oldest = (time.time() if now is None else now) - LOG_KEEP_SECONDS
+    place = here()
     for entry in entries:
-        log = _WATCHDOG_LOG.fullmatch(entry.name)
+        log = _WATCHDOG_LOG.fullmatch(entry.name) if prefix == PROJECT_PREFIX else None
         if log is not None:
             with contextlib.suppress(OSError):
                 if entry.is_file() and entry.stat().st_mtime < oldest and not pid_alive(int(log["pid"])):
@@ -481,8 +465,9 @@ def sweep_files(
                         entry.unlink()
                     removed.append(entry)
             continue
-        owner = owner_pid(entry.name.rpartition("-")[0])
-        if owner is None or pid_alive(owner) or not entry.is_dir() or entry.is_symlink():
+        if not entry.name.startswith(prefix) or not entry.is_dir() or entry.is_symlink():
+            continue
+        if judge(_folder_owner(entry), place, start_of) is not Verdict.DEAD:
             continue
         if not dry_run:
             shutil.rmtree(entry, ignore_errors=True)
@@ -490,12 +475,34 @@ def sweep_files(
     return tuple(removed)
 
 
-def _leftovers(project: str, names: dict[Kind, list[str]]) -> Leftovers:
+def write_owner_file(folder: Path, owner: RunOwner | None) -> None:
+    """Record `owner` in a generated-files folder, so a sweep of dead runs can judge the folder."""
+    if owner is not None:
+        (folder / OWNER_FILE).write_text(json.dumps(owner.labels()), encoding="utf-8")
+
+
+def _folder_owner(folder: Path) -> RunOwner | None:
+    try:
+        labels = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(labels, dict):
+        return None
+    return owner_from_labels({str(k): str(v) for k, v in labels.items()})
+
+
+def env_slug(env: str) -> str:
+    """An environment name as project names and image tags carry it: ``[a-z0-9]``, at most 24 characters."""
+    return _NOT_ALNUM.sub("", env.lower())[:_ENV_MAX]
+
+
+def _leftovers(project: str, names: dict[Kind, list[str]], owners: tuple[RunOwner, ...] = ()) -> Leftovers:
     return Leftovers(
         project,
         containers=tuple(names[Kind.CONTAINER]),
         networks=tuple(names[Kind.NETWORK]),
         volumes=tuple(names[Kind.VOLUME]),
+        owners=owners,
     )
 
 

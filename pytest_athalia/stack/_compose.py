@@ -141,17 +141,23 @@ def run_command(
     start = time.monotonic()
     lines: collections.deque[str] = collections.deque(maxlen=max_lines)
     stdout: list[str] = []
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE if split_stderr else subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if split_stderr else subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as exc:  # no such program, or not executable: ours to explain, not a traceback
+        raise StackError(
+            f"athalia: cannot run {what or 'the command'} `{redact(' '.join(argv))}`: {exc.strerror or exc}. "
+            f"Install `{argv[0]}` (for docker compose v2: bash scripts/install-compose-v2.sh) or put it on PATH."
+        ) from None
     if groups is not None:
         groups.watch_process_group(proc.pid)
 

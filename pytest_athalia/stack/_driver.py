@@ -12,7 +12,6 @@ override or a deploy's variables makes a new one, so the driver keeps no state o
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from .._errors import StackError
 from . import _override as override
 from ._compose import CommandResult, GroupRegistry, compose_argv, compose_version, run_command
+from ._host import endpoint_host
 from ._values import Endpoint, ExecResult, ServiceState
 
 __all__ = [
@@ -341,7 +341,10 @@ def _ps_rows(text: str) -> list[Mapping[str, Any]]:
 
 
 def endpoint_of(driver: ComposeDriver, project: ComposeProject, service: str, port: int | None) -> Endpoint:
-    """Where `service`'s published TCP `port` (None: its first) is reached; StackError naming the fix if nowhere."""
+    """Where `service`'s published TCP `port` (None: its first) is reached; StackError naming the fix if nowhere.
+
+    The host follows ``TC_HOST`` and a remote ``DOCKER_HOST`` of the project's environment (:func:`endpoint_host`).
+    """
     published = driver.port(project, service, port)
     if published is None:
         example = port if port is not None else 8000
@@ -350,13 +353,4 @@ def endpoint_of(driver: ComposeDriver, project: ComposeProject, service: str, po
             f'running container). Publish it in the compose file, e.g. ports: ["127.0.0.1::{example}"].'
         )
     host, number = published
-    if not host or _is_unspecified(host):  # a wildcard bind is reached through loopback
-        host = "127.0.0.1"
-    return Endpoint(host, number)
-
-
-def _is_unspecified(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_unspecified
-    except ValueError:  # a host name
-        return False
+    return Endpoint(endpoint_host(host, project.env), number)

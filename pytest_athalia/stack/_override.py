@@ -1,6 +1,14 @@
-"""What the plugin adds to a compose stack for a rollout: the generated override file and the router image.
+"""What the plugin adds to a compose stack: generated override files, and the router image.
 
-The user's compose files stay unchanged; compose merges one more ``-f`` file that holds:
+The user's compose files stay unchanged; compose merges more ``-f`` files.
+
+Every run merges :func:`run_override` (``athalia.yml``): the owner labels of
+:mod:`pytest_athalia.stack._ownership` on every service, network and volume, and, for a service with
+``build:`` and no ``image:``, a stable tag per project directory, service and environment
+(:func:`build_tag`) with the owner labels and :data:`~pytest_athalia.stack._cleanup.IMAGE_LABEL` on the
+built image. Without it compose tags ``<project>-<service>``, a new name every run.
+
+With ``rollout.enabled`` a second file (``rollout.yml``) holds:
 
 - ``<service>-green``: a copy of ``stack.service`` (blue) as compose resolves it (not interpolated, so
   secrets stay ``${...}`` references), at ``scale: 0`` until :meth:`ComposeStack.deploy_color`
@@ -18,10 +26,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,10 +38,11 @@ from typing import Any, Final
 
 import yaml
 
-from .._errors import StackError
+from .._errors import AthaliaError, StackError
 from ..images._bootstrap import DEFAULT_PULL_SOURCE
 from ..release._router import COLOR_HEADER, COLORS, INITIAL_WEIGHTS, Color
-from ._cleanup import generated_root
+from ._cleanup import IMAGE_LABEL, DockerResources, env_slug, generated_root, remove_old_builds, write_owner_file
+from ._ownership import ENV_LABEL, OWNER_LABELS, RunOwner, this_run
 
 __all__ = [
     "API_PORT",
@@ -43,6 +53,8 @@ __all__ = [
     "ROUTER_SERVICE",
     "OverrideFiles",
     "RouterPlan",
+    "RunOverride",
+    "build_tag",
     "color_service",
     "compose_override",
     "compose_too_old",
@@ -52,6 +64,8 @@ __all__ = [
     "router_dockerfile_dir",
     "router_image_present",
     "router_recipe",
+    "run_labels",
+    "run_override",
 ]
 
 ROUTER_SERVICE: Final = "athalia-router"
@@ -250,7 +264,8 @@ def _router(blue: Mapping[str, Any], plan: RouterPlan) -> dict[str, Any]:
         "ports": [f"127.0.0.1::{port}" for port in (HTTP_PORT, API_PORT, MONITOR_PORT)],
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
-        "labels": {"dev.athalia.role": "router"},
+        # The run's owner labels, as every other container of the run has them (run_override).
+        "labels": {**_run_labels_of(blue), "dev.athalia.role": "router"},
         # `up --wait` returns once traffic can flow to blue.
         "healthcheck": {
             "test": ["CMD", "bash", "-c", probe],
@@ -264,6 +279,136 @@ def _router(blue: Mapping[str, Any], plan: RouterPlan) -> dict[str, Any]:
     if isinstance(networks, Mapping) and networks:
         router["networks"] = {name: None for name in networks}
     return router
+
+
+def _run_labels_of(service: Mapping[str, Any]) -> dict[str, str]:
+    return {k: v for k, v in _labels(service.get("labels")).items() if k in OWNER_LABELS or k == ENV_LABEL}
+
+
+# --------------------------------------------------------------------------- the run's labels and tags
+
+_REPO_PART = re.compile(r"[^a-z0-9]+")
+IMAGE_NAMESPACE: Final = "athalia"
+
+
+def build_tag(project_directory: Path, service: str, env: str) -> str:
+    """``athalia/<dir>-<hash6>-<service>:<env>``: the stable tag of an image compose builds for a run.
+
+    One per project directory, service and environment, so runs reuse it instead of adding
+    ``<project>-<service>`` each time. The hash of the directory's absolute path keeps two
+    checkouts of one app (git worktrees, CI workspaces) from taking each other's tag.
+    """
+    path = str(project_directory.resolve())
+    digest = hashlib.sha256(path.encode()).hexdigest()[:6]
+    directory = _REPO_PART.sub("-", project_directory.resolve().name.lower()).strip("-")[:32] or "app"
+    name = _REPO_PART.sub("-", service.lower()).strip("-")[:40] or "service"
+    return f"{IMAGE_NAMESPACE}/{directory}-{digest}-{name}:{env_slug(env) or 'env'}"
+
+
+def run_labels(owner: RunOwner | None, env: str) -> dict[str, str]:
+    """The labels on every resource of a run: its owner's (none for a kept stack) and its environment."""
+    return {**(owner.labels() if owner is not None else {}), ENV_LABEL: env_slug(env)}
+
+
+def run_override(
+    model: Mapping[str, Any], *, labels: Mapping[str, str], env: str, project_directory: Path
+) -> dict[str, Any]:
+    """The override that labels every service, network and volume of `model` and tags what compose builds.
+
+    `model` is ``docker compose config --no-interpolate --format json`` of the user's files. External
+    networks and volumes are not ours: they are left alone. So is an image the user named.
+    """
+    services: dict[str, Any] = {}
+    for name, service in _mapping(model.get("services")).items():
+        entry: dict[str, Any] = {"labels": dict(labels)}
+        if isinstance(service, Mapping) and "build" in service and not service.get("image"):
+            tag = build_tag(project_directory, str(name), env)
+            entry["image"] = tag
+            if "pull_policy" not in service:
+                entry["pull_policy"] = "never"  # a missing build is an error, never a pull of our name
+            entry["build"] = {"labels": {**labels, IMAGE_LABEL: tag}}
+        services[str(name)] = entry
+    override: dict[str, Any] = {"services": services}
+    for section in ("networks", "volumes"):
+        ours = {
+            str(name): {"labels": dict(labels)}
+            for name, spec in _mapping(model.get(section)).items()
+            if not (isinstance(spec, Mapping) and spec.get("external"))
+        }
+        if ours:
+            override[section] = ours
+    return override
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+class RunOverride:
+    """The run's override file (``athalia.yml``) in its own generated-files folder.
+
+    :meth:`release` removes the folder and, if the run built images, the older builds its
+    build left untagged that no container uses.
+    """
+
+    def __init__(
+        self,
+        files: OverrideFiles,
+        path: Path,
+        env: str,
+        builds: bool,
+        say: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.files = files
+        self.path = path
+        self.env = env
+        self.builds = builds
+        self._say = say
+
+    @classmethod
+    def write(
+        cls,
+        model: Mapping[str, Any],
+        *,
+        project: str,
+        env: str,
+        project_directory: Path,
+        keep: bool,
+        root: Path | None = None,
+        say: Callable[[str], None] = lambda line: None,
+    ) -> RunOverride:
+        """Write the run's override for `model`, the merged model of the user's compose files.
+
+        A kept stack (`keep`) gets no owner labels: it outlives the run, and only
+        ``athalia cleanup --all`` removes it.
+        """
+        labels = run_labels(None if keep else this_run(), env)
+        data = run_override(model, labels=labels, env=env, project_directory=project_directory)
+        files = OverrideFiles(project, root)
+        try:
+            path = files.write("athalia.yml", data)
+        except BaseException:
+            files.remove()
+            raise
+        builds = any("image" in service for service in data["services"].values())
+        return cls(files, path, env, builds, say)
+
+    def release(self) -> None:
+        """Remove the folder, then the older builds of this environment that no container uses; never raises."""
+        self.files.remove()
+        if not self.builds:
+            return
+        try:
+            api = DockerResources.from_env()
+        except AthaliaError:
+            return  # the next `athalia cleanup` removes them
+        try:
+            for image in remove_old_builds(api, self.env):
+                self._say(f"removed {image.describe()}")
+        except AthaliaError as exc:
+            self._say(f"could not remove older builds: {exc}")
+        finally:
+            api.close()
 
 
 def deploy_override(
@@ -306,6 +451,7 @@ class OverrideFiles:
         parent = root if root is not None else generated_root()
         parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(prefix=f"{project}-", dir=parent))  # mkdtemp: mode 0700
+        write_owner_file(self.path, this_run())  # so that only a provably dead run's folder is swept
 
     def write(self, name: str, data: Mapping[str, Any]) -> Path:
         """Write `data` as YAML to a new file readable only by us; refuses to overwrite."""

@@ -28,6 +28,7 @@ from ..config._environment import Environment
 from ..config._secrets import Redactor
 from ..release._router import Color
 from ..report._progress import Progress
+from . import _override as override
 from ._colors import ComposeColors
 from ._compose import CommandResult, GroupRegistry
 from ._driver import (
@@ -136,6 +137,8 @@ class ComposeStack:
         self._stopped = False
         self._upped = False  # whether `up` ran: before that, no service has a log
         self._failure: type[AthaliaError] = StackError  # what __enter__ raises for a failed start
+        self._files_root = files_root
+        self._run_override: override.RunOverride | None = None  # owner labels, stable build tags
 
     # -- Stack protocol -------------------------------------------------------------------------
     @property
@@ -179,7 +182,19 @@ class ComposeStack:
             check_service_and_port(
                 model, service=spec.stack.service, port=spec.stack.port, environment_file=self._env.path
             )
+            self._run_override = override.RunOverride.write(
+                model,
+                project=self._project,
+                env=self._env.name,
+                project_directory=self._env.project_directory,
+                keep=self._keep,
+                root=self._files_root,
+                say=self._progress.line,
+            )
+            compose = self._compose = compose.with_file(self._run_override.path)  # owner labels, build tags
             if self._colors is not None:
+                # The colors copy the service as the run override left it: green carries blue's labels.
+                model = self._driver.config(compose)
                 compose, build_seconds = self._colors.prepare(compose, model, deadline)
                 self._compose = compose
             if spec.stack.build:
@@ -205,6 +220,8 @@ class ComposeStack:
         finally:
             if self._colors is not None:  # the router's configuration was copied into its container
                 self._colors.remove_files()
+            if self._run_override is not None:
+                self._run_override.release()
 
     def _down(self, compose: ComposeProject) -> None:
         if self._keep:

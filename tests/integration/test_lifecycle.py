@@ -216,8 +216,9 @@ class Tiny:
         cwd: Path | None = None,
         tests: Path | None = None,
         extra_env: dict[str, str] | None = None,
+        wrap: Sequence[str] = (),
     ) -> InnerRun:
-        """Start ``pytest <tests> --athalia-env <env_file> <args>`` in a subprocess."""
+        """Start ``<wrap> pytest <tests> --athalia-env <env_file> <args>`` in a subprocess."""
         index = len(self.runs)
         rundir = self.root / f"run{index}"
         out = rundir / "out"
@@ -231,6 +232,7 @@ class Tiny:
         env.update(TINY_OUT=str(out), PYTHONUNBUFFERED="1", TMPDIR=str(tmp), **(extra_env or {}))
         junit, report = rundir / "junit.xml", rundir / "athalia.json"
         argv = [
+            *wrap,
             sys.executable,
             "-m",
             "pytest",
@@ -270,8 +272,8 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.fixture
-def tiny(tmp_path: Path) -> Iterator[Tiny]:
+@pytest.fixture(name="tiny")  # by name: other modules import it as tiny_fixture
+def tiny_fixture(tmp_path: Path) -> Iterator[Tiny]:
     """The tiny stack under a name of its own; afterwards nothing of the test's runs is left, pass or fail."""
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True, check=False).returncode:
         unavailable(f"the image {BASE_IMAGE} is missing (make it with `athalia images bootstrap`)")
@@ -526,13 +528,14 @@ def test_keep_leaves_the_stack_running_and_prints_how_to_remove_it(tiny: Tiny) -
         [f"container {name}" for name in running] + [f"network {project}_default", f"volume {project}_data"]
     )
     dry_run = subprocess.run(
-        [sys.executable, "-m", "pytest_athalia._cli", "cleanup", "--dry-run"],
+        [sys.executable, "-m", "pytest_athalia._cli", "cleanup", "--dry-run", "--env", tiny.env_file.stem],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    assert project not in dry_run.stdout, "a sweep of dead runs must leave a kept stack alone"
+    assert f"would remove {project}" not in dry_run.stdout, "a sweep of dead runs must leave a kept stack alone"
+    assert f"left {project}: kept with --athalia-keep" in dry_run.stdout, dry_run.stdout
     match = re.search(rf"kept stack {re.escape(project)}; remove it with: (.+)$", run.output(), re.M)
     assert match, run.details()
 

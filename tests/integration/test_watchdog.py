@@ -142,7 +142,7 @@ def api() -> Iterator[DockerResources]:
 
 @pytest.fixture
 def project() -> str:
-    # Owned by this (live) test process, so a concurrent run's sweep leaves it alone.
+    # Made here without owner labels: no sweep of dead runs judges it, whoever runs one.
     return make_project_name("wdtest", "main", os.getpid())
 
 

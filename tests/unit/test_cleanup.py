@@ -1,4 +1,4 @@
-"""cleanup: project names, and removal of a project's resources against the in-memory fake."""
+"""cleanup: project names, and what a sweep removes (projects, images, files) against the in-memory fake."""
 
 from __future__ import annotations
 
@@ -14,16 +14,22 @@ from pytest_athalia.stack._cleanup import (
     PROJECT_PREFIX,
     DockerResources,
     FakeDockerResources,
+    Image,
     Kind,
     Leftovers,
+    carry_out,
     find_leftovers,
     make_project_name,
     owner_pid,
     pid_alive,
+    plan_cleanup,
+    remove_old_builds,
     remove_project,
     sweep,
     sweep_files,
+    write_owner_file,
 )
+from pytest_athalia.stack._ownership import Place, RunOwner, Verdict
 
 P1 = "athalia-dev-main-p101-aaaaaa"
 P2 = "athalia-dev-gw0-p202-bbbbbb"
@@ -293,26 +299,70 @@ def test_remove_project_keeps_up_with_a_resource_that_reappears_forever() -> Non
 
 # --- sweep ---------------------------------------------------------------------------------
 
+HERE = Place("machine", "boot", 4026531836)
+DEAD = RunOwner(HERE, 101, 5)  # pid 101 now names another process (start 99)
+LIVE = RunOwner(HERE, 202, 7)
+GONE = RunOwner(HERE, 303, 8)  # no pid 303 here
+FOREIGN = RunOwner(Place("machine", "boot", 4026532999), 404, 9)  # another PID namespace, pid 404 free here
+STARTS = {101: 99, 202: 7}
 
-def test_sweep_removes_projects_of_dead_owners_only() -> None:
-    """Only projects whose owner pid is dead go; live ones, foreign and unparseable names stay."""
-    dead, live = P1, P2
-    unparseable = f"{PROJECT_PREFIX}handmade"
+
+def start_of(pid: int) -> int | None:
+    return STARTS.get(pid)
+
+
+def here() -> Place:
+    return HERE
+
+
+def test_sweep_removes_projects_of_provably_dead_owners_only() -> None:
+    """Dead (pid gone or reused) go; live, foreign-namespace, unlabelled and non-athalia projects stay."""
+    reused, gone, live, foreign = P1, P2, "athalia-dev-main-p202-cccccc", "athalia-dev-main-p404-dddddd"
+    unlabelled, kept = "athalia-dev-main-p505-eeeeee", "athalia-dev-main-keep-ffffff"
     api = FakeDockerResources()
-    for project in (dead, live, unparseable, "someoneelse"):
+    for project, owner in ((reused, DEAD), (gone, GONE), (live, LIVE), (foreign, FOREIGN)):
+        api.add_project(project, owner=owner)
+    for project in (unlabelled, kept, "someoneelse"):
         api.add_project(project)
-    removed = sweep(api, pid_alive=lambda pid: pid == 202)
-    assert [r.project for r in removed] == [dead]
-    assert [f.project for f in find_leftovers(api)] == [live, unparseable]
+    removed = sweep(api, here=here, start_of=start_of)
+    assert sorted(r.project for r in removed) == sorted([reused, gone])
+    assert [f.project for f in find_leftovers(api)] == sorted([live, foreign, unlabelled, kept])
     assert find_leftovers(api, "someoneelse") != ()
+
+
+def test_sweep_leaves_another_namespaces_project_whose_pid_is_free_here() -> None:
+    """The bug this guards: a pid that is not alive in *our* namespace says nothing about another one."""
+    api = FakeDockerResources()
+    api.add_project(P1, owner=RunOwner(Place("machine", "boot", 4026532999), 101, 5))
+    assert sweep(api, here=here, start_of=lambda pid: None) == ()
+    assert [f.project for f in find_leftovers(api)] == [P1]
+
+
+def test_sweep_judges_nothing_where_our_place_is_unknown() -> None:
+    """Without a place of our own (no /proc, or another namespace's /proc) nothing is removed."""
+    api = FakeDockerResources()
+    api.add_project(P1, owner=GONE)
+    assert sweep(api, here=lambda: None, start_of=lambda pid: None) == ()
+
+
+def test_sweep_leaves_a_project_whose_resources_name_different_owners() -> None:
+    """Resources of one project that disagree on their owner are not judged."""
+    api = FakeDockerResources()
+    api.add_project(P1, owner=GONE)
+    api.add(Kind.VOLUME, f"{P1}_other", P1, owner=LIVE)
+    plan = plan_cleanup(api, here=here, start_of=start_of)
+    assert [(j.project, j.verdict, j.remove) for j in plan.projects] == [(P1, Verdict.UNKNOWN, False)]
+    assert plan.projects[0].reason() == "its resources name different owners"
 
 
 def test_sweep_include_live_removes_every_athalia_project() -> None:
     """include_live (`athalia cleanup --all`) removes all athalia-* projects, but no others."""
     api = FakeDockerResources()
-    for project in (P1, P2, f"{PROJECT_PREFIX}handmade", "someoneelse"):
+    api.add_project(P1, owner=LIVE)
+    api.add_project(P2, owner=FOREIGN)
+    for project in (f"{PROJECT_PREFIX}handmade", "someoneelse"):
         api.add_project(project)
-    removed = sweep(api, include_live=True, pid_alive=lambda pid: True)
+    removed = sweep(api, include_live=True, here=here, start_of=start_of)
     assert {r.project for r in removed} == {P1, P2, f"{PROJECT_PREFIX}handmade"}
     assert find_leftovers(api) == ()
     assert find_leftovers(api, "someoneelse") != ()
@@ -321,12 +371,130 @@ def test_sweep_include_live_removes_every_athalia_project() -> None:
 def test_sweep_tries_every_project_before_raising() -> None:
     """One stuck project does not stop the others; the error names the stuck one."""
     api = FakeDockerResources()
-    api.add_project(P1)
-    api.add_project(P2)
+    api.add_project(P1, owner=GONE)
+    api.add_project(P2, owner=DEAD)
     api.make_stuck(f"{P1}_data")
     with pytest.raises(CleanupError, match=P1):
-        sweep(api, pid_alive=lambda pid: False, deadline_seconds=0)
+        sweep(api, here=here, start_of=start_of, deadline_seconds=0)
     assert [f.project for f in find_leftovers(api)] == [P1]
+
+
+def test_plan_explains_why_each_project_stays() -> None:
+    """`athalia cleanup --dry-run` says why: alive, owned elsewhere (which host), kept, unlabelled."""
+    api = FakeDockerResources()
+    api.add_project(P1, owner=GONE)
+    api.add_project(P2, owner=RunOwner(FOREIGN.place, 404, 9, "ci-runner-3"))
+    api.add_project("athalia-dev-main-p202-cccccc", owner=LIVE)
+    api.add_project("athalia-dev-main-keep-ffffff")
+    api.add_project("athalia-dev-main-p505-eeeeee")
+    reasons = {j.project: (j.remove, j.reason()) for j in plan_cleanup(api, here=here, start_of=start_of).projects}
+    assert reasons == {
+        P1: (True, "its run (pid 303 (boot boot, PID namespace 4026531836)) is gone"),
+        P2: (
+            False,
+            "owned by another host or PID namespace: pid 404 on host ci-runner-3 (boot boot, PID namespace 4026532999)",
+        ),
+        "athalia-dev-main-p202-cccccc": (False, "its run (pid 202 (boot boot, PID namespace 4026531836)) is alive"),
+        "athalia-dev-main-keep-ffffff": (False, "kept with --athalia-keep"),
+        "athalia-dev-main-p505-eeeeee": (False, "no owner labels (made by hand or by an older version)"),
+    }
+
+
+def test_plan_for_one_environment_leaves_the_others() -> None:
+    """`--env` limits projects by name and images by their environment label."""
+    api = FakeDockerResources()
+    api.add_project("athalia-dev-main-p303-aaaaaa", owner=GONE)
+    api.add_project("athalia-devx-main-p303-bbbbbb", owner=GONE)
+    api.add_image("sha256:1", "athalia/app-1a2b3c-web:dev", tagged=False, env="dev")
+    api.add_image("sha256:2", "athalia/app-1a2b3c-web:devx", tagged=False, env="devx")
+    plan = plan_cleanup(api, env="Dev", here=here, start_of=start_of)
+    assert [j.project for j in plan.doomed_projects] == ["athalia-dev-main-p303-aaaaaa"]
+    assert [j.image.ref for j in plan.doomed_images] == ["sha256:1"]
+
+
+# --- images --------------------------------------------------------------------------------
+
+TAG = "athalia/shop-1a2b3c-web:dev"
+
+
+def test_images_older_builds_go_current_build_goes_only_when_its_builder_is_dead() -> None:
+    """Untagged older builds always go; a tagged build goes once its builder is provably dead."""
+    api = FakeDockerResources()
+    api.add_image("sha256:old1", TAG, tagged=False, env="dev", owner=GONE)
+    api.add_image("sha256:old2", TAG, tagged=False, env="dev", owner=LIVE)
+    api.add_image("sha256:cur", TAG, env="dev", owner=GONE)
+    api.add_image("sha256:live", "athalia/shop-1a2b3c-web:ci", env="ci", owner=LIVE)
+    api.add_image("sha256:far", "athalia/shop-1a2b3c-web:qa", env="qa", owner=FOREIGN)
+    api.add_image("sha256:kept", "athalia/shop-1a2b3c-web:demo", env="demo")
+    plan = plan_cleanup(api, here=here, start_of=start_of)
+    assert sorted(j.image.ref for j in plan.doomed_images) == ["sha256:cur", "sha256:old1", "sha256:old2"]
+    result = carry_out(api, plan)
+    assert sorted(i.ref for i in result.images) == ["sha256:cur", "sha256:old1", "sha256:old2"]
+    assert sorted(api.image_refs) == ["sha256:far", "sha256:kept", "sha256:live"]
+    assert ("remove_image", TAG) in api.calls  # the tag, not the id: tags others added stay
+    assert ("remove_image", "sha256:old1") in api.calls
+
+
+def test_images_in_use_by_a_container_are_refused_and_reported() -> None:
+    """Docker refuses to remove an image a container uses; cleanup reports it and goes on."""
+    api = FakeDockerResources()
+    api.add_image("sha256:old", TAG, tagged=False, env="dev")
+    api.add_project("athalia-dev-main-p202-cccccc", owner=LIVE, image="sha256:old")
+    result = carry_out(api, plan_cleanup(api, here=here, start_of=start_of))
+    assert result.images == ()
+    assert [(i.ref, why) for i, why in result.refused] == [
+        (
+            "sha256:old",
+            "conflict: unable to remove sha256:old: image is being used by container "
+            "athalia-dev-main-p202-cccccc-app-1",
+        )
+    ]
+    assert api.image_refs == ("sha256:old",)
+
+
+def test_containers_go_before_images_so_a_dead_runs_image_is_freed() -> None:
+    """A dead run's containers are removed first, so its image can go in the same cleanup."""
+    api = FakeDockerResources()
+    api.add_image("sha256:cur", TAG, env="dev", owner=GONE)
+    api.add_project(P1, owner=GONE, image="sha256:cur")
+    result = carry_out(api, plan_cleanup(api, here=here, start_of=start_of))
+    assert [r.project for r in result.projects] == [P1]
+    assert [i.ref for i in result.images] == ["sha256:cur"]
+    assert api.names == ()
+    assert api.image_refs == ()
+
+
+def test_include_live_removes_every_image_of_ours() -> None:
+    """`--all` removes live, foreign and unlabelled builds too (none is in use once projects are gone)."""
+    api = FakeDockerResources()
+    api.add_image("sha256:live", TAG, env="dev", owner=LIVE)
+    api.add_image("sha256:far", "athalia/x-1a2b3c-web:qa", env="qa", owner=FOREIGN)
+    api.add_image("sha256:kept", "athalia/x-1a2b3c-web:demo", env="demo")
+    api.add_project(P1, owner=LIVE, image="sha256:live")
+    result = carry_out(api, plan_cleanup(api, include_live=True, here=here, start_of=start_of))
+    assert len(result.images) == 3
+    assert api.image_refs == ()
+    assert api.names == ()
+
+
+def test_remove_old_builds_removes_only_unused_untagged_builds_of_the_environment() -> None:
+    """After a build moved the tag: older builds of that environment go unless a container uses them."""
+    api = FakeDockerResources()
+    api.add_image("sha256:cur", TAG, env="dev", owner=LIVE)
+    api.add_image("sha256:old", TAG, tagged=False, env="dev")
+    api.add_image("sha256:used", TAG, tagged=False, env="dev")
+    api.add_image("sha256:other", "athalia/x-1a2b3c-web:qa", tagged=False, env="qa")
+    api.add(Kind.CONTAINER, "athalia-dev-main-p202-cccccc-web-1", "athalia-dev-main-p202-cccccc", image="sha256:used")
+    assert [i.ref for i in remove_old_builds(api, "dev")] == ["sha256:old"]
+    assert sorted(api.image_refs) == ["sha256:cur", "sha256:other", "sha256:used"]
+
+
+def test_image_describe() -> None:
+    """An image is named by its tag, an older build by its id and the tag it had."""
+    assert Image("sha256:0123456789abcdef", (TAG,), TAG).describe() == f"image {TAG} (0123456789ab)"
+    assert Image("sha256:0123456789abcdef", (), TAG).describe() == f"image 0123456789ab (an older build of {TAG})"
+    assert Image("sha256:1", ("mine:1", TAG), TAG).removal_ref == TAG
+    assert Image("sha256:1", ("mine:1",), TAG).removal_ref == "sha256:1"
 
 
 def test_default_pid_alive_sees_this_process_and_not_a_free_pid() -> None:
@@ -345,27 +513,41 @@ def test_unreachable_daemon_is_docker_unavailable_without_a_leaked_socket(
     gc.collect()  # a leaked socket would warn here, an error under filterwarnings=error
 
 
-def test_sweep_files_removes_only_folders_of_dead_owners(tmp_path: Path) -> None:
-    """Generated-file folders of dead runs go; live runs', kept stacks' and foreign folders stay."""
-    dead = tmp_path / "athalia-dev-main-p111-abcdef-x1y2z3"
-    live = tmp_path / "athalia-dev-main-p222-abcdef-q1w2e3"
-    kept = tmp_path / "athalia-dev-main-keep-abcdef-r1t2y3"
-    foreign = tmp_path / "something-else"
-    for folder in (dead, live, kept, foreign):
-        folder.mkdir()
-        (folder / "rollout.yml").write_text("services: {}\n", encoding="utf-8")
-    removed = sweep_files(tmp_path, pid_alive=lambda pid: pid == 222)
+def _folder(root: Path, name: str, owner: RunOwner | None) -> Path:
+    folder = root / name
+    folder.mkdir()
+    (folder / "rollout.yml").write_text("services: {}\n", encoding="utf-8")
+    write_owner_file(folder, owner)
+    return folder
+
+
+def test_sweep_files_removes_only_folders_of_provably_dead_owners(tmp_path: Path) -> None:
+    """Folders of dead runs go; live, other-namespace, ownerless and foreign folders stay (/tmp is shared)."""
+    dead = _folder(tmp_path, "athalia-dev-main-p303-abcdef-x1y2z3", GONE)
+    live = _folder(tmp_path, "athalia-dev-main-p202-abcdef-q1w2e3", LIVE)
+    far = _folder(tmp_path, "athalia-dev-main-p404-abcdef-r1t2y3", FOREIGN)
+    ownerless = _folder(tmp_path, "athalia-dev-main-p111-abcdef-a1b2c3", None)
+    foreign = _folder(tmp_path, "something-else", GONE)
+    removed = sweep_files(tmp_path, here=here, start_of=start_of, pid_alive=lambda pid: True)
     assert removed == (dead,)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, kept, foreign))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, far, ownerless, foreign))
+
+
+def test_sweep_files_with_a_prefix_leaves_other_environments(tmp_path: Path) -> None:
+    """`athalia cleanup --env dev` removes only dev's folders."""
+    dev = _folder(tmp_path, "athalia-dev-main-p303-abcdef-x1y2z3", GONE)
+    _folder(tmp_path, "athalia-qa-main-p303-abcdef-x1y2z3", GONE)
+    assert sweep_files(tmp_path, here=here, start_of=start_of, prefix="athalia-dev-") == (dev,)
 
 
 def test_sweep_files_dry_run_lists_without_removing(tmp_path: Path) -> None:
     """`athalia cleanup --dry-run` lists a dead run's folder and old log, and both stay."""
-    dead, log = tmp_path / "athalia-dev-main-p111-abcdef-x1y2z3", tmp_path / "watchdog-111.log"
-    dead.mkdir()
+    dead, log = _folder(tmp_path, "athalia-dev-main-p303-abcdef-x1y2z3", GONE), tmp_path / "watchdog-111.log"
     log.write_text("gone\n", encoding="utf-8")
     os.utime(log, (0, 0))
-    found = sweep_files(tmp_path, pid_alive=lambda pid: False, now=10 * 24 * 3600.0, dry_run=True)
+    found = sweep_files(
+        tmp_path, pid_alive=lambda pid: False, here=here, start_of=start_of, now=10 * 24 * 3600.0, dry_run=True
+    )
     assert sorted(found) == sorted((dead, log))
     assert dead.is_dir()
     assert log.is_file()

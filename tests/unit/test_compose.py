@@ -318,3 +318,11 @@ def test_a_zombie_is_no_running_member_of_its_group() -> None:
         assert not compose_module._group_running(proc.pid)
     finally:
         proc.wait()
+
+
+def test_a_command_that_cannot_start_is_a_stack_error_naming_the_fix(tmp_path: Path) -> None:
+    """No such program is a StackError that names the command and how to install it, not an OSError."""
+    with pytest.raises(StackError, match=r"cannot run compose config `.*no-docker compose config`.*Install"):
+        run_command(
+            [str(tmp_path / "no-docker"), "compose", "config"], cwd=str(tmp_path), env={}, what="compose config"
+        )

@@ -1,7 +1,9 @@
-"""The generated compose override (second color, router), its HAProxy configuration, files and router image."""
+"""The generated compose overrides (the run's labels and build tags; second color, router), files and router image."""
 
 from __future__ import annotations
 
+import json
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ import yaml
 from pytest_athalia._errors import StackError
 from pytest_athalia.stack import _override as override
 from pytest_athalia.stack._override import OverrideFiles, RouterPlan, compose_override, deploy_override, haproxy_config
+from pytest_athalia.stack._ownership import Place, RunOwner, owner_from_labels, this_run
+from pytest_athalia.stack._resources import FakeDockerResources
 
 PLAN = RouterPlan(
     project="athalia-dev-main-p1-abcdef",
@@ -300,3 +304,146 @@ def test_compose_too_old_accepts_2_23_1_and_newer(version: str, ok: bool) -> Non
     if reason:
         assert "needs docker compose 2.23.1 or newer (the router's configuration is an inline" in reason
         assert f"`configs.content`), found {version}. Install a newer compose v2" in reason
+
+
+# -- the run's own override: owner labels and stable build tags ------------------------------------------------
+
+LABELS = {"dev.athalia.owner.pid": "42", "dev.athalia.env": "dev"}
+
+
+def user_model() -> dict[str, Any]:
+    """A model whose `web` is built without `image:`, `api` built under a name of the user's, `db` pulled."""
+    return {
+        "name": "athalia-dev-main-p42-abcdef",
+        "services": {
+            "web": {"build": {"context": "/src/shop/web"}, "labels": {"team": "core"}},
+            "api": {"build": {"context": "/src/shop/api"}, "image": "shop/api:1"},
+            "worker": {"build": {"context": "/src/shop/web"}, "pull_policy": "build"},
+            "db": {"image": "postgres:15"},
+        },
+        "networks": {"default": {"name": "x_default"}, "shared": {"external": True, "name": "shared"}},
+        "volumes": {"data": {"name": "x_data"}, "cache": {"external": True}},
+    }
+
+
+def test_run_override_labels_every_service_network_and_volume_but_external_ones() -> None:
+    """Containers, networks and volumes of the run all carry the owner labels; external ones are not ours."""
+    data = override.run_override(user_model(), labels=LABELS, env="dev", project_directory=Path("/src/shop"))
+    assert {name: entry["labels"] for name, entry in data["services"].items()} == dict.fromkeys(
+        ("web", "api", "worker", "db"), LABELS
+    )
+    assert data["networks"] == {"default": {"labels": LABELS}}
+    assert data["volumes"] == {"data": {"labels": LABELS}}
+
+
+def test_run_override_tags_only_builds_without_an_image_name() -> None:
+    """A built service without `image:` gets the stable tag, never-pull and labelled builds; named ones stay."""
+    data = override.run_override(user_model(), labels=LABELS, env="Dev", project_directory=Path("/src/shop"))
+    tag = override.build_tag(Path("/src/shop"), "web", "dev")
+    web = data["services"]["web"]
+    assert web["image"] == tag
+    assert web["pull_policy"] == "never"
+    assert web["build"] == {"labels": {**LABELS, "dev.athalia.image": tag}}
+    worker = data["services"]["worker"]
+    assert worker["image"] == override.build_tag(Path("/src/shop"), "worker", "dev")
+    assert "pull_policy" not in worker  # the user's own choice stays
+    for name in ("api", "db"):
+        assert set(data["services"][name]) == {"labels"}
+
+
+def test_build_tag_is_stable_per_directory_service_and_environment(tmp_path: Path) -> None:
+    """Same inputs, same tag (runs reuse it); another checkout, service or environment, another tag."""
+    first, second = tmp_path / "a" / "shop", tmp_path / "b" / "shop"
+    tag = override.build_tag(first, "web", "dev")
+    assert tag == override.build_tag(first, "web", "dev")
+    assert tag.startswith("athalia/shop-")
+    assert tag.endswith("-web:dev")
+    assert len({tag, *(override.build_tag(*args) for args in ((second, "web", "dev"), (first, "api", "dev")))}) == 3
+    assert override.build_tag(first, "web", "qa") == tag.removesuffix(":dev") + ":qa"
+
+
+def test_build_tag_is_a_valid_docker_reference_for_any_names(tmp_path: Path) -> None:
+    """Upper case, dots and underscores in folder, service and environment names still make a valid tag."""
+    tag = override.build_tag(tmp_path / "My_Shop.App", "Web_Front.v2", "Prod EU!")
+    assert re.fullmatch(r"athalia/[a-z0-9]+(?:-[a-z0-9]+)*:[a-z0-9]+", tag), tag
+    assert tag.endswith("-web-front-v2:prodeu")
+
+
+def test_run_labels_of_a_kept_stack_name_no_owner() -> None:
+    """A kept stack outlives its run: it carries its environment but no owner, so no sweep judges it."""
+    owner = RunOwner(Place("m", "b", 1), 42, 7, "h")
+    assert override.run_labels(owner, "Dev") == {**owner.labels(), "dev.athalia.env": "dev"}
+    assert override.run_labels(None, "Dev") == {"dev.athalia.env": "dev"}
+
+
+def test_router_carries_the_runs_owner_labels_from_blue() -> None:
+    """The router and green are containers of the run too: they get blue's owner labels (from the run's override)."""
+    model = demo_model()
+    owner_labels = RunOwner(Place("m", "b", 1), 42, 7, "h").labels()
+    model["services"]["app"]["labels"] = {**owner_labels, "dev.athalia.env": "dev", "team": "core"}
+    services = compose_override(model, PLAN)["services"]
+    assert services["athalia-router"]["labels"] == {
+        **owner_labels,
+        "dev.athalia.env": "dev",
+        "dev.athalia.role": "router",
+    }
+    assert services["app-green"]["labels"] == {**model["services"]["app"]["labels"], "dev.athalia.color": "green"}
+
+
+def test_override_files_record_their_owner(tmp_path: Path) -> None:
+    """A generated-files folder names this run as its owner, so only a sweep that proves it dead removes it."""
+    files = OverrideFiles("athalia-dev-main-p1-abcdef", tmp_path)
+    owner = json.loads((files.path / "owner.json").read_text())
+    assert owner_from_labels(owner) == this_run()
+
+
+def test_run_override_file_then_release_removes_files_and_older_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """write(): the labels file in a private folder; release(): the folder goes, then unused older builds of the env."""
+    api = FakeDockerResources()
+    tag = override.build_tag(tmp_path, "web", "dev")
+    api.add_image("sha256:new", tag, env="dev")
+    api.add_image("sha256:old", tag, tagged=False, env="dev")
+    api.add_image("sha256:qa", tag, tagged=False, env="qa")
+    monkeypatch.setattr(override.DockerResources, "from_env", classmethod(lambda cls: api))
+    said: list[str] = []
+    run = override.RunOverride.write(
+        user_model(),
+        project="athalia-dev-main-p1-abcdef",
+        env="Dev",
+        project_directory=tmp_path,
+        keep=False,
+        root=tmp_path / "generated",
+        say=said.append,
+    )
+    data = yaml.safe_load(run.path.read_text())
+    assert data["services"]["web"]["image"] == tag
+    assert owner_from_labels(data["services"]["db"]["labels"]) == this_run()
+    run.release()
+    assert not run.path.parent.exists()
+    assert sorted(api.image_refs) == ["sha256:new", "sha256:qa"]
+    assert said == [f"removed image old (an older build of {tag})"]
+
+
+def test_a_kept_run_override_has_no_owner_and_builds_nothing_releases_without_docker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept stack is labelled with its environment only; with nothing built, release() never calls docker."""
+    model = {"services": {"db": {"image": "postgres:15"}}}
+
+    def no_docker(cls: object) -> None:
+        raise AssertionError("release() called docker with nothing built")
+
+    monkeypatch.setattr(override.DockerResources, "from_env", classmethod(no_docker))
+    run = override.RunOverride.write(
+        model,
+        project="athalia-dev-main-keep-abcdef",
+        env="dev",
+        project_directory=tmp_path,
+        keep=True,
+        root=tmp_path / "generated",
+    )
+    assert yaml.safe_load(run.path.read_text())["services"]["db"]["labels"] == {"dev.athalia.env": "dev"}
+    run.release()
+    assert not run.path.parent.exists()

@@ -244,11 +244,13 @@ def test_start_checks_builds_then_waits_for_health_and_reports_the_times(
         "scale": {},
     }
     assert up.project is not None
-    assert (up.project.name, up.project.directory, up.project.files) == (
+    assert (up.project.name, up.project.directory, up.project.files[0]) == (
         PROJECT,
         tmp_path,
-        (tmp_path / "docker-compose.yml",),
+        tmp_path / "docker-compose.yml",
     )
+    # The run's own override comes last: owner labels on everything, a stable tag for what is built.
+    assert [f.name for f in up.project.files[1:]] == ["athalia.yml"]
     assert ("watch_project", PROJECT) in registry.events
 
 
@@ -570,15 +572,18 @@ def started(make_rollout_stack: Callable[..., ComposeStack], compose: FakeCompos
 def test_rollout_start_merges_the_generated_override_into_every_compose_command(
     started: ComposeStack, compose: FakeCompose, tmp_path: Path
 ) -> None:
-    """The model is read from the user's files alone; up and down then use them plus the private override."""
+    """The model is read from the user's files, then with the run's labels; up and down add the private override."""
     user_files = (tmp_path / "docker-compose.yml",)
-    config = compose.last("config").project
-    assert config is not None
-    assert config.files == user_files
+    first, second = (call.project for call in compose.calls if call.verb == "config")
+    assert first is not None
+    assert second is not None
+    assert first.files == user_files
+    assert second.files[:1] == user_files
+    assert [f.name for f in second.files[1:]] == ["athalia.yml"]
     up = compose.last("up").project
     assert up is not None
-    assert up.files[:1] == user_files
-    generated = up.files[1]
+    assert up.files[:2] == second.files
+    generated = up.files[2]
     assert generated.parent.parent == tmp_path / "generated"
     assert stat.S_IMODE(generated.stat().st_mode) == 0o600
     assert stat.S_IMODE(generated.parent.stat().st_mode) == 0o700
@@ -604,7 +609,7 @@ def test_a_missing_router_image_is_built_from_the_packaged_dockerfile(
     compose.results["build_router_image"] = CommandResult(("docker", "build"), 0, "", 20.0)
     report = make_rollout_stack().start()
     assert report.build_seconds == 20.0
-    assert compose.verbs() == ["config", "build_router_image", "up", "ps"]
+    assert compose.verbs() == ["config", "config", "build_router_image", "up", "ps"]
     assert compose.last("build_router_image").args["image"] == "athalia/router:2.6"
     assert seen == {"dockerfile": True}
 
@@ -616,7 +621,7 @@ def test_no_router_build_when_the_environment_says_so(
     report = make_rollout_stack(router={"image": "haproxy:2.6", "build": False}).start()
     assert report.started
     assert report.build_seconds is None
-    assert compose.verbs() == ["config", "up", "ps"]
+    assert compose.verbs() == ["config", "config", "up", "ps"]
 
 
 def test_an_override_that_cannot_be_generated_is_a_failed_startup(
@@ -683,9 +688,9 @@ def test_a_failed_deploy_is_a_rollout_error_with_composes_output(
     assert message.startswith(f"athalia: deploying green (service app-green) of project {PROJECT} failed (exit 1")
     assert f"docker compose -p {PROJECT} logs app-green" in message
     assert message.endswith("compose said:\ncontainer app-green-1 exited (1)")
-    (folder,) = (tmp_path / "generated").iterdir()
+    (folder,) = (f for f in (tmp_path / "generated").iterdir() if (f / "rollout.yml").exists())
     assert folder.name.startswith(PROJECT)
-    assert [p.name for p in folder.iterdir()] == ["rollout.yml"]  # the deploy file is gone
+    assert sorted(p.name for p in folder.iterdir()) == ["owner.json", "rollout.yml"]  # the deploy file is gone
 
 
 def test_a_deploy_that_hangs_is_a_rollout_error(started: ComposeStack, compose: FakeCompose) -> None:
