@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from ._errors import RolloutError
+from ._process import CommandResult
 from .config._environment import Environment
 from .release._router import COLORS, Color, FakeRouter, WeightChange
-from .stack._compose import CommandResult
 from .stack._driver import ComposeDriver, ComposeProject, OnLine
 from .stack._override import color_service
 from .stack._values import Endpoint, ExecResult, ServiceState, StartupReport

@@ -32,7 +32,7 @@ import docker
 import requests
 
 from pytest_athalia._errors import DockerUnavailable, ImageError
-from pytest_athalia.stack._compose import stop_process_group
+from pytest_athalia._process import stop_process_group
 
 __all__ = [
     "DEFAULT_BASE_IMAGE",

@@ -20,8 +20,8 @@ from typing import Final
 
 from .._errors import LoadError
 from .._extras import install_command, module_missing, said_module_missing
+from .._process import GroupRegistry, stop_process_group
 from ..config._load import LoadSpec
-from ..stack._compose import GroupRegistry, stop_process_group
 
 __all__ = ["PLUGIN", "LocustExit", "LocustPlan", "free_port", "locust_missing", "plan_run", "run_locust"]
 

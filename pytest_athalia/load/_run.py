@@ -15,13 +15,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .._errors import LoadError
+from .._process import GroupRegistry
 from ..config._environment import Environment
 from ..config._load import LoadSpec, is_loopback
 from ..report._artifact import verdict_properties, write_atomically
 from ..report._gate import Gate
 from ..report._progress import Progress
 from ..report._slo import Verdict
-from ..stack._compose import GroupRegistry
 from ..stack._stack import Stack
 from ._locust import LocustPlan, plan_run, run_locust, tail
 from ._results import TOTAL, LoadResults, Series, merge_stats, parse_locust_json, parse_series

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Final, Literal, Protocol
 
 from .._errors import AthaliaError, ScanError
+from .._process import GroupRegistry, run_command
 from ..config._environment import Environment, display_path
 from ..report._progress import Progress
-from ..stack._compose import GroupRegistry, compose_argv, run_command
+from ..stack._compose import compose_argv
 from ..stack._stack import build_reporter
 
 __all__ = [

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import CleanupError, ConfigError
-from ._compose import proc_stat
+from .._process import proc_stat
 from ._ownership import Place, RunOwner, Verdict, judge, owner_from_labels, process_start, this_place
 from ._resources import (
     IMAGE_LABEL,

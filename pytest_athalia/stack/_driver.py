@@ -2,7 +2,7 @@
 
 :class:`ComposeDriver` is what :class:`~pytest_athalia.stack._stack.ComposeStack` and
 :class:`~pytest_athalia.stack._colors.ComposeColors` call; :class:`ComposeCLI` runs ``docker compose``
-v2 through :func:`~pytest_athalia.stack._compose.run_command` (own process group, watchdog
+v2 through :func:`~pytest_athalia._process.run_command` (own process group, watchdog
 registration, redacted output, compose's words in our errors), and
 :class:`~pytest_athalia.testing.FakeCompose` answers without Docker.
 
@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .._errors import StackError
+from .._process import CommandResult, GroupRegistry, run_command
 from . import _override as override
-from ._compose import CommandResult, GroupRegistry, compose_argv, compose_version, run_command
+from ._compose import compose_argv, compose_version
 from ._host import endpoint_host
 from ._values import Endpoint, ExecResult, ServiceState
 

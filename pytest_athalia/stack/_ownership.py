@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
-from ._compose import proc_stat
+from .._process import proc_stat
 
 __all__ = [
     "ENV_LABEL",

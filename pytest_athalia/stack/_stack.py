@@ -24,13 +24,13 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from .._errors import AthaliaError, ConfigError, RolloutError, StackError, StackTimeout
+from .._process import CommandResult, GroupRegistry
 from ..config._environment import Environment
 from ..config._secrets import Redactor
 from ..release._router import Color
 from ..report._progress import Progress
 from . import _override as override
 from ._colors import ComposeColors
-from ._compose import CommandResult, GroupRegistry
 from ._driver import (
     BUILD_TIMEOUT,
     COMMAND_TIMEOUT,

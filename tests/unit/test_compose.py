@@ -11,17 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_athalia import _process as process_module
 from pytest_athalia._errors import DockerUnavailable, StackError, StackTimeout
-from pytest_athalia.stack import _compose as compose_module
+from pytest_athalia._process import CommandResult, run_command, stop_process_group
 from pytest_athalia.stack._cleanup import pid_alive as alive
-from pytest_athalia.stack._compose import (
-    INSTALL_HINT,
-    CommandResult,
-    compose_version,
-    docker_engine_version,
-    run_command,
-    stop_process_group,
-)
+from pytest_athalia.stack._compose import INSTALL_HINT, compose_version, docker_engine_version
 from pytest_athalia.testing import RecordingGroups, wait_until
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"}
@@ -306,7 +300,7 @@ def test_stop_process_group_with_linger_returns_when_no_member_runs() -> None:
     proc.stdout.close()
     stop_process_group(proc, term_grace=5.0, linger=0.3)
     assert not alive(member)
-    assert not compose_module._group_running(proc.pid)
+    assert not process_module._group_running(proc.pid)
 
 
 def test_a_zombie_is_no_running_member_of_its_group() -> None:
@@ -315,7 +309,7 @@ def test_a_zombie_is_no_running_member_of_its_group() -> None:
     try:
         assert wait_until(lambda: not alive(proc.pid), 10) is not None
         os.killpg(proc.pid, 0)  # the zombie still holds the group
-        assert not compose_module._group_running(proc.pid)
+        assert not process_module._group_running(proc.pid)
     finally:
         proc.wait()
 

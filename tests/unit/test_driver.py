@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pytest_athalia._errors import StackError, StackTimeout
+from pytest_athalia._process import CommandResult
 from pytest_athalia.stack import _driver as driver_module
-from pytest_athalia.stack._compose import CommandResult
 from pytest_athalia.stack._driver import ComposeCLI, ComposeProject, parse_ps, published_port
 from pytest_athalia.stack._values import ExecResult, ServiceState
 from pytest_athalia.testing import RecordingGroups

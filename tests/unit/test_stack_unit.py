@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from pytest_athalia._errors import ConfigError, RolloutError, SecretError, StackError, StackTimeout
+from pytest_athalia._process import CommandResult
 from pytest_athalia.config._environment import Environment, EnvironmentSpec
 from pytest_athalia.config._secrets import Redactor
 from pytest_athalia.release._router import Color, ColorStack
 from pytest_athalia.report._progress import Progress
 from pytest_athalia.stack import _stack as stack_module
 from pytest_athalia.stack._colors import ComposeColors
-from pytest_athalia.stack._compose import CommandResult
 from pytest_athalia.stack._stack import ComposeStack, Endpoint, ExecResult, ServiceState, StartupReport
 from pytest_athalia.testing import ComposeCall, FakeCompose
 
