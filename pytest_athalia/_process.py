@@ -1,8 +1,13 @@
-"""Running external commands: each in its own process group, with streamed output.
+"""The one way to run an external command (compose, docker, Trivy, Bandit, a signal command).
 
-Long commands (build, up) run in their own session, so a Ctrl-C in the terminal
-reaches only pytest, which then stops them on purpose; and so the watchdog can
-kill the whole group if pytest itself is killed.
+:func:`run_command` starts it in its own session (a process group), registers the group with
+the watchdog while it runs, streams or keeps its output (the tail, redacted), stops the whole
+group on a timeout or an interrupt, and turns every way it can go wrong into an error of our
+tree: the caller names the class (``StackError``, ``ScanError``...) and the hints. So a Ctrl-C
+in the terminal reaches only pytest, which then stops the command on purpose, and the watchdog
+can kill the group if pytest itself is killed. The detached watchdog itself and Locust's long
+run (its own output file, its own stop) are started with :class:`subprocess.Popen` directly and
+stopped with :func:`stop_process_group`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ._errors import StackError, StackTimeout
+from ._errors import AthaliaError, StackError, StackTimeout
 
 __all__ = [
     "CommandResult",
@@ -58,8 +63,8 @@ class CommandResult:
 def run_command(
     argv: Sequence[str],
     *,
-    cwd: str,
-    env: Mapping[str, str],
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     on_line: Callable[[str], None] | None = None,
     groups: GroupRegistry | None = None,
@@ -68,6 +73,11 @@ def run_command(
     check: bool = True,
     max_lines: int | None = 400,
     split_stderr: bool = False,
+    error: type[AthaliaError] = StackError,
+    timeout_error: type[AthaliaError] = StackTimeout,
+    timeout_hint: str = "",
+    install_hint: str = "",
+    term_grace: float = 5.0,
 ) -> CommandResult:
     """Run a command in its own session, streaming merged output lines to `on_line`.
 
@@ -77,7 +87,9 @@ def run_command(
 
     On timeout or interrupt the whole process group is stopped before the
     exception propagates, so nothing keeps creating containers behind our back;
-    the StackTimeout carries the command and the tail of its output.
+    the `timeout_error` carries the command, `timeout_hint` and the tail of its output. A command
+    that cannot start, or (with `check`) exits non-zero, raises `error`; `install_hint` says how to
+    get a missing program.
     """
     start = time.monotonic()
     lines: collections.deque[str] = collections.deque(maxlen=max_lines)
@@ -86,7 +98,7 @@ def run_command(
         proc = subprocess.Popen(
             list(argv),
             cwd=cwd,
-            env=dict(env),
+            env=None if env is None else dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE if split_stderr else subprocess.STDOUT,
@@ -95,9 +107,9 @@ def run_command(
             start_new_session=True,
         )
     except OSError as exc:  # no such program, or not executable: ours to explain, not a traceback
-        raise StackError(
+        raise error(
             f"athalia: cannot run {what or 'the command'} `{redact(' '.join(argv))}`: {exc.strerror or exc}. "
-            f"Install `{argv[0]}` (for docker compose v2: bash scripts/install-compose-v2.sh) or put it on PATH."
+            + (install_hint or f"Install `{argv[0]}` or put it on PATH.")
         ) from None
     if groups is not None:
         groups.watch_process_group(proc.pid)
@@ -123,16 +135,18 @@ def run_command(
     try:
         returncode = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        stop_process_group(proc)
+        stop_process_group(proc, term_grace=term_grace)
         for reader in readers:
             reader.join(timeout=5)
         tail = redact("\n".join(list(lines)[-_TAIL_LINES:]))
-        raise StackTimeout(
+        raise timeout_error(
             f"athalia: {what or 'command'} did not finish within {timeout:g} s and was stopped: "
-            f"`{redact(' '.join(argv))}`." + (f" Last output:\n{tail}" if tail else " It printed nothing.")
+            f"`{redact(' '.join(argv))}`."
+            + (f" {timeout_hint}" if timeout_hint else "")
+            + (f" Last output:\n{tail}" if tail else " It printed nothing.")
         ) from None
     except BaseException:
-        stop_process_group(proc)
+        stop_process_group(proc, term_grace=term_grace)
         raise
     finally:
         for reader in readers:
@@ -144,7 +158,7 @@ def run_command(
             groups.forget_process_group(proc.pid)
     result = CommandResult(tuple(argv), returncode, redact("\n".join(lines)), time.monotonic() - start, "".join(stdout))
     if check and returncode != 0:
-        raise StackError(
+        raise error(
             f"athalia: {what or 'command'} failed (exit {returncode}): `{redact(' '.join(argv))}`. "
             f"Last output:\n{result.tail()}"
         )

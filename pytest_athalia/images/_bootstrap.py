@@ -22,7 +22,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import docker
 import requests
 
 from pytest_athalia._errors import DockerUnavailable, ImageError
-from pytest_athalia._process import stop_process_group
+from pytest_athalia._process import run_command, stop_process_group
 
 __all__ = [
     "DEFAULT_BASE_IMAGE",
@@ -245,7 +244,7 @@ def _remove_scratch(path: Path) -> None:
     # normally; deleting through a live /sys mount would be a disaster.
     for mount in _mounts_under(path.resolve(), _read_mountinfo()):
         for argv in (["umount", str(mount)], ["umount", "--lazy", str(mount)]):
-            if subprocess.run(argv, capture_output=True, check=False).returncode == 0:
+            if run_command(argv, timeout=60, what="umount", check=False, error=ImageError).returncode == 0:
                 break
     left = _mounts_under(path.resolve(), _read_mountinfo())
     if left:
@@ -558,6 +557,8 @@ def _find_debootstrap() -> str | None:
 
 
 def _popen(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    # Only for the `tar | docker import` pipeline, whose processes share a pipe: every other
+    # command goes through pytest_athalia._process.run_command.
     try:
         # A session of its own: Ctrl-C reaches only us, and _stop ends the whole tree in order.
         return subprocess.Popen(argv, start_new_session=True, **kwargs)
@@ -572,18 +573,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _run_logged(argv: Sequence[str], *, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
     """Run ``argv`` with stdout and stderr merged; return its exit status and last lines."""
-    tail: deque[str] = deque(maxlen=_TAIL_LINES)
-    with _popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env) as proc:
-        assert proc.stdout is not None
-        try:
-            for raw in proc.stdout:
-                line = raw.decode(errors="replace").rstrip()
-                if line:
-                    tail.append(line)
-            return proc.wait(), list(tail)
-        except BaseException:
-            _stop(proc)
-            raise
+    result = run_command(
+        argv,
+        env=env,
+        what=f"`{argv[0]}`",
+        check=False,
+        error=ImageError,
+        timeout_error=ImageError,
+        install_hint=f"Fix: install {argv[0]} and put it on PATH.",
+        term_grace=10.0,  # politely first, so debootstrap's children quit too
+    )
+    return result.returncode, _last_lines(result.output)
 
 
 def _last_lines(text: str) -> list[str]:

@@ -8,7 +8,6 @@ functions of :mod:`pytest_athalia.release._triggers`.
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +15,8 @@ from types import TracebackType
 from typing import Self
 
 from .. import _http
-from .._errors import RouterError
+from .._errors import RolloutError, RouterError
+from .._process import run_command
 from ._router import Router, serving
 from ._traffic import Clock
 from ._triggers import CheckSample
@@ -69,9 +69,17 @@ def external_check(*, url: str | None, command: Sequence[str] | None, match: str
 
     def from_command(argv: Sequence[str]) -> tuple[bool | None, str]:
         try:
-            proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_s, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return None, f"{' '.join(argv)}: {type(exc).__name__}"
+            proc = run_command(
+                argv,
+                timeout=timeout_s,
+                what="the external signal",
+                check=False,
+                split_stderr=True,
+                error=RolloutError,
+                timeout_error=RolloutError,
+            )
+        except RolloutError as exc:  # did not start, or ran past its timeout: no signal, not a rollback
+            return None, str(exc)
         says_rollback = bool(pattern.search(proc.stdout)) if pattern else proc.returncode != 0
         return not says_rollback, f"`{' '.join(argv)}` exited {proc.returncode}: {proc.stdout.strip()[:200]}"
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections import Counter
@@ -29,6 +28,7 @@ from typing import Any, Final, Protocol
 
 from .._errors import ScanError
 from .._extras import install_command, module_missing, said_module_missing
+from .._process import run_command
 from ..config._security import SEVERITIES, BanditSpec
 from ._scan import Finding, ScanResult
 
@@ -86,23 +86,26 @@ class Bandit:
         with tempfile.TemporaryDirectory(prefix="athalia-bandit-") as tmp:
             output = os.path.join(tmp, "bandit.json")
             argv = bandit_command(self._python, spec.paths, exclude=spec.exclude, output=output)
-            try:
-                proc = subprocess.run(
-                    argv, cwd=cwd, capture_output=True, text=True, errors="replace",
-                    timeout=spec.timeout_seconds, check=False,
-                )  # fmt: skip
-            except subprocess.TimeoutExpired:
-                raise ScanError(
-                    f"athalia: bandit did not finish within {spec.timeout_seconds:g} s on {', '.join(spec.paths)}. "
+            proc = run_command(
+                argv,
+                cwd=cwd,
+                timeout=spec.timeout_seconds,
+                what=f"bandit on {', '.join(spec.paths)}",
+                redact=self._redact,
+                check=False,
+                split_stderr=True,
+                error=ScanError,
+                timeout_error=ScanError,
+                timeout_hint=(
                     "Raise security.bandit.timeout_seconds or exclude generated code (security.bandit.exclude)."
-                ) from None
-            if proc.returncode != 0 and said_module_missing(proc.stderr, "bandit"):
+                ),
+            )
+            if proc.returncode != 0 and said_module_missing(proc.output, "bandit"):
                 raise ScanError(bandit_missing(self._python))
             if proc.returncode != 0 or not os.path.isfile(output):
-                tail = "\n".join(proc.stderr.strip().splitlines()[-_STDERR_LINES:])
                 raise ScanError(
                     f"athalia: bandit failed (exit {proc.returncode}) in {cwd}: `{self._redact(' '.join(argv))}`; "
-                    f"expected its JSON report. It said:\n{self._redact(tail)}"
+                    f"expected its JSON report. It said:\n{proc.tail(_STDERR_LINES)}"
                 )
             return Path(output).read_text(encoding="utf-8")
 

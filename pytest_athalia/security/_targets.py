@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from .._errors import AthaliaError, ScanError
 from .._process import GroupRegistry, run_command
 from ..config._environment import Environment, display_path
 from ..report._progress import Progress
-from ..stack._compose import compose_argv
+from ..stack._compose import INSTALL_HINT, compose_argv
 from ..stack._stack import build_reporter
 
 __all__ = [
@@ -125,14 +124,22 @@ def _compose_services(
 ) -> dict[str, object]:
     env = compose_environ(environment, os.environ if environ is None else environ, add_secrets)
     argv = [*_compose_argv(environment, project), "config", "--format", "json"]
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ScanError(f"athalia: `{' '.join(argv)}` could not run ({exc}); is Docker compose v2 installed?") from None
+    proc = run_command(
+        argv,
+        env=env,
+        timeout=60,
+        what="compose config",
+        redact=redact,
+        check=False,
+        split_stderr=True,
+        error=ScanError,
+        timeout_error=ScanError,
+        install_hint=f"Is Docker compose v2 installed? {INSTALL_HINT}",
+    )
     if proc.returncode != 0:
         raise ScanError(
-            f"athalia: `{' '.join(argv)}` failed (exit {proc.returncode}), so the images to scan are unknown. "
-            f"compose said: {redact(proc.stderr.strip()[-1500:])} Fix the compose file, or list the images in "
+            f"athalia: `{redact(' '.join(argv))}` failed (exit {proc.returncode}), so the images to scan are "
+            f"unknown. compose said: {proc.output.strip()[-1500:]} Fix the compose file, or list the images in "
             "security.trivy.images and the files in security.trivy.config_files."
         )
     try:
@@ -198,26 +205,26 @@ class LocalDockerImages:
         self._environ = dict(os.environ if environ is None else environ)
 
     def image_id(self, image: str) -> str | None:
-        try:
-            proc = subprocess.run(
-                ["docker", "image", "inspect", "--format", "{{.Id}}", image],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ScanError(
-                f"athalia: `docker image inspect {image}` could not run ({exc}). Is Docker running?"
-            ) from None
+        proc = run_command(
+            ["docker", "image", "inspect", "--format", "{{.Id}}", image],
+            timeout=60,
+            what="docker image inspect",
+            redact=self._redact,
+            check=False,
+            split_stderr=True,
+            error=ScanError,
+            timeout_error=ScanError,
+            timeout_hint="Is Docker running?",
+            install_hint="Is the Docker CLI installed?",
+        )
         image_id = proc.stdout.strip()
         if proc.returncode == 0 and image_id.startswith("sha256:"):
             return image_id
-        if proc.returncode != 0 and "no such image" not in proc.stderr.lower():
+        if proc.returncode != 0 and "no such image" not in proc.output.lower():
             # Not a missing image (the daemon is down, a permission problem): "build it first" would mislead.
             raise ScanError(
                 f"athalia: `docker image inspect {image}` failed (exit {proc.returncode}), so the image cannot be "
-                f"scanned. docker said: {self._redact(proc.stderr.strip()[-500:])} Is Docker running, and may this "
+                f"scanned. docker said: {proc.output.strip()[-500:]} Is Docker running, and may this "
                 "user talk to it?"
             )
         return None

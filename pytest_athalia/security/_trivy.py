@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -29,6 +28,7 @@ from typing import Final, Protocol
 
 from .._errors import ScanError
 from .._extras import install_command
+from .._process import CommandResult, run_command
 
 __all__ = [
     "DbStatus",
@@ -236,7 +236,7 @@ class Trivy:
             # Trivy's own --timeout first; ours only catches a Trivy that hangs past it.
             proc = self._run(argv, timeout=options.timeout_seconds + 30, check=False)
             if proc.returncode != 0:
-                stderr = proc.stderr.strip()
+                stderr = proc.output.strip()
                 if _FIRST_RUN in stderr:
                     raise VulnerabilityDbMissing(
                         f"athalia: Trivy has no vulnerability DB in {options.cache_dir} and may not download one "
@@ -245,7 +245,7 @@ class Trivy:
                 tail = "\n".join(stderr.splitlines()[-_STDERR_LINES:])
                 raise ScanError(
                     f"athalia: trivy failed (exit {proc.returncode}) scanning {what}: "
-                    f"`{self._redact(' '.join(argv))}`. It said:\n{self._redact(tail)}"
+                    f"`{self._redact(' '.join(argv))}`. It said:\n{tail}"
                 )
             try:
                 return Path(output).read_text(encoding="utf-8")
@@ -262,21 +262,21 @@ class Trivy:
         timeout: float,
         check: bool = True,
         hint: str = "Raise security.trivy.timeout_seconds, or check that the Docker daemon answers.",
-    ) -> subprocess.CompletedProcess[str]:
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise ScanError(
-                f"athalia: trivy did not finish within {timeout:g} s: `{self._redact(' '.join(argv))}`. {hint}"
-            ) from None
-        except OSError as exc:
-            raise ScanError(f"athalia: trivy could not be started ({exc.strerror}). {INSTALL_HINT}") from None
-        if check and proc.returncode != 0:
-            raise ScanError(
-                f"athalia: `{self._redact(' '.join(argv))}` failed (exit {proc.returncode}): "
-                f"{self._redact(proc.stderr.strip()[-2000:])}"
-            )
-        return proc
+    ) -> CommandResult:
+        # stdout apart and whole (Trivy's JSON); `output` holds its stderr, redacted.
+        return run_command(
+            argv,
+            timeout=timeout,
+            what="trivy",
+            redact=self._redact,
+            check=check,
+            max_lines=None,
+            split_stderr=True,
+            error=ScanError,
+            timeout_error=ScanError,
+            timeout_hint=hint,
+            install_hint=INSTALL_HINT,
+        )
 
 
 @dataclass

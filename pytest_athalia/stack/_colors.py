@@ -44,9 +44,15 @@ class ComposeColors:
         self._project: ComposeProject | None = None
 
     def prepare(
-        self, project: ComposeProject, model: Mapping[str, Any], deadline: float
+        self,
+        project: ComposeProject,
+        model: Mapping[str, Any],
+        deadline: float,
+        files: override.OverrideFiles | None = None,
     ) -> tuple[ComposeProject, float | None]:
         """Merge the override into `project`; build the router image if it is missing.
+
+        The override goes into `files` (the run's folder of generated files) or a folder of its own.
 
         `model` is the user's merged compose model. Returns the project every later command must use
         and the seconds the router image took to build (None when none was built).
@@ -67,7 +73,7 @@ class ComposeColors:
             start_period_s=deadline,
         )
         data = override.compose_override(model, plan)
-        self._files = override.OverrideFiles(project.name, self._files_root)
+        self._files = files if files is not None else override.OverrideFiles(project.name, self._files_root)
         self._project = project.with_file(self._files.write("rollout.yml", data))
         if not spec.rollout.router.build or self._driver.image_present(plan.router_image):
             return self._project, None

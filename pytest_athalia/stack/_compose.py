@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Sequence
 from functools import cache
 
-from .._errors import DockerUnavailable
+from .._errors import AthaliaError, DockerUnavailable
+from .._process import run_command
 
 __all__ = ["INSTALL_HINT", "compose_argv", "compose_version", "docker_engine_version"]
 
@@ -34,15 +34,19 @@ def compose_version(docker: str = "docker") -> str:
             f"athalia: the `{docker}` command is not on PATH; pytest-athalia drives Docker through it. "
             "Install the Docker CLI and engine (apt-get install docker.io), then run again."
         )
-    try:
-        proc = subprocess.run(
-            [docker, "compose", "version", "--short"], capture_output=True, text=True, timeout=20, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise DockerUnavailable("athalia: `docker compose version` did not answer within 20 s.") from None
+    proc = run_command(
+        [docker, "compose", "version", "--short"],
+        timeout=20,
+        what="`docker compose version`",
+        check=False,
+        split_stderr=True,
+        error=DockerUnavailable,
+        timeout_error=DockerUnavailable,
+        timeout_hint="Is the Docker CLI working?",
+    )
     version = proc.stdout.strip().lstrip("v")
     if proc.returncode != 0 or not version[:1].isdigit() or int(version.split(".")[0]) < 2:
-        found = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["nothing"]
+        found = (proc.stdout + proc.output).strip().splitlines()[-1:] or ["nothing"]
         raise DockerUnavailable(
             f"athalia: compose v2 is required (`docker compose ...`), found: {found[0]}. {INSTALL_HINT}"
         )
@@ -53,14 +57,10 @@ def docker_engine_version() -> str | None:
     """The engine's version, or None where no daemon answers."""
     # The CLI, not the SDK: the SDK leaks its socket when no daemon answers.
     try:
-        proc = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
+        proc = run_command(
+            ["docker", "version", "--format", "{{.Server.Version}}"], timeout=10, check=False, split_stderr=True
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except AthaliaError:  # no docker command, or no answer
         return None
     version = proc.stdout.strip()
     return version if proc.returncode == 0 and version else None

@@ -28,7 +28,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any, Final
 import yaml
 
 from .._errors import AthaliaError, StackError
+from .._process import run_command
 from ..images._bootstrap import DEFAULT_PULL_SOURCE
 from ..release._router import COLOR_HEADER, COLORS, INITIAL_WEIGHTS, Color
 from ._cleanup import IMAGE_LABEL, DockerResources, env_slug, generated_root, remove_old_builds, write_owner_file
@@ -484,15 +484,10 @@ def router_image_present(image: str, docker: str = "docker") -> bool:
 
     An image without our label (``haproxy:2.6``, or one the user built) is used as it is.
     """
+    argv = [docker, "image", "inspect", "--format", f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', image]
     try:
-        proc = subprocess.run(
-            [docker, "image", "inspect", "--format", f'{{{{index .Config.Labels "{RECIPE_LABEL}"}}}}', image],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        proc = run_command(argv, timeout=30, check=False, split_stderr=True)
+    except AthaliaError:  # no docker, or no answer: build it
         return False
     if proc.returncode != 0:
         return False

@@ -195,7 +195,7 @@ class ComposeStack:
             if self._colors is not None:
                 # The colors copy the service as the run override left it: green carries blue's labels.
                 model = self._driver.config(compose)
-                compose, build_seconds = self._colors.prepare(compose, model, deadline)
+                compose, build_seconds = self._colors.prepare(compose, model, deadline, self._run_override.files)
                 self._compose = compose
             if spec.stack.build:
                 build_seconds = (build_seconds or 0.0) + self._build(compose)

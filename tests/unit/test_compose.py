@@ -320,3 +320,16 @@ def test_a_command_that_cannot_start_is_a_stack_error_naming_the_fix(tmp_path: P
         run_command(
             [str(tmp_path / "no-docker"), "compose", "config"], cwd=str(tmp_path), env={}, what="compose config"
         )
+
+
+def test_the_caller_names_the_error_classes_and_hints(tmp_path: Path) -> None:
+    """A caller of another capability gets its own error class, with its hints, for each way a command fails."""
+    from pytest_athalia._errors import ScanError
+
+    slow = [sys.executable, "-c", "import time; time.sleep(5)"]
+    with pytest.raises(ScanError, match=r"did not finish within 0.2 s and was stopped: .* Raise the timeout\."):
+        run_command(slow, timeout=0.2, error=ScanError, timeout_error=ScanError, timeout_hint="Raise the timeout.")
+    with pytest.raises(ScanError, match=r"cannot run .* Install the scanner\."):
+        run_command([str(tmp_path / "nothing")], error=ScanError, install_hint="Install the scanner.")
+    with pytest.raises(ScanError, match=r"failed \(exit 3\)"):
+        run_command([sys.executable, "-c", "raise SystemExit(3)"], error=ScanError)

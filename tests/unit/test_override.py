@@ -278,19 +278,16 @@ def test_router_build_command_uses_the_stacks_base_image_and_labels_the_recipe()
     ids=["missing", "not-ours", "no-labels", "current-build", "outdated-build"],
 )
 def test_router_image_present_rebuilds_only_outdated_builds_of_our_dockerfile(
-    monkeypatch: pytest.MonkeyPatch, returncode: int, label: str, present: bool
+    tmp_path: Path, returncode: int, label: str, present: bool
 ) -> None:
     """A missing image or an older build of ours is rebuilt; an image without our label (haproxy:2.6) is used."""
-    import subprocess
-
     label = override.router_recipe() if label == "RECIPE" else label
-
-    def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        assert argv[:3] == ["docker", "image", "inspect"]
-        return subprocess.CompletedProcess(argv, returncode, label + "\n", "")
-
-    monkeypatch.setattr(override.subprocess, "run", run)
-    assert override.router_image_present("athalia/router:2.6") is present
+    docker = tmp_path / "docker"
+    docker.write_text(
+        f'#!/bin/sh\n[ "$1 $2" = "image inspect" ] || exit 99\necho "{label}"\nexit {returncode}\n', encoding="utf-8"
+    )
+    docker.chmod(0o755)
+    assert override.router_image_present("athalia/router:2.6", docker=str(docker)) is present
 
 
 @pytest.mark.parametrize(

@@ -690,7 +690,8 @@ def test_a_failed_deploy_is_a_rollout_error_with_composes_output(
     assert message.endswith("compose said:\ncontainer app-green-1 exited (1)")
     (folder,) = (f for f in (tmp_path / "generated").iterdir() if (f / "rollout.yml").exists())
     assert folder.name.startswith(PROJECT)
-    assert sorted(p.name for p in folder.iterdir()) == ["owner.json", "rollout.yml"]  # the deploy file is gone
+    # The deploy file is gone; the run's override, its owner and the rollout override stay until stop.
+    assert sorted(p.name for p in folder.iterdir()) == ["athalia.yml", "owner.json", "rollout.yml"]
 
 
 def test_a_deploy_that_hangs_is_a_rollout_error(started: ComposeStack, compose: FakeCompose) -> None:
