@@ -22,7 +22,7 @@ import pytest
 from ._errors import AthaliaError, ConfigError
 from .config._environment import Environment, load_environment
 from .config._secrets import Redactor
-from .config._settings import Settings, read_settings
+from .config._settings import Settings, check_environments_folder, read_settings
 from .report._artifact import ReportBook, write_atomically
 from .report._progress import Progress, terminal_progress
 from .stack._stack import Stack, StartupReport
@@ -62,6 +62,7 @@ class AthaliaRuntime:
         """Read settings and load the environment at start-up; bad input is a UsageError."""
         try:
             settings = read_settings(config)
+            check_environments_folder(config, settings)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
         environment: Environment | None = None

@@ -12,7 +12,7 @@ import pytest
 
 from .._errors import ConfigError
 
-__all__ = ["OPTIONS", "Settings", "Sourced", "add_options", "read_settings"]
+__all__ = ["OPTIONS", "Settings", "Sourced", "add_options", "check_environments_folder", "read_settings"]
 
 T = TypeVar("T")
 
@@ -133,6 +133,39 @@ def read_settings(config: pytest.Config, environ: Mapping[str, str] | None = Non
         log_lines=_convert(raw["athalia_log_lines"], "athalia_log_lines", _parse_count, "a whole number >= 0"),
         scan_cache=_off_or(path, raw["athalia_scan_cache"]),
     )
+
+
+def check_environments_folder(
+    config: pytest.Config, settings: Settings, environ: Mapping[str, str] | None = None
+) -> None:
+    """A folder named by the option, the variable or the ini key must exist; :class:`ConfigError` if not.
+
+    The default folder may be missing: the plugin may be installed in a project that never uses it.
+    ``--help`` and ``--version`` still work with a bad folder.
+    """
+    folder = settings.environments_dir
+    if folder.origin == "default" or folder.value.is_dir() or _asks_for_help(config):
+        return
+    opt = next(o for o in OPTIONS if o.dest == "athalia_environments")
+    raw = _pick(config, opt, os.environ if environ is None else environ).value
+    state = "is not a directory" if folder.value.exists() else "does not exist"
+    if folder.origin == opt.flag:
+        where, fix = f"{opt.flag}={raw}", f"pass {opt.flag} a folder that exists (relative to the current directory)"
+    elif folder.origin == opt.env:
+        where, fix = f"{opt.env}={raw}", f"set {opt.env} to a folder that exists, or unset it"
+    else:
+        inifile = config.inipath if config.inipath is not None else "the ini file"
+        where = f"ini key {opt.ini} = {raw} in {inifile}"
+        fix = f"set {opt.ini} in {inifile} to a folder that exists (relative to that file's folder)"
+    raise ConfigError(
+        f"athalia: the environments folder {os.path.abspath(folder.value)} (from {where}) {state}; "
+        f"expected a folder of NAME.yml files. Create it, or {fix}; "
+        f"{opt.flag} beats {opt.env}, which beats the ini key {opt.ini}."
+    )
+
+
+def _asks_for_help(config: pytest.Config) -> bool:
+    return bool(config.getoption("help", False) or config.getoption("version", False))
 
 
 def _off_or(path: Callable[[Sourced[str]], Sourced[Path]], src: Sourced[str]) -> Sourced[Path | None]:
