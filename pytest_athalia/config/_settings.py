@@ -12,7 +12,15 @@ import pytest
 
 from .._errors import ConfigError
 
-__all__ = ["OPTIONS", "Settings", "Sourced", "add_options", "check_environments_folder", "read_settings"]
+__all__ = [
+    "OPTIONS",
+    "Settings",
+    "Sourced",
+    "add_options",
+    "check_environments_folder",
+    "environments_dir_outside_pytest",
+    "read_settings",
+]
 
 T = TypeVar("T")
 
@@ -162,6 +170,38 @@ def check_environments_folder(
         f"expected a folder of NAME.yml files. Create it, or {fix}; "
         f"{opt.flag} beats {opt.env}, which beats the ini key {opt.ini}."
     )
+
+
+def environments_dir_outside_pytest(
+    argument: str | None, *, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Sourced[Path]:
+    """The environments folder as the plugin would choose it, for commands that run outside pytest.
+
+    ``argument`` (the command's FOLDER, relative to ``cwd``), else ``ATHALIA_ENVIRONMENTS`` (relative
+    to ``cwd``), else the ini key ``athalia_environments`` of the pytest configuration file found from
+    ``cwd`` (relative to that file's folder), else ``environments`` beside that file, or in ``cwd``
+    without one. The origin is ``athalia envs FOLDER``, ``ATHALIA_ENVIRONMENTS``,
+    ``ini athalia_environments in PATH`` or ``default``.
+    """
+    from ._inifile import find_inifile
+
+    cwd = Path.cwd() if cwd is None else cwd
+    environ = os.environ if environ is None else environ
+    opt = next(o for o in OPTIONS if o.dest == "athalia_environments")
+
+    def resolved(value: str, base: Path) -> Path:
+        return base / Path(value).expanduser()  # an absolute path stays as it is
+
+    if argument is not None:
+        return Sourced(resolved(argument, cwd), f"athalia envs {argument}")
+    if environ.get(opt.env, "") != "":
+        return Sourced(resolved(environ[opt.env], cwd), opt.env)
+    inifile = find_inifile(cwd)
+    rootdir = inifile.path.parent if inifile is not None else cwd
+    value = inifile.get(opt.ini) if inifile is not None else None
+    if inifile is not None and value:
+        return Sourced(resolved(value, rootdir), f"ini {opt.ini} in {inifile.path}")
+    return Sourced(resolved(opt.default, rootdir), "default")
 
 
 def _asks_for_help(config: pytest.Config) -> bool:
