@@ -675,6 +675,22 @@ def test_a_failed_deploy_is_a_rollout_error_with_composes_output(
 
 
 @pytest.mark.usefixtures("services", "router_image", "model")
+def test_a_failed_deploy_is_reported_failed_never_done(
+    make_rollout_stack: Callable[..., ComposeStack], compose: Compose, progress_lines: list[str]
+) -> None:
+    """The deploy's progress phase ends with `failed after` when compose fails, and no line claims it done."""
+    stack = make_rollout_stack()
+    stack.start()
+    compose.results["up"] = CommandResult(("up",), 1, "container app-green-1 exited (1)", 9.0)
+    with pytest.raises(RolloutError):
+        stack.deploy_color("green", image=None, env={}, timeout=8)
+    deploy = [line for line in progress_lines if "deploying green" in line]
+    assert deploy[0].endswith(f"deploying green (app-green) to {PROJECT} ...")
+    assert deploy[-1].startswith(f"athalia: deploying green (app-green) to {PROJECT} failed after ")
+    assert not [line for line in deploy if " done in " in line], deploy
+
+
+@pytest.mark.usefixtures("services", "router_image", "model")
 def test_a_deploy_that_hangs_is_a_rollout_error(
     make_rollout_stack: Callable[..., ComposeStack], compose: Compose
 ) -> None:
