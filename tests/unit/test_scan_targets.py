@@ -1,4 +1,4 @@
-"""What the security suite scans, found through `docker compose config` (no daemon needed)."""
+"""What the security suite scans: file kinds by name (the Docker-CLI tests are in tests/integration)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ from pathlib import Path
 import pytest
 
 from pytest_athalia.security._targets import file_kind
-
-REPO = Path(__file__).parents[2]
-DEMO = REPO / "demo"
 
 
 @pytest.mark.parametrize(

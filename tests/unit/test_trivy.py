@@ -1,4 +1,4 @@
-"""The Trivy driver: finding the binary, command lines checked against the real flags, the DB check, the fake."""
+"""The Trivy driver: finding the binary, its command lines, the DB check, the fake (the real binary: integration)."""
 
 from __future__ import annotations
 
