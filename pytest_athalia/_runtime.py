@@ -127,7 +127,7 @@ class AthaliaRuntime:
     def require_environment(self) -> Environment:
         if self.environment is None:
             assert self.environment_error is not None
-            raise self.environment_error
+            pytest.fail(str(self.environment_error), pytrace=False)  # one paragraph, no traceback
         return self.environment
 
     @property

@@ -72,3 +72,21 @@ def test_a_missing_default_folder_with_nothing_configured_is_silent(project: Pro
     result = project.pytester.runpytest()
     result.assert_outcomes(passed=1)
     assert "environments folder" not in output(result)
+
+
+def test_a_run_without_an_environment_explains_itself_without_a_traceback(project: Project) -> None:
+    """No environment anywhere: tests that need one error with the one-paragraph fix, no traceback; others pass."""
+    shutil.rmtree(project.path / "environments")
+    project.ini(environments=None)
+    needs_one = "def test_stack(athalia_stack):\n    pass\n\n\ndef test_environment(athalia_environment):\n    pass\n"
+    project.pytester.makepyfile(PLAIN_TEST + "\n\n" + needs_one)
+    result = project.pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=2)
+    text = output(result)
+    message = (
+        f"athalia: no environment is configured: the environments folder {project.path / 'environments'} "
+        "(default) does not exist. Pass --athalia-env NAME|PATH"
+    )
+    assert text.count(message) == 2, text
+    assert "Traceback" not in text
+    assert "_runtime.py" not in text  # no frame of ours is shown
