@@ -97,6 +97,10 @@ OPTIONS: tuple[_Option, ...] = (
 )
 
 
+def _option(dest: str) -> _Option:
+    return next(o for o in OPTIONS if o.dest == dest)
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("athalia", "pytest-athalia: release rehearsal on a compose stack")
     for opt in OPTIONS:
@@ -154,7 +158,7 @@ def check_environments_folder(
     folder = settings.environments_dir
     if folder.origin == "default" or folder.value.is_dir() or _asks_for_help(config):
         return
-    opt = next(o for o in OPTIONS if o.dest == "athalia_environments")
+    opt = _option("athalia_environments")
     raw = _pick(config, opt, os.environ if environ is None else environ).value
     state = "is not a directory" if folder.value.exists() else "does not exist"
     if folder.origin == opt.flag:
@@ -187,7 +191,7 @@ def environments_dir_outside_pytest(
 
     cwd = Path.cwd() if cwd is None else cwd
     environ = os.environ if environ is None else environ
-    opt = next(o for o in OPTIONS if o.dest == "athalia_environments")
+    opt = _option("athalia_environments")
 
     def resolved(value: str, base: Path) -> Path:
         return base / Path(value).expanduser()  # an absolute path stays as it is
@@ -231,7 +235,7 @@ def _convert(src: Sourced[str], dest: str, fn: Callable[[str], T], expected: str
     try:
         return Sourced(fn(src.value), src.origin)
     except ValueError:
-        opt = next(o for o in OPTIONS if o.dest == dest)
+        opt = _option(dest)
         raise ConfigError(
             f"athalia: {src.origin} is {src.value!r}, expected {expected}. Fix {src.origin} "
             f"(option {opt.flag}, environment variable {opt.env}, ini key {opt.ini})."
