@@ -1,6 +1,9 @@
 """The ``athalia`` command: base image, cleanup, and environment checks.
 
-Errors are one paragraph on stderr and exit status 2, never a traceback.
+Exit status: 0 when the command did its job; 1 from ``athalia envs`` when the folder holds an
+invalid environment file or none at all (each problem on stderr); 2 for an error, which is one
+paragraph on stderr and never a traceback (a missing folder, no Docker, a failed build), and for
+a usage error or no command; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from ._errors import AthaliaError
 
@@ -34,11 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
     from .images._bootstrap import DEFAULT_BASE_IMAGE, DEFAULT_PULL_SOURCE
 
     parser = argparse.ArgumentParser(
         prog="athalia", description="pytest-athalia helpers: base image, cleanup, environment checks."
     )
+    parser.add_argument("--version", action="version", version=f"athalia (pytest-athalia) {__version__}")
     sub = parser.add_subparsers(title="commands")
 
     images = sub.add_parser("images", help="local images").add_subparsers(title="images commands")
@@ -77,8 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument("--env", metavar="NAME", help="only the projects and images of environment NAME")
     clean.set_defaults(handler=_cleanup)
 
-    envs = sub.add_parser("envs", help="list and validate the environment files")
-    envs.add_argument("folder", nargs="?", default="environments", help="environments folder (default ./environments)")
+    envs = sub.add_parser(
+        "envs",
+        help="list and validate the environment files",
+        description=(
+            "Validates every NAME.yml of the environments folder, chosen as pytest-athalia chooses it: FOLDER, "
+            "else ATHALIA_ENVIRONMENTS, else the ini key athalia_environments of the pytest configuration "
+            "file found from the current directory, else ./environments beside that file. "
+            "Exit status: 0 if every file is valid, 1 if one is invalid or there is none, 2 on an error."
+        ),
+    )
+    envs.add_argument("folder", nargs="?", default=None, help="environments folder (see above for the default)")
     envs.set_defaults(handler=_envs)
     return parser
 
@@ -139,10 +152,16 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 def _envs(args: argparse.Namespace) -> int:
     from .config._environment import list_environments, load_environment
+    from .config._settings import environments_dir_outside_pytest
 
-    folder = Path(args.folder)
-    origin = f"athalia envs {args.folder}"
-    names = list_environments(folder, folder_origin=origin)
+    chosen = environments_dir_outside_pytest(args.folder)
+    folder = chosen.value
+    # A default folder came from no setting: name every one that would move it.
+    settings = "athalia envs FOLDER, ATHALIA_ENVIRONMENTS or ini athalia_environments"
+    origin = settings if chosen.origin == "default" else chosen.origin
+    names = list_environments(folder, folder_origin=origin)  # a missing folder: the error names its origin
+    source = f"default: none of {settings} is set" if chosen.origin == "default" else f"from {chosen.origin}"
+    _say(f"environments folder {folder} ({source})")
     if not names:
         print(f"athalia: no environment files (NAME.yml or NAME.yaml) in {folder}.", file=sys.stderr)
         return 1

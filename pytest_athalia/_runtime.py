@@ -20,7 +20,7 @@ import pytest
 
 from ._errors import AthaliaError, ConfigError
 from .config._secrets import Redactor
-from .config._settings import Settings, read_settings
+from .config._settings import Settings, check_environments_folder, read_settings
 from .report._artifact import ReportBook, write_atomically
 from .report._progress import Progress, terminal_progress
 
@@ -64,6 +64,7 @@ class AthaliaRuntime:
         """Read settings and load the environment at start-up; bad input is a UsageError."""
         try:
             settings = read_settings(config)
+            check_environments_folder(config, settings)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
         environment: Environment | None = None
@@ -132,7 +133,7 @@ class AthaliaRuntime:
         self.used = True
         if self.environment is None:
             assert self.environment_error is not None
-            raise self.environment_error
+            pytest.fail(str(self.environment_error), pytrace=False)  # one paragraph, no traceback
         return self.environment
 
     @property

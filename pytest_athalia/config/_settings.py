@@ -12,7 +12,15 @@ import pytest
 
 from .._errors import ConfigError
 
-__all__ = ["OPTIONS", "Settings", "Sourced", "add_options", "read_settings"]
+__all__ = [
+    "OPTIONS",
+    "Settings",
+    "Sourced",
+    "add_options",
+    "check_environments_folder",
+    "environments_dir_outside_pytest",
+    "read_settings",
+]
 
 T = TypeVar("T")
 
@@ -89,6 +97,10 @@ OPTIONS: tuple[_Option, ...] = (
 )
 
 
+def _option(dest: str) -> _Option:
+    return next(o for o in OPTIONS if o.dest == dest)
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("athalia", "pytest-athalia: release rehearsal on a compose stack")
     for opt in OPTIONS:
@@ -135,6 +147,71 @@ def read_settings(config: pytest.Config, environ: Mapping[str, str] | None = Non
     )
 
 
+def check_environments_folder(
+    config: pytest.Config, settings: Settings, environ: Mapping[str, str] | None = None
+) -> None:
+    """A folder named by the option, the variable or the ini key must exist; :class:`ConfigError` if not.
+
+    The default folder may be missing: the plugin may be installed in a project that never uses it.
+    ``--help`` and ``--version`` still work with a bad folder.
+    """
+    folder = settings.environments_dir
+    if folder.origin == "default" or folder.value.is_dir() or _asks_for_help(config):
+        return
+    opt = _option("athalia_environments")
+    raw = _pick(config, opt, os.environ if environ is None else environ).value
+    state = "is not a directory" if folder.value.exists() else "does not exist"
+    if folder.origin == opt.flag:
+        where, fix = f"{opt.flag}={raw}", f"pass {opt.flag} a folder that exists (relative to the current directory)"
+    elif folder.origin == opt.env:
+        where, fix = f"{opt.env}={raw}", f"set {opt.env} to a folder that exists, or unset it"
+    else:
+        inifile = config.inipath if config.inipath is not None else "the ini file"
+        where = f"ini key {opt.ini} = {raw} in {inifile}"
+        fix = f"set {opt.ini} in {inifile} to a folder that exists (relative to that file's folder)"
+    raise ConfigError(
+        f"athalia: the environments folder {os.path.abspath(folder.value)} (from {where}) {state}; "
+        f"expected a folder of NAME.yml files. Create it, or {fix}; "
+        f"{opt.flag} beats {opt.env}, which beats the ini key {opt.ini}."
+    )
+
+
+def environments_dir_outside_pytest(
+    argument: str | None, *, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Sourced[Path]:
+    """The environments folder as the plugin would choose it, for commands that run outside pytest.
+
+    ``argument`` (the command's FOLDER, relative to ``cwd``), else ``ATHALIA_ENVIRONMENTS`` (relative
+    to ``cwd``), else the ini key ``athalia_environments`` of the pytest configuration file found from
+    ``cwd`` (relative to that file's folder), else ``environments`` beside that file, or in ``cwd``
+    without one. The origin is ``athalia envs FOLDER``, ``ATHALIA_ENVIRONMENTS``,
+    ``ini athalia_environments in PATH`` or ``default``.
+    """
+    from ._inifile import find_inifile
+
+    cwd = Path.cwd() if cwd is None else cwd
+    environ = os.environ if environ is None else environ
+    opt = _option("athalia_environments")
+
+    def resolved(value: str, base: Path) -> Path:
+        return base / Path(value).expanduser()  # an absolute path stays as it is
+
+    if argument is not None:
+        return Sourced(resolved(argument, cwd), f"athalia envs {argument}")
+    if environ.get(opt.env, "") != "":
+        return Sourced(resolved(environ[opt.env], cwd), opt.env)
+    inifile = find_inifile(cwd)
+    rootdir = inifile.path.parent if inifile is not None else cwd
+    value = inifile.get(opt.ini) if inifile is not None else None
+    if inifile is not None and value:
+        return Sourced(resolved(value, rootdir), f"ini {opt.ini} in {inifile.path}")
+    return Sourced(resolved(opt.default, rootdir), "default")
+
+
+def _asks_for_help(config: pytest.Config) -> bool:
+    return bool(config.getoption("help", False) or config.getoption("version", False))
+
+
 def _off_or(path: Callable[[Sourced[str]], Sourced[Path]], src: Sourced[str]) -> Sourced[Path | None]:
     if src.value.strip().lower() in {"off", "0", "false", "no", ""}:
         return Sourced(None, src.origin)
@@ -158,7 +235,7 @@ def _convert(src: Sourced[str], dest: str, fn: Callable[[str], T], expected: str
     try:
         return Sourced(fn(src.value), src.origin)
     except ValueError:
-        opt = next(o for o in OPTIONS if o.dest == dest)
+        opt = _option(dest)
         raise ConfigError(
             f"athalia: {src.origin} is {src.value!r}, expected {expected}. Fix {src.origin} "
             f"(option {opt.flag}, environment variable {opt.env}, ini key {opt.ini})."

@@ -1,7 +1,8 @@
 """``athalia images bootstrap``: keep, pull or debootstrap the base image.
 
-Every Dockerfile of the demo takes ``ARG BASE_IMAGE`` (default ``athalia/base:bookworm``).
-:func:`bootstrap_base_image` provides it idempotently, cheapest way first:
+Every Dockerfile of the demo takes ``ARG BASE_IMAGE`` (default ``debian:bookworm-slim``, which
+needs a registry); the demo's environments set it to ``athalia/base:bookworm`` under ``stack.env``.
+:func:`bootstrap_base_image` provides that image idempotently, cheapest way first:
 
 1. an image of that name exists locally: keep it (``"kept"``);
 2. a public image (``debian:bookworm-slim``) can be pulled: tag it (``"pulled"``);
@@ -173,8 +174,8 @@ def bootstrap_base_image(
     except ImageError as exc:
         after_pull = f" Pulling {source} had failed first: {pull_failure}" if pull_failure else ""
         raise ImageError(
-            f"Cannot build base image {name}: {exc} Or pass an existing image with --base-image "
-            f"or the BASE_IMAGE environment variable.{after_pull}"
+            f"Cannot build base image {name}: {exc} Or build FROM an image you already have: set BASE_IMAGE "
+            f"under stack.env in the environment file to it.{after_pull}"
         ) from exc
     report(f"built in {_since(start)} ({_short(built)})")
     return result("built", built)

@@ -210,7 +210,11 @@ def generator_load(series: Sequence[Second], *, cpu_warning: bool, sustain: int 
 
 
 def generator_verdict(generator: GeneratorLoad, limit: float) -> Verdict:
-    """Inconclusive when the generator saturated its CPU; it never fails the service."""
+    """Passes when the generator's sustained CPU was measured and below `limit`; else inconclusive, never a fail.
+
+    Saturated (at or above `limit`, or Locust's own warning) and unmeasured (no sample, or never
+    `sustain_seconds` in a row) are both inconclusive: the service is not to blame, but nothing passes.
+    """
     measurement = Measurement(
         "load_generator_cpu",
         generator.sustained_cpu,
@@ -235,8 +239,14 @@ def generator_verdict(generator: GeneratorLoad, limit: float) -> Verdict:
         fix = "check that psutil imports in Locust's environment and that the run lasts a few seconds"
         return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, f"{why}; {fix}")
     if generator.sustained_cpu is None:
-        # Too short to tell; the thresholds' own sample rules still fail closed.
-        return Verdict(measurement, threshold, Outcome.PASS, "run too short to sample the generator's CPU")
+        # Samples, but never `sustain_seconds` in a row: a run too short, or seconds missing, which a
+        # generator too busy to report would also cause. Nothing measured is never a pass.
+        why = (
+            f"no {generator.sustain_seconds} consecutive seconds of CPU samples from the load generator "
+            f"({generator.samples} sample(s)), so its saturation cannot be ruled out"
+        )
+        fix = "raise load.duration; if seconds are missing in a long run, add load.workers (docs/load.md)"
+        return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, f"{why}; {fix}")
     return Verdict(measurement, threshold, Outcome.PASS)
 
 

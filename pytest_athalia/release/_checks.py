@@ -1,6 +1,9 @@
-"""Verdicts of a release, as pure functions of a :class:`~pytest_athalia.release._bluegreen.ReleaseReport` and the SLOs.
+"""Verdicts of a release, as pure functions of a :class:`~pytest_athalia.release._release.ReleaseReport`.
 
-Tests apply them through the gate (``athalia_gate.apply(verdict)``), so every value also becomes
+The switch and rollback verdicts also take the environment's ``slo.rollback``
+(:class:`~pytest_athalia.config._rollout.RollbackSLO`), the probe's the minimum rate (``MIN_PROBE_RATE``);
+the trigger and drill verdicts judge each trigger against its own threshold in the report.
+Tests apply them through the gate (``athalia_gate.apply`` or ``apply_all``), so every value also becomes
 JUnit properties ``athalia.<check>.*``. Check names: ``probe_rate``, ``switch_failed_requests``, ``switch_ms``,
 ``switch_stray_responses``, ``rollback_ms``, ``rollback_failed_requests``, ``trigger_<name>`` (the
 candidate stayed healthy) and ``drill_<name>`` (a bad candidate made that trigger fire).
@@ -114,7 +117,7 @@ def switch_verdicts(report: ReleaseReport, slo: RollbackSLO) -> tuple[Verdict, .
 
 
 def rollback_verdicts(report: ReleaseReport, slo: RollbackSLO) -> tuple[Verdict, ...]:
-    """Rollback time against ``slo.rollback.max_ms`` and failed requests during it against ``max_failed_requests``."""
+    """Rollback time against ``slo.max_ms`` and failed requests during it against ``slo.max_failed_requests``."""
     rollback = report.rollback
     if rollback is None:
         why = report.error or "no rollback happened"

@@ -2,8 +2,9 @@
 
 Trivy itself applies the file (``--ignorefile``); this module exists so that
 
-* a malformed expiry date is a configuration error at start-up (Trivy only logs a warning and
-  drops the whole line, so a typo would silently un-ignore a finding, or worse, keep ignoring);
+* a malformed expiry date is a configuration error naming the file and the line (or YAML entry),
+  raised before Trivy runs by every scan that uses the file (Trivy itself only logs a warning and
+  drops the whole line, so a typo would silently un-ignore that finding);
 * a failure message can say which entries have expired and no longer suppress anything;
 * the scan cache key changes on the day an entry expires.
 
@@ -73,7 +74,7 @@ class IgnoreFile:
 
 
 def read_ignore_file(path: Path) -> IgnoreFile:
-    """Parse ``path`` (text or YAML format); :class:`ConfigError` naming the line for a bad entry."""
+    """Parse ``path`` (text or YAML format); :class:`ConfigError` naming the line (or YAML entry) of a bad entry."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -88,13 +89,13 @@ def read_ignore_file(path: Path) -> IgnoreFile:
     return IgnoreFile(path, parse(text, path), hashlib.sha256(raw).hexdigest()[:16])
 
 
-def _date(text: str, path: Path, line: int) -> dt.date:
+def _date(text: str, path: Path, where: str, written: str, note: str = "") -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ConfigError(
-            f"athalia: {path}, line {line}: expected an expiry date exp:YYYY-MM-DD, found exp:{text!r}. "
-            "Trivy would drop this whole line with only a warning; fix the date."
+            f"athalia: {path}, {where}: expected an expiry date {written}YYYY-MM-DD, found {written}{text!r}. "
+            f"{note}Fix the date."
         ) from None
 
 
@@ -108,7 +109,8 @@ def _parse_text(text: str, path: Path) -> tuple[IgnoreEntry, ...]:
         expires = None
         for field in fields[1:]:
             if field.startswith("exp:"):
-                expires = _date(field.removeprefix("exp:"), path, number)
+                note = "Trivy would drop this whole line with only a warning. "
+                expires = _date(field.removeprefix("exp:"), path, f"line {number}", "exp:", note)
                 break
         entries.append(IgnoreEntry(fields[0], expires, number))
     return tuple(entries)
@@ -131,7 +133,7 @@ def _parse_yaml(text: str, path: Path) -> tuple[IgnoreEntry, ...]:
             if isinstance(expires, dt.datetime):
                 expires = expires.date()
             elif expires is not None and not isinstance(expires, dt.date):
-                expires = _date(str(expires), path, 0)
+                expires = _date(str(expires), path, where, "expired_at: ")
             paths = tuple(str(p) for p in item.get("paths") or ())
             entries.append(IgnoreEntry(item["id"], expires, index + 1, paths))
     return tuple(entries)

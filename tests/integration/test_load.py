@@ -162,8 +162,9 @@ def test_local_workers_report_through_the_master(tmp_path: Path, server: Countin
 
 def test_thresholds_judge_a_real_run(tmp_path: Path, server: CountingServer) -> None:
     """On real output, `/broken` breaches its error rate and `/slow` meets a generous p95; the rest passes."""
+    # 5 s: the generator's CPU must be sampled 3 s in a row, or every verdict is inconclusive.
     load = (
-        "load:\n  locustfile: locustfile.py\n  users: 2\n  spawn_rate: 2\n  duration: 3\n  min_requests: 5\n"
+        "load:\n  locustfile: locustfile.py\n  users: 2\n  spawn_rate: 2\n  duration: 5\n  min_requests: 5\n"
         '  endpoints:\n    "GET /broken": ["error_rate < 1%"]\n    "GET /slow": ["p95 < 2s", "med >= 30ms"]\n'
     )
     env = environment(tmp_path, load)

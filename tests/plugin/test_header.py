@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from .helpers import ENVIRONMENT_YML, Project
@@ -34,7 +36,8 @@ def test_header_says_where_the_environment_came_from(project: Project, monkeypat
 
 def test_header_without_an_environment_says_not_loaded(project: Project) -> None:
     """Without an environments folder the header says no file is loaded and shows no SLO line."""
-    project.ini(environments="no-such-folder")
+    project.ini(environments=None)  # a configured folder that is missing would be a usage error
+    shutil.rmtree(project.path / "environments")
     result = project.pytester.runpytest()
     result.stdout.fnmatch_lines(["athalia: environment dev (from default), file not loaded"])
     result.stdout.no_fnmatch_line("athalia: provider *")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -97,7 +98,8 @@ def test_an_explicit_report_option_writes_the_report(project: Project) -> None:
 
 def test_no_environment_gives_one_usage_error_not_a_traceback_per_test(project: Project) -> None:
     """Tests that need an environment, with none configured: one clear message and a usage error, no traceback."""
-    project.ini(environments="no-such-folder")
+    shutil.rmtree(project.path / "environments")
+    project.ini(environments=None)
     project.pytester.makepyfile(
         test_stack="def test_a(athalia_stack):\n    pass\n\ndef test_b(athalia_environment):\n    pass\n"
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import pytest_athalia
 import pytest_athalia.config._environment
 from pytest_athalia._cli import main
 from pytest_athalia._errors import ConfigError
@@ -28,6 +29,13 @@ stack:
 """
 
 REPO = Path(__file__).resolve().parents[2]
+DETAILS = "provider compose, service app:8000, startup SLO 90s"  # of GOOD
+
+
+@pytest.fixture(autouse=True)
+def _no_environments_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's ATHALIA_ENVIRONMENTS would change which folder `envs` checks."""
+    monkeypatch.delenv("ATHALIA_ENVIRONMENTS", raising=False)
 
 
 @pytest.fixture
@@ -46,6 +54,7 @@ def test_envs_lists_each_valid_environment_and_exits_0(folder: Path, capsys: pyt
     assert main(["envs", str(folder)]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines() == [
+        f"athalia: environments folder {folder} (from athalia envs {folder})",
         f"athalia: dev: ok ({folder / 'dev.yml'}; provider compose, service app:8000, startup SLO 90s)",
         f"athalia: staging: ok ({folder / 'staging.yaml'}; provider compose, service app:9000, startup SLO 90s)",
     ]
@@ -58,7 +67,7 @@ def test_envs_reports_invalid_files_on_stderr_and_exits_1(folder: Path, capsys: 
     (folder / "dev.yml").write_text(GOOD, encoding="utf-8")
     assert main(["envs", str(folder)]) == 1
     out, err = capsys.readouterr()
-    assert out.startswith("athalia: dev: ok (")
+    assert "athalia: dev: ok (" in out
     assert "broken" not in out
     assert "broken.yml" in err
     assert "stack.port" in err
@@ -79,11 +88,15 @@ def test_envs_counts_every_bad_file(folder: Path, capsys: pytest.CaptureFixture[
 def test_envs_uses_the_environments_folder_of_the_cwd_by_default(
     folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without an argument, `./environments` is checked."""
+    """Without an argument, variable or ini key, `./environments` is checked, and the output says it is the default."""
     (folder / "dev.yml").write_text(GOOD, encoding="utf-8")
     monkeypatch.chdir(folder.parent)
     assert main(["envs"]) == 0
-    assert capsys.readouterr().out.startswith("athalia: dev: ok (")
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        f"athalia: environments folder {folder} (default: none of athalia envs FOLDER, ATHALIA_ENVIRONMENTS "
+        "or ini athalia_environments is set)",
+        f"athalia: dev: ok ({folder / 'dev.yml'}; provider compose, service app:8000, startup SLO 90s)",
+    ]
 
 
 def test_envs_accepts_the_shipped_demo_environments(capsys: pytest.CaptureFixture[str]) -> None:
@@ -174,3 +187,84 @@ def test_unknown_command_is_an_argparse_usage_error(capsys: pytest.CaptureFixtur
         main(["frobnicate"])
     assert info.value.code == 2
     assert "invalid choice: 'frobnicate'" in capsys.readouterr().err
+
+
+def _project_with_folders(root: Path, *names: str) -> None:
+    """A compose file in `root` and one folder per name, each holding `<name>.yml`."""
+    (root / "docker-compose.yml").write_text("services: {}\n", encoding="utf-8")
+    for name in names:
+        (root / name).mkdir()
+        (root / name / f"{name}.yml").write_text(GOOD, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("argument", "variable", "ini", "expected", "origin"),
+    [
+        pytest.param("from-arg", "from-var", "from-ini", "from-arg", "athalia envs from-arg", id="argument-wins"),
+        pytest.param(None, "from-var", "from-ini", "from-var", "ATHALIA_ENVIRONMENTS", id="variable-beats-ini"),
+        pytest.param(None, None, "from-ini", "from-ini", "ini athalia_environments in {ini}", id="ini-beats-default"),
+        pytest.param(None, "", "from-ini", "from-ini", "ini athalia_environments in {ini}", id="empty-var-is-unset"),
+    ],
+)
+def test_envs_follows_the_plugins_precedence_and_says_where_the_folder_came_from(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argument: str | None,
+    variable: str | None,
+    ini: str | None,
+    expected: str,
+    origin: str,
+) -> None:
+    """FOLDER beats ATHALIA_ENVIRONMENTS beats ini athalia_environments beats ./environments, as in the plugin."""
+    _project_with_folders(tmp_path, "from-arg", "from-var", "from-ini", "environments")
+    inifile = tmp_path / "pytest.ini"
+    inifile.write_text(f"[pytest]\nathalia_environments = {ini}\n" if ini else "[pytest]\n", encoding="utf-8")
+    if variable is not None:
+        monkeypatch.setenv("ATHALIA_ENVIRONMENTS", variable)
+    monkeypatch.chdir(tmp_path)
+    assert main(["envs", *([argument] if argument else [])]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"athalia: environments folder {tmp_path / expected} (from {origin.format(ini=inifile)})"
+    assert out[1:] == [f"athalia: {expected}: ok ({tmp_path / expected / f'{expected}.yml'}; {DETAILS})"]
+
+
+def test_envs_reads_the_ini_key_relative_to_the_ini_file_from_a_subfolder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run from a subfolder, `envs` finds pyproject.toml above it and resolves the key against its folder."""
+    _project_with_folders(tmp_path, "envs")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.pytest.ini_options]\nathalia_environments = "envs"\n', encoding="utf-8")
+    (tmp_path / "tests").mkdir()
+    monkeypatch.chdir(tmp_path / "tests")
+    assert main(["envs"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"athalia: environments folder {tmp_path / 'envs'} (from ini athalia_environments in {pyproject})"
+
+
+def test_envs_with_a_missing_folder_from_the_variable_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ATHALIA_ENVIRONMENTS naming no folder: exit 2 and one paragraph that names ATHALIA_ENVIRONMENTS."""
+    monkeypatch.setenv("ATHALIA_ENVIRONMENTS", str(tmp_path / "nope"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["envs"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "(from ATHALIA_ENVIRONMENTS) does not exist" in err
+    assert err.count("\n") == 1
+
+
+def test_envs_with_an_empty_folder_exits_1(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder without any NAME.yml is reported on stderr with exit status 1, as the docstring says."""
+    assert main(["envs", str(folder)]) == 1
+    assert f"no environment files (NAME.yml or NAME.yaml) in {folder}" in capsys.readouterr().err
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`athalia --version` prints the package's version and exits 0."""
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"athalia (pytest-athalia) {pytest_athalia.__version__}\n"

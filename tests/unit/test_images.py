@@ -224,7 +224,7 @@ def test_stripping_never_follows_a_symlink_out_of_the_rootfs(tmp_path: Path) -> 
 
 
 def test_a_failed_build_says_what_why_and_how_to_fix_in_one_paragraph(tmp_path: Path) -> None:
-    """The message has the tool's failure, the fix, the --base-image way out and the pull failure."""
+    """The message has the tool's failure, the fix, the stack.env BASE_IMAGE way out and the pull failure."""
     driver = FakeImageDriver(
         debootstrap_error=ImageError(
             "`debootstrap ...` failed with exit status 1. Last output: E: Failed getting release "
@@ -237,8 +237,7 @@ def test_a_failed_build_says_what_why_and_how_to_fix_in_one_paragraph(tmp_path: 
     assert message.startswith(f"Cannot build base image {NAME}: `debootstrap ...` failed with exit status 1.")
     assert "E: Failed getting release file" in message
     assert "Fix: check that the mirror is reachable." in message
-    assert "--base-image" in message
-    assert "BASE_IMAGE" in message
+    assert "set BASE_IMAGE under stack.env in the environment file" in message
     assert f"Pulling {DEFAULT_PULL_SOURCE} had failed first: {driver.pull_error}" in message
     assert "\n" not in message
 

@@ -269,9 +269,25 @@ def test_generator_load_needs_consecutive_seconds() -> None:
     gappy = [second(0, cpu=95.0), second(1, cpu=95.0), second(3, cpu=95.0), second(4, cpu=10.0)]
     load = generator_load(gappy, cpu_warning=False)
     assert (load.sustained_cpu, load.peak_cpu, load.samples) == (None, 95.0, 4)
+
+
+def test_a_generator_never_sampled_for_long_enough_is_inconclusive() -> None:
+    """Samples but never 3 seconds in a row (too short a run, or gaps): no measured value, so nothing passes."""
+    gappy = [s if s.t % 3 else Second(s.t, s.users, None, 1, s.endpoints) for s in STEADY]
+    assert generator_load(gappy, cpu_warning=False).sustained_cpu is None
+    verdicts = evaluate(results(gappy), spec("p95 < 300ms"))
+    assert [v.outcome for v in verdicts] == [Outcome.INCONCLUSIVE, Outcome.INCONCLUSIVE]
+    generator = verdicts[0]
+    assert generator.measurement.value is None
+    assert "no 3 consecutive seconds of CPU samples from the load generator (8 sample(s))" in generator.reason
+    assert "raise load.duration" in generator.reason
+
+
+def test_a_short_run_is_inconclusive_even_when_its_samples_were_calm() -> None:
+    """Two calm seconds cannot rule out saturation over three: the generator check is inconclusive."""
     short = generator_verdict(GeneratorLoad(None, 40.0, 3, 1, False, 2), 90.0)
-    assert short.outcome is Outcome.PASS
-    assert "too short" in short.reason
+    assert short.outcome is Outcome.INCONCLUSIVE
+    assert "saturation cannot be ruled out" in short.reason
 
 
 def test_a_generator_never_sampled_is_inconclusive() -> None:

@@ -362,7 +362,9 @@ def test_bad_candidate_is_rolled_back_by_its_trigger(
     assert rb.ms is not None
     assert rb.ms <= SLO.max_ms, report.describe()
     assert rb.detection_ms is not None
-    assert rb.detection_ms >= 0
+    assert report.switch is not None
+    # The first bad answer came after the switch began and before the firing.
+    assert 0 < rb.detection_ms <= (rb.fired_ns - report.switch.started_ns) / 1e6, report.describe()
     assert rb.failed == (), [s.describe() for s in rb.failed]
     assert drill_verdict(report, trigger).passed
     failing = [v for v in trigger_verdicts(report) if v.outcome is Outcome.FAIL]
@@ -416,13 +418,14 @@ def test_failed_deploy_is_reported(local_router: LocalRouter) -> None:
     assert "image not found" in report.error
 
 
-def test_failed_deploy_is_never_reported_done(local_router: LocalRouter) -> None:
-    """A deploy that raises prints no "done" line: the rollout's progress never claims a failed deploy finished."""
+def test_failed_deploy_adds_no_progress_line_of_the_rollouts_own(local_router: LocalRouter) -> None:
+    """A deploy that raises prints nothing from the rollout: only the stack's deploy phase reports it (see
+    test_stack_unit's failed deploy, which prints "failed after", never "done")."""
     lines: list[str] = []
     colors = LocalColors(local_router, deploy_error="image not found")
     report = BlueGreen(local_router, colors, PLAN, say=lines.append).release(GOOD)
     assert report.phase is Phase.FAILED
-    assert not [line for line in lines if "done" in line], lines
+    assert lines == []
 
 
 def test_release_asks_the_stack_once_for_the_color_address(local_router: LocalRouter) -> None:

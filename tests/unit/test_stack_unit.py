@@ -694,6 +694,19 @@ def test_a_failed_deploy_is_a_rollout_error_with_composes_output(
     assert sorted(p.name for p in folder.iterdir()) == ["athalia.yml", "owner.json", "rollout.yml"]
 
 
+def test_a_failed_deploy_is_reported_failed_never_done(
+    started: ComposeStack, compose: FakeCompose, progress_lines: list[str]
+) -> None:
+    """The deploy's progress phase ends with `failed after` when compose fails, and no line claims it done."""
+    compose.results["up"] = CommandResult(("up",), 1, "container app-green-1 exited (1)", 9.0)
+    with pytest.raises(RolloutError):
+        started.deploy_color("green", image=None, env={}, timeout=8)
+    deploy = [line for line in progress_lines if "deploying green" in line]
+    assert deploy[0].endswith(f"deploying green (app-green) to {PROJECT} ...")
+    assert deploy[-1].startswith(f"athalia: deploying green (app-green) to {PROJECT} failed after ")
+    assert not [line for line in deploy if " done in " in line], deploy
+
+
 def test_a_deploy_that_hangs_is_a_rollout_error(started: ComposeStack, compose: FakeCompose) -> None:
     """compose running past the wait timeout + 30 s is stopped and reported as a RolloutError."""
     compose.results["up"] = StackTimeout("athalia: compose up (deploy) did not finish within 40 s and was stopped")

@@ -58,6 +58,17 @@ def test_a_malformed_date_is_a_config_error_naming_the_line(tmp_path: Path) -> N
         read_ignore_file(_file(tmp_path, "CVE-1\nCVE-2 exp:2026-13-01\n"))
 
 
+def test_a_malformed_yaml_date_names_the_entry(tmp_path: Path) -> None:
+    """In .trivyignore.yaml a bad expired_at names its section and index, not a line number it does not know."""
+    path = _file(
+        tmp_path, "vulnerabilities:\n  - id: CVE-1\n  - id: CVE-2\n    expired_at: soon\n", ".trivyignore.yaml"
+    )
+    with pytest.raises(
+        ConfigError, match=r"yaml, vulnerabilities\[1\]: expected an expiry date expired_at: YYYY-MM-DD"
+    ):
+        read_ignore_file(path)
+
+
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     """security.trivy.ignore_file naming no file says so."""
     with pytest.raises(ConfigError, match="does not exist"):
