@@ -478,7 +478,10 @@ def sweep_files(
 def write_owner_file(folder: Path, owner: RunOwner | None) -> None:
     """Record `owner` in a generated-files folder, so a sweep of dead runs can judge the folder."""
     if owner is not None:
-        (folder / OWNER_FILE).write_text(json.dumps(owner.labels()), encoding="utf-8")
+        # 0600 like every generated file: the folder is private, and so is each file in it.
+        fd = os.open(folder / OWNER_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(owner.labels()))
 
 
 def _folder_owner(folder: Path) -> RunOwner | None:

@@ -456,7 +456,8 @@ def test_stopping_the_stack_leaves_no_container_network_volume_or_generated_file
         generated = list((tmp_path / "generated").iterdir())
         assert len(generated) == 1
         assert oct(generated[0].stat().st_mode & 0o777) == "0o700"
-        assert [oct(p.stat().st_mode & 0o777) for p in generated[0].iterdir()] == ["0o600"]
+        files = {p.name: oct(p.stat().st_mode & 0o777) for p in generated[0].iterdir()}
+        assert files == dict.fromkeys(["athalia.yml", "owner.json", "rollout.yml"], "0o600")
         assert any("web-green" in item for item in _labelled(stack.project))
     finally:
         stack.stop()

@@ -44,7 +44,7 @@ BUILD_TIMEOUT = 300.0  # the build backend may need fetching (setuptools) the fi
 INSTALL_TIMEOUT = 600.0  # the core dependencies, first time from the index
 RUN_TIMEOUT = 180.0  # the ci suite on the one-service stack takes about 5 s
 
-CORE = {"pytest", "testcontainers", "docker", "requests", "pydantic", "pyyaml"}
+CORE = {"pytest", "docker", "requests", "pydantic", "pyyaml"}
 CI_TESTS = {
     "test_stack_starts_within_startup_slo",
     "test_every_service_is_healthy",
