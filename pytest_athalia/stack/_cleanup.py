@@ -158,6 +158,8 @@ class JudgedImage:
     def reason(self) -> str:
         if self.image.untagged:
             return "an older build, untagged"
+        if self.image.named:
+            return "the compose file's own image name: only its older builds are removed"
         if self.image.owner is None:
             return "built with no owner labels"
         return {
@@ -348,7 +350,8 @@ def plan_cleanup(
             if env is not None and image.env != env_slug(env):
                 continue
             verdict = judge(image.owner, place, start_of)
-            remove = include_live or image.untagged or verdict is Verdict.DEAD
+            # A name from the user's compose file stays; its older builds, untagged, go.
+            remove = image.untagged or (not image.named and (include_live or verdict is Verdict.DEAD))
             judged_images.append(JudgedImage(image, verdict, remove))
     return CleanupPlan(tuple(projects), tuple(judged_images))
 

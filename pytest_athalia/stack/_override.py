@@ -43,6 +43,7 @@ from ..images._bootstrap import DEFAULT_PULL_SOURCE
 from ..release._router import COLOR_HEADER, COLORS, INITIAL_WEIGHTS, Color
 from ._cleanup import IMAGE_LABEL, DockerResources, env_slug, generated_root, remove_old_builds, write_owner_file
 from ._ownership import ENV_LABEL, OWNER_LABELS, RunOwner, this_run
+from ._resources import NAMED_LABEL
 
 __all__ = [
     "API_PORT",
@@ -327,6 +328,10 @@ def run_override(
             if "pull_policy" not in service:
                 entry["pull_policy"] = "never"  # a missing build is an error, never a pull of our name
             entry["build"] = {"labels": {**labels, IMAGE_LABEL: tag}}
+        elif isinstance(service, Mapping) and "build" in service:
+            # The user names the image: each run's build takes that name and leaves the previous build
+            # untagged. Labelled, those older builds are ours to remove; the named image never is.
+            entry["build"] = {"labels": {**labels, IMAGE_LABEL: str(service["image"]), NAMED_LABEL: "true"}}
         services[str(name)] = entry
     override: dict[str, Any] = {"services": services}
     for section in ("networks", "volumes"):
@@ -390,7 +395,7 @@ class RunOverride:
         except BaseException:
             files.remove()
             raise
-        builds = any("image" in service for service in data["services"].values())
+        builds = any("build" in service for service in data["services"].values())
         return cls(files, path, env, builds, say)
 
     def release(self) -> None:

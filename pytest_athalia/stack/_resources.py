@@ -33,6 +33,9 @@ __all__ = [
 
 PROJECT_LABEL = "com.docker.compose.project"
 IMAGE_LABEL = "dev.athalia.image"  # on images we build: the stable tag they were built as
+# On images we build under a name the compose file gives (`image:` beside `build:`): the name is
+# the user's, so only older builds that lost it are ours to remove, never the named image.
+NAMED_LABEL = "dev.athalia.image.named"
 
 
 class Kind(StrEnum):
@@ -64,6 +67,7 @@ class Image:
     built_as: str
     env: str = ""
     owner: RunOwner | None = None  # the run that built it
+    named: bool = False  # built as a name from the user's compose file (NAMED_LABEL)
 
     @property
     def untagged(self) -> bool:
@@ -225,6 +229,7 @@ def _image(row: dict[str, Any]) -> Image:
         str(labels.get(IMAGE_LABEL, "")),
         str(labels.get(ENV_LABEL, "")),
         owner_from_labels(labels),
+        labels.get(NAMED_LABEL) == "true",
     )
 
 
@@ -270,10 +275,17 @@ class FakeDockerResources:
             )
 
     def add_image(
-        self, ref: str, built_as: str, *, tagged: bool = True, env: str = "", owner: RunOwner | None = None
+        self,
+        ref: str,
+        built_as: str,
+        *,
+        tagged: bool = True,
+        env: str = "",
+        owner: RunOwner | None = None,
+        named: bool = False,
     ) -> Image:
-        """An image we built; untagged: an older build whose tag a newer build took."""
-        image = Image(ref, (built_as,) if tagged else (), built_as, env, owner)
+        """An image we built; untagged: an older build whose tag a newer build took; named: the user's name."""
+        image = Image(ref, (built_as,) if tagged else (), built_as, env, owner, named)
         self._images[ref] = image
         return image
 

@@ -477,6 +477,20 @@ def test_include_live_removes_every_image_of_ours() -> None:
     assert api.names == ()
 
 
+def test_an_image_named_by_the_compose_file_stays_only_its_older_builds_go() -> None:
+    """`image: shop/api:1` beside `build:`: the name is the user's; even --all removes only its untagged builds."""
+    api = FakeDockerResources()
+    api.add_image("sha256:named", "shop/api:1", env="dev", owner=GONE, named=True)
+    api.add_image("sha256:older", "shop/api:1", tagged=False, env="dev", owner=GONE, named=True)
+    for include_live in (False, True):
+        plan = plan_cleanup(api, include_live=include_live, here=here, start_of=start_of)
+        assert [j.image.ref for j in plan.doomed_images] == ["sha256:older"]
+    kept = next(j for j in plan.images if j.image.ref == "sha256:named")
+    assert kept.reason() == "the compose file's own image name: only its older builds are removed"
+    carry_out(api, plan)
+    assert api.image_refs == ("sha256:named",)
+
+
 def test_remove_old_builds_removes_only_unused_untagged_builds_of_the_environment() -> None:
     """After a build moved the tag: older builds of that environment go unless a container uses them."""
     api = FakeDockerResources()

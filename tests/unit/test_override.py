@@ -334,7 +334,7 @@ def test_run_override_labels_every_service_network_and_volume_but_external_ones(
 
 
 def test_run_override_tags_only_builds_without_an_image_name() -> None:
-    """A built service without `image:` gets the stable tag, never-pull and labelled builds; named ones stay."""
+    """A build without `image:` gets the stable tag and never-pull; a named one keeps its name; both are labelled."""
     data = override.run_override(user_model(), labels=LABELS, env="Dev", project_directory=Path("/src/shop"))
     tag = override.build_tag(Path("/src/shop"), "web", "dev")
     web = data["services"]["web"]
@@ -344,8 +344,10 @@ def test_run_override_tags_only_builds_without_an_image_name() -> None:
     worker = data["services"]["worker"]
     assert worker["image"] == override.build_tag(Path("/src/shop"), "worker", "dev")
     assert "pull_policy" not in worker  # the user's own choice stays
-    for name in ("api", "db"):
-        assert set(data["services"][name]) == {"labels"}
+    api = data["services"]["api"]
+    assert "image" not in api  # the user's name stays
+    assert api["build"] == {"labels": {**LABELS, "dev.athalia.image": "shop/api:1", "dev.athalia.image.named": "true"}}
+    assert set(data["services"]["db"]) == {"labels"}
 
 
 def test_build_tag_is_stable_per_directory_service_and_environment(tmp_path: Path) -> None:
