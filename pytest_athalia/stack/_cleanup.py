@@ -20,7 +20,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -413,11 +413,22 @@ def sweep(
     return carry_out(api, plan, settle_seconds=settle_seconds, deadline_seconds=deadline_seconds).projects
 
 
-def remove_old_builds(api: ResourceDriver, env: str | None = None) -> tuple[Image, ...]:
-    """Remove our untagged older builds (of `env` only, if given) that no container uses; return them."""
+def remove_old_builds(
+    api: ResourceDriver, env: str | None = None, *, names: Collection[str] | None = None
+) -> tuple[Image, ...]:
+    """Remove our untagged older builds that no container uses; return them.
+
+    Only those of environment `env`, and only builds of the image `names` if given: a run passes the
+    names it built, so the build another environment's run left untagged when this run took a shared
+    name (``image: app:1`` of the compose file) goes too.
+    """
     gone = []
     for image in api.list_images():
-        if image.untagged and (env is None or image.env == env_slug(env)) and api.remove_image(image.ref) is None:
+        if not image.untagged or (env is not None and image.env != env_slug(env)):
+            continue
+        if names is not None and image.built_as not in names:
+            continue
+        if api.remove_image(image.ref) is None:
             gone.append(image)
     return tuple(gone)
 

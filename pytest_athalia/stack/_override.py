@@ -361,13 +361,13 @@ class RunOverride:
         files: OverrideFiles,
         path: Path,
         env: str,
-        builds: bool,
+        builds: frozenset[str],
         say: Callable[[str], None] = lambda line: None,
     ) -> None:
         self.files = files
         self.path = path
         self.env = env
-        self.builds = builds
+        self.builds = builds  # the image names this run's builds take (IMAGE_LABEL values)
         self._say = say
 
     @classmethod
@@ -395,11 +395,17 @@ class RunOverride:
         except BaseException:
             files.remove()
             raise
-        builds = any("build" in service for service in data["services"].values())
+        builds = frozenset(
+            str(service["build"]["labels"][IMAGE_LABEL]) for service in data["services"].values() if "build" in service
+        )
         return cls(files, path, env, builds, say)
 
     def release(self) -> None:
-        """Remove the folder, then the older builds of this environment that no container uses; never raises."""
+        """Remove the folder, then the older builds of the images this run built that no container uses; never raises.
+
+        By name, whatever environment built them: a name from the compose file is shared by every
+        environment's runs, and each build leaves the previous one untagged.
+        """
         self.files.remove()
         if not self.builds:
             return
@@ -408,7 +414,7 @@ class RunOverride:
         except AthaliaError:
             return  # the next `athalia cleanup` removes them
         try:
-            for image in remove_old_builds(api, self.env):
+            for image in remove_old_builds(api, names=self.builds):
                 self._say(f"removed {image.describe()}")
         except AthaliaError as exc:
             self._say(f"could not remove older builds: {exc}")

@@ -584,3 +584,13 @@ def test_sweep_files_removes_week_old_watchdog_logs_of_dead_runs(tmp_path: Path)
     removed = sweep_files(tmp_path, pid_alive=lambda pid: pid == 333, now=now)
     assert removed == (old_dead,)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["watchdog-222.log", "watchdog-333.log"]
+
+
+def test_remove_old_builds_by_name_takes_another_environments_older_build_of_a_shared_name() -> None:
+    """A compose file's image name is shared by environments: a run removes every unused older build of it."""
+    api = FakeDockerResources()
+    api.add_image("sha256:cur", "shop/api:1", env="dev", owner=LIVE, named=True)
+    api.add_image("sha256:qa-old", "shop/api:1", tagged=False, env="qa", named=True)
+    api.add_image("sha256:other", "shop/web:1", tagged=False, env="qa", named=True)
+    assert [i.ref for i in remove_old_builds(api, names={"shop/api:1"})] == ["sha256:qa-old"]
+    assert sorted(api.image_refs) == ["sha256:cur", "sha256:other"]

@@ -399,12 +399,13 @@ def test_override_files_record_their_owner(tmp_path: Path) -> None:
 def test_run_override_file_then_release_removes_files_and_older_builds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """write(): the labels file in a private folder; release(): the folder goes, then unused older builds of the env."""
+    """write(): the labels file in a private folder; release(): the folder goes, then unused older builds it made."""
     api = FakeDockerResources()
     tag = override.build_tag(tmp_path, "web", "dev")
     api.add_image("sha256:new", tag, env="dev")
     api.add_image("sha256:old", tag, tagged=False, env="dev")
-    api.add_image("sha256:qa", tag, tagged=False, env="qa")
+    api.add_image("sha256:qa", override.build_tag(tmp_path, "web", "qa"), tagged=False, env="qa")  # not built here
+    api.add_image("sha256:api-qa", "shop/api:1", tagged=False, env="qa", named=True)  # a shared name: built here
     monkeypatch.setattr(override.DockerResources, "from_env", classmethod(lambda cls: api))
     said: list[str] = []
     run = override.RunOverride.write(
@@ -422,7 +423,9 @@ def test_run_override_file_then_release_removes_files_and_older_builds(
     run.release()
     assert not run.path.parent.exists()
     assert sorted(api.image_refs) == ["sha256:new", "sha256:qa"]
-    assert said == [f"removed image old (an older build of {tag})"]
+    assert sorted(said) == sorted(
+        [f"removed image old (an older build of {tag})", "removed image api-qa (an older build of shop/api:1)"]
+    )
 
 
 def test_a_kept_run_override_has_no_owner_and_builds_nothing_releases_without_docker(
