@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, final
 
 from .._errors import RouterError
-from ..stack._override import API_PORT, BACKEND, HTTP_PORT, ROUTER_SERVICE
+from ..stack._override import API_PORT, BACKEND
 from ..stack._stack import Endpoint, Stack
 from ._router import ServerStats, check_weight
 
@@ -46,18 +46,19 @@ class HAProxyRouter:
         self._front = front
         self._backend = backend
         self._timeout = timeout
-        self._hint = hint or f"check that the router (service {ROUTER_SERVICE}) is running and look at its log"
+        self._hint = hint or "check that the router (the service under deployment) is running and look at its log"
         self.last_command_seconds: float | None = None
         self._servers: frozenset[str] | None = None
 
     @classmethod
     def for_stack(cls, stack: Stack, *, timeout: float = 5.0) -> HAProxyRouter:
-        """The router the generated override adds to `stack` (service ``athalia-router``)."""
+        """The router the generated override puts in the place of `stack`'s ``stack.service``."""
+        spec = stack.environment.spec.stack
         return cls(
-            stack.endpoint(ROUTER_SERVICE, API_PORT),
-            stack.endpoint(ROUTER_SERVICE, HTTP_PORT),
+            stack.endpoint(spec.service, API_PORT),
+            stack.endpoint(spec.service, spec.port),
             timeout=timeout,
-            hint=f"check it with `docker compose -p {stack.project} logs {ROUTER_SERVICE}`",
+            hint=f"check it with `docker compose -p {stack.project} logs {spec.service}`",
         )
 
     @property

@@ -172,7 +172,7 @@ def wait_until_serving(router: Router, server: str, *, timeout: float = 10.0, in
             raise RouterError(
                 f"athalia: the router did not report server {server} as UP within {timeout:g} s; "
                 f"last status: {seen}. A color that compose reports healthy must also pass the router's health "
-                "check (stack.health_path); check the color's logs and the router's (service athalia-router)."
+                "check (stack.health_path); check the color's logs and the router's (service stack.service)."
             )
         time.sleep(interval)
 

@@ -3,8 +3,9 @@
 :class:`ComposeColors` implements :class:`~pytest_athalia.release._router.ColorStack` over the same
 :class:`~pytest_athalia.stack._driver.ComposeDriver` and project as the stack's lifecycle
 (:class:`~pytest_athalia.stack._stack.ComposeStack`): before the build it merges the generated
-override of :mod:`pytest_athalia.stack._override` (green, a copy of ``stack.service``, and the HAProxy
-router) into the project and builds the router image; then it redeploys one color at a time.
+override of :mod:`pytest_athalia.stack._override` (the HAProxy router under ``stack.service``'s own name,
+and the user's definition as ``<service>-blue`` and ``<service>-green``) into the project and builds the
+router image; then it redeploys one color at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = ["ComposeColors"]
 
 
 class ComposeColors:
-    """Blue (``stack.service``) and green (its copy in the generated override) of one compose stack."""
+    """Blue and green (``<service>-blue``, ``<service>-green`` in the generated override) of one compose stack."""
 
     def __init__(
         self,
@@ -86,7 +87,7 @@ class ComposeColors:
 
     # -- ColorStack ---------------------------------------------------------------------------------
     def color_service(self, color: Color) -> str:
-        """The compose service of `color`: blue is ``stack.service``, green the copy the override adds."""
+        """The compose service of `color`: ``<stack.service>-blue`` or ``-green``, both added by the override."""
         if color not in COLORS:
             raise RolloutError(f"athalia: expected a color ({', '.join(COLORS)}), found {color!r}.")
         return override.color_service(self._env.spec.stack.service, color)

@@ -8,15 +8,20 @@ Every run merges :func:`run_override` (``athalia.yml``): the owner labels of
 (:func:`build_tag`) with the owner labels and :data:`~pytest_athalia.stack._cleanup.IMAGE_LABEL` on the
 built image. Without it compose tags ``<project>-<service>``, a new name every run.
 
-With ``rollout.enabled`` a second file (``rollout.yml``) holds:
+With ``rollout.enabled`` a second file (``rollout.yml``) puts the router in the service's place::
 
-- ``<service>-green``: a copy of ``stack.service`` (blue) as compose resolves it (not interpolated, so
-  secrets stay ``${...}`` references), at ``scale: 0`` until :meth:`ComposeStack.deploy_color`
-  starts it (``up --wait`` does not pay its startup twice), without ``container_name`` or fixed
-  host ports, publishing only ``127.0.0.1::<port>``;
-- ``athalia-router``: HAProxy in front of both, its configuration inline (``configs.content``), every
-  port published on 127.0.0.1 only: clients 8080, runtime API 9999 (``level admin``), monitor and
-  Prometheus exporter 8405.
+    other services ─┐                     ┌─→ <service>-blue   (the user's definition)
+    host port ──────┼─→ <service> (HAProxy)
+    the probe ──────┘                     └─→ <service>-green  (the same, scale 0 until deployed)
+
+- ``<service>``: keeps its name, networks, aliases and what it published for ``stack.port``, but runs
+  HAProxy (``!reset`` on every other key of the user's definition), listening on ``stack.port``, its
+  configuration inline (``configs.content``); runtime API 9999 (``level admin``) and monitor and
+  Prometheus exporter 8405 published on 127.0.0.1 only;
+- ``<service>-blue`` and ``<service>-green``: the user's definition as compose resolves it (not
+  interpolated, so secrets stay ``${...}`` references), without ``container_name``, aliases or fixed
+  host ports, publishing only ``127.0.0.1::<port>`` (for the smoke test). Green reuses blue's image and
+  stays at ``scale: 0`` until :meth:`ComposeStack.deploy_color` starts it.
 
 Weights start at blue=100, green=0: green has no container yet, and the rollout raises the
 candidate's weight before it lowers the old one's, so both are never 0 at once.
@@ -42,16 +47,13 @@ from .._process import run_command
 from ..images._bootstrap import DEFAULT_PULL_SOURCE
 from ..release._router import COLOR_HEADER, COLORS, INITIAL_WEIGHTS, Color
 from ._cleanup import IMAGE_LABEL, DockerResources, env_slug, generated_root, remove_old_builds, write_owner_file
-from ._ownership import ENV_LABEL, OWNER_LABELS, RunOwner, this_run
+from ._ownership import ENV_LABEL, RunOwner, this_run
 from ._resources import NAMED_LABEL
 
 __all__ = [
     "API_PORT",
     "BACKEND",
-    "GREEN_SUFFIX",
-    "HTTP_PORT",
     "MONITOR_PORT",
-    "ROUTER_SERVICE",
     "Override",
     "OverrideFiles",
     "Reset",
@@ -71,13 +73,10 @@ __all__ = [
     "run_override",
 ]
 
-ROUTER_SERVICE: Final = "athalia-router"
 BACKEND: Final = "colors"
-HTTP_PORT: Final = 8080
 API_PORT: Final = 9999
 MONITOR_PORT: Final = 8405
 MONITOR_URI: Final = "/healthz"
-GREEN_SUFFIX: Final = "-green"
 CONFIG_PATH: Final = "/etc/athalia/haproxy.cfg"
 CONFIG_NAME: Final = "athalia-router-cfg"
 DEPLOY_ENV_PREFIX: Final = "ATHALIA_DEPLOY_ENV_"
@@ -86,8 +85,14 @@ RECIPE_LABEL: Final = "dev.athalia.router.recipe"
 # configs.content (the router's configuration inline, no file on the host) came with compose 2.23.1.
 MIN_COMPOSE: Final = (2, 23, 1)
 
-# Keys of the copied service that would clash with blue or tie green to blue's identity.
-_DROPPED_KEYS: Final = ("container_name", "hostname", "profiles", "scale", "ports", "build", "pull_policy")
+COLOR_LABEL: Final = "dev.athalia.color"
+ROLE_LABEL: Final = "dev.athalia.role"
+# Keys of the user's definition that would tie a color to the service's identity (now the router's).
+_COLOR_DROPS: Final = frozenset({"container_name", "hostname", "profiles", "scale", "ports"})
+# Keys of the user's definition the router keeps: how other services find it, and where it logs.
+_ROUTER_KEEPS: Final = frozenset(
+    {"networks", "container_name", "profiles", "labels", "logging", "extra_hosts", "dns", "dns_opt", "dns_search"}
+)
 
 
 def compose_too_old(version: str) -> str | None:
@@ -107,8 +112,8 @@ def compose_too_old(version: str) -> str | None:
 
 
 def color_service(service: str, color: Color) -> str:
-    """The compose service of a color: blue is the user's own service, green its copy."""
-    return service if color == COLORS[0] else service + GREEN_SUFFIX
+    """The compose service of a color: ``<service>-blue`` or ``<service>-green``; `service` itself is the router."""
+    return f"{service}-{color}"
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,8 @@ class RouterPlan:
 
 
 def haproxy_config(service: str, port: int, health_path: str) -> str:
-    """The router's HAProxy 2.6 configuration: one backend of the two colors, runtime API, monitor."""
-    green = color_service(service, "green")
+    """HAProxy 2.6 configuration of the router: clients on `port`, a backend of the two colors, runtime API, monitor."""
+    blue, green = (color_service(service, color) for color in COLORS)
     # Docker's DNS answers for the service names; `none` lets HAProxy start while green has no
     # container, and the resolver finds a recreated container (new address) within a second.
     return f"""\
@@ -169,7 +174,7 @@ defaults
     default-server init-addr libc,none resolvers docker check inter 1s fastinter 250ms downinter 500ms rise 1 fall 2
 
 frontend athalia_clients
-    bind :{HTTP_PORT}
+    bind :{port}
     default_backend {BACKEND}
 
 backend {BACKEND}
@@ -180,7 +185,7 @@ backend {BACKEND}
     http-check send meth GET uri {health_path} ver HTTP/1.1 hdr Host localhost
     http-check expect rstatus ^[23]
     http-response set-header {COLOR_HEADER} %[srv_name]
-    server {COLORS[0]} {service}:{port} weight {INITIAL_WEIGHTS[COLORS[0]]}
+    server {COLORS[0]} {blue}:{port} weight {INITIAL_WEIGHTS[COLORS[0]]}
     server {COLORS[1]} {green}:{port} weight {INITIAL_WEIGHTS[COLORS[1]]}
 
 frontend athalia_monitor
@@ -199,93 +204,132 @@ frontend athalia_monitor
 def compose_override(model: Mapping[str, Any], plan: RouterPlan) -> dict[str, Any]:
     """The override for `plan`, from `model`: ``docker compose config --no-interpolate --format json``.
 
-    Raises StackError when the service is missing, cannot get a second color, or a name is taken.
+    The service under deployment keeps its name, networks, aliases and published port, but runs the
+    router; the user's definition runs as ``<service>-blue`` and ``<service>-green``. So the other
+    services, which call it by name, the host ports it publishes, and the probe all go through the
+    router. Raises StackError when the service is missing, cannot get two colors, or a name is taken.
     """
     services = model.get("services")
     services = services if isinstance(services, Mapping) else {}
-    blue = services.get(plan.service)
-    if not isinstance(blue, Mapping):
+    user = services.get(plan.service)
+    if not isinstance(user, Mapping):
         raise StackError(
             f"athalia: stack.service is {plan.service!r}, but the compose files define no such service "
             f"(they define: {', '.join(sorted(services)) or 'none'}). Set stack.service to the service under "
             "deployment."
         )
-    green_name = color_service(plan.service, "green")
-    for taken in (green_name, ROUTER_SERVICE):
+    for taken in (color_service(plan.service, color) for color in COLORS):
         if taken in services:
             raise StackError(
                 f"athalia: the compose files already define a service {taken!r}, a name the rollout adds "
                 f"(rollout.enabled). Rename that service, or set rollout.enabled: false."
             )
-    mode = str(blue.get("network_mode") or "")
+    if plan.port in (API_PORT, MONITOR_PORT):
+        raise StackError(
+            f"athalia: stack.port is {plan.port}, a port the rollout's router keeps for itself (runtime API "
+            f"{API_PORT}, monitor {MONITOR_PORT}). Serve the app on another port, or set rollout.enabled: false."
+        )
+    mode = str(user.get("network_mode") or "")
     if mode and not mode.startswith("bridge"):
         raise StackError(
-            f"athalia: service {plan.service!r} uses network_mode {mode!r}; the rollout's router reaches the "
-            "colors by name on the project's networks. Remove network_mode from that service, or set "
+            f"athalia: service {plan.service!r} uses network_mode {mode!r}; the rollout's router takes the "
+            "service's name on the project's networks. Remove network_mode from that service, or set "
             "rollout.enabled: false."
         )
     return {
         "services": {
-            green_name: _green(blue, plan, model),
-            ROUTER_SERVICE: _router(blue, plan),
+            plan.service: _router(user, plan),
+            color_service(plan.service, COLORS[0]): _color(user, plan, model, COLORS[0]),
+            color_service(plan.service, COLORS[1]): _color(user, plan, model, COLORS[1]),
         },
         "configs": {CONFIG_NAME: {"content": _escape(haproxy_config(plan.service, plan.port, plan.health_path))}},
     }
 
 
-def _green(blue: Mapping[str, Any], plan: RouterPlan, model: Mapping[str, Any]) -> dict[str, Any]:
-    green = {key: value for key, value in blue.items() if key not in _DROPPED_KEYS}
-    if "build" in blue:
-        # Green runs what blue runs: blue's image, built once (compose names an unnamed one project-service).
-        green["image"] = blue.get("image") or f"{model.get('name') or plan.project}-{plan.service}"
-    deploy = green.get("deploy")
+def _color(user: Mapping[str, Any], plan: RouterPlan, model: Mapping[str, Any], color: Color) -> dict[str, Any]:
+    """The user's definition of the service, as one color: no fixed name, address or host port."""
+    definition = {key: value for key, value in user.items() if key not in _COLOR_DROPS}
+    if color == COLORS[1]:
+        # Green runs what blue runs, built once (compose names an unnamed image project-service).
+        definition.pop("build", None)
+        definition.pop("pull_policy", None)
+        if "build" in user:
+            definition["image"] = user.get("image") or f"{model.get('name') or plan.project}-{plan.service}"
+        definition["scale"] = 0  # started by deploy_color("green")
+    deploy = definition.get("deploy")
     if isinstance(deploy, Mapping) and "replicas" in deploy:
-        green["deploy"] = {key: value for key, value in deploy.items() if key != "replicas"}
-    networks = blue.get("networks")
+        definition["deploy"] = {key: value for key, value in deploy.items() if key != "replicas"}
+    networks = user.get("networks")
     if isinstance(networks, Mapping):
-        # Not blue's aliases or fixed addresses: its name must keep meaning blue.
-        green["networks"] = {name: None for name in networks}
-    green["ports"] = [{"target": plan.port, "host_ip": "127.0.0.1", "protocol": "tcp"}]
-    green["scale"] = 0  # started by deploy_color("green")
-    green["labels"] = {**_labels(blue.get("labels")), "dev.athalia.color": COLORS[1]}
-    return green
+        # Not the service's aliases or fixed addresses: they belong to the router now.
+        definition["networks"] = {name: None for name in networks}
+    # Reached directly only by the smoke test and the health poller, on 127.0.0.1.
+    definition["ports"] = [{"target": plan.port, "host_ip": "127.0.0.1", "protocol": "tcp"}]
+    definition["labels"] = {**_labels(user.get("labels")), COLOR_LABEL: color}
+    return definition
 
 
-def _router(blue: Mapping[str, Any], plan: RouterPlan) -> dict[str, Any]:
+def _router(user: Mapping[str, Any], plan: RouterPlan) -> dict[str, Any]:
+    """The service's own name, running HAProxy: every other key of the user's definition is reset."""
     # Healthy once a color passed a real check: HAProxy starts servers UP before checking them.
     probe = (
         f"exec 3<>/dev/tcp/127.0.0.1/{API_PORT} && printf 'show stat {BACKEND} 4 -1\\n' >&3 && "
         "while IFS= read -r line <&3; do [[ $$line == *,UP,*,L7OK,* ]] && exit 0; done; exit 1"
     )
-    router: dict[str, Any] = {
-        "image": plan.router_image,
-        # haproxy on PATH in our image and in the official one; their entrypoints differ.
-        "entrypoint": ["haproxy"],
-        "command": ["-db", "-f", CONFIG_PATH],
-        "stop_signal": "SIGUSR1",  # HAProxy as PID 1 without master mode ignores SIGTERM
-        "configs": [{"source": CONFIG_NAME, "target": CONFIG_PATH}],
-        "ports": [f"127.0.0.1::{port}" for port in (HTTP_PORT, API_PORT, MONITOR_PORT)],
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
-        # The run's owner labels, as every other container of the run has them (run_override).
-        "labels": {**_run_labels_of(blue), "dev.athalia.role": "router"},
-        # `up --wait` returns once traffic can flow to blue.
-        "healthcheck": {
-            "test": ["CMD", "bash", "-c", probe],
-            "interval": "1s",
-            "timeout": "2s",
-            "retries": 3,
-            "start_period": f"{max(1, int(plan.start_period_s))}s",
-        },
-    }
-    networks = blue.get("networks")
-    if isinstance(networks, Mapping) and networks:
-        router["networks"] = {name: None for name in networks}
+    router: dict[str, Any] = {key: Reset() for key in user if key not in _ROUTER_KEEPS}
+    router.update(
+        {
+            "image": plan.router_image,
+            # haproxy on PATH in our image and in the official one; their entrypoints differ.
+            "entrypoint": ["haproxy"],
+            "command": ["-db", "-f", CONFIG_PATH],
+            "stop_signal": "SIGUSR1",  # HAProxy as PID 1 without master mode ignores SIGTERM
+            "configs": Override([{"source": CONFIG_NAME, "target": CONFIG_PATH}]),
+            "ports": Override(_router_ports(user, plan.port)),
+            "cap_drop": Override(["ALL"]),
+            "security_opt": Override(["no-new-privileges:true"]),
+            # The user's labels (a proxy may route by them) with the run's owner labels (run_override).
+            "labels": Override({**_labels(user.get("labels")), ROLE_LABEL: "router"}),
+            # Blue first: the router's health check waits for it.
+            "depends_on": Override({color_service(plan.service, COLORS[0]): {"condition": "service_started"}}),
+            # `up --wait` returns once traffic can flow to blue.
+            "healthcheck": Override(
+                {
+                    "test": ["CMD", "bash", "-c", probe],
+                    "interval": "1s",
+                    "timeout": "2s",
+                    "retries": 3,
+                    "start_period": f"{max(1, int(plan.start_period_s))}s",
+                }
+            ),
+        }
+    )
     return router
 
 
-def _run_labels_of(service: Mapping[str, Any]) -> dict[str, str]:
-    return {k: v for k, v in _labels(service.get("labels")).items() if k in OWNER_LABELS or k == ENV_LABEL}
+def _router_ports(user: Mapping[str, Any], port: int) -> list[Any]:
+    """What the service published for `port` (the router listens there now), and the router's own ports.
+
+    Ports the service published for other targets are dropped: the router relays `port` only.
+    """
+    published = [entry for entry in _sequence(user.get("ports")) if _target(entry) == port]
+    if not published:
+        published = [{"target": port, "host_ip": "127.0.0.1", "protocol": "tcp"}]
+    own = [{"target": own, "host_ip": "127.0.0.1", "protocol": "tcp"} for own in (API_PORT, MONITOR_PORT)]
+    return [*published, *own]
+
+
+def _target(entry: object) -> int | None:
+    if isinstance(entry, Mapping):
+        try:
+            return int(entry.get("target"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _sequence(value: object) -> Sequence[Any]:
+    return value if isinstance(value, Sequence) and not isinstance(value, str) else ()
 
 
 # --------------------------------------------------------------------------- the run's labels and tags
@@ -500,9 +544,7 @@ class OverrideFiles:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write("# Generated by pytest-athalia; removed when the stack stops.\n")
-            yaml.dump(
-                dict(data), handle, Dumper=_ComposeDumper, sort_keys=False, default_flow_style=False, width=1000
-            )
+            yaml.dump(dict(data), handle, Dumper=_ComposeDumper, sort_keys=False, default_flow_style=False, width=1000)
         return path
 
     def remove(self) -> None:

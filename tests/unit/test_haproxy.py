@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_athalia._errors import RouterError
+from pytest_athalia.config._environment import Environment, EnvironmentSpec
 from pytest_athalia.release._haproxy import HAProxyRouter, parse_show_stat
 from pytest_athalia.release._router import Router, ServerStats
 from pytest_athalia.stack._stack import Endpoint
@@ -328,21 +329,25 @@ def test_an_api_that_never_answers_times_out(api: FakeAPI) -> None:
     assert time.monotonic() - start < 0.9
 
 
-def test_for_stack_uses_the_router_services_published_ports() -> None:
-    """for_stack asks the stack for athalia-router's ports 9999 (API) and 8080 (clients)."""
+def test_for_stack_uses_the_published_ports_of_the_service_the_router_replaces() -> None:
+    """for_stack asks for stack.service's ports 9999 (API) and stack.port (clients): the router took its name."""
+    spec = EnvironmentSpec.model_validate(
+        {"stack": {"compose_files": ["compose.yml"], "service": "app", "port": 8000}, "rollout": {"enabled": True}}
+    )
 
     class Stack:
         project = "athalia-x-main-p1-abcdef"
+        environment = Environment("dev", Path("/nonexistent/dev.yml"), spec)
 
         def __init__(self) -> None:
             self.asked: list[tuple[str | None, int | None]] = []
 
         def endpoint(self, service: str | None = None, port: int | None = None) -> Endpoint:
             self.asked.append((service, port))
-            return Endpoint("127.0.0.1", {9999: 40001, 8080: 40002}[port or 0])
+            return Endpoint("127.0.0.1", {9999: 40001, 8000: 40002}[port or 0])
 
     stack = Stack()
     router = HAProxyRouter.for_stack(stack)  # type: ignore[arg-type]
-    assert stack.asked == [("athalia-router", 9999), ("athalia-router", 8080)]
+    assert stack.asked == [("app", 9999), ("app", 8000)]
     assert router.api == Endpoint("127.0.0.1", 40001)
     assert router.url("/x") == "http://127.0.0.1:40002/x"

@@ -52,37 +52,64 @@ def demo_model() -> dict[str, Any]:
     }
 
 
+class _ComposeLoader(yaml.SafeLoader):
+    """Reads compose's tags back: ``!reset`` as RESET, ``!override`` as its value."""
+
+
+RESET = "<!reset>"
+_ComposeLoader.add_constructor("!reset", lambda loader, node: RESET)
+_ComposeLoader.add_multi_constructor(
+    "!override",
+    lambda loader, suffix, node: (
+        loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.MappingNode)
+        else loader.construct_sequence(node, deep=True)
+        if isinstance(node, yaml.SequenceNode)
+        else loader.construct_scalar(node)  # type: ignore[arg-type]
+    ),
+)
+
+
 def written(data: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    """`data` as compose will read it: written by OverrideFiles, parsed back as YAML."""
+    """`data` as compose will read it: written by OverrideFiles, parsed back as YAML with compose's tags."""
     files = OverrideFiles("athalia-dev-main-p1-abcdef", tmp_path)
-    loaded: dict[str, Any] = yaml.safe_load(files.write("rollout.yml", data).read_text())
+    loaded: dict[str, Any] = yaml.load(files.write("rollout.yml", data).read_text(), Loader=_ComposeLoader)
     return loaded
 
 
 # -- the override --------------------------------------------------------------------------------------------------
 
 
-def test_override_adds_green_and_the_router_and_nothing_else(tmp_path: Path) -> None:
-    """Two services and the router's inline configuration; the user's services are not repeated."""
+def test_override_puts_the_router_in_the_services_place_and_adds_two_colors(tmp_path: Path) -> None:
+    """The service's own name becomes the router; blue and green run the user's definition."""
     data = written(compose_override(demo_model(), PLAN), tmp_path)
     assert sorted(data) == ["configs", "services"]
-    assert list(data["services"]) == ["app-green", "athalia-router"]
+    assert list(data["services"]) == ["app", "app-blue", "app-green"]
     assert list(data["configs"]) == ["athalia-router-cfg"]
 
 
-def test_green_is_blue_without_its_identity_and_starts_at_scale_zero(tmp_path: Path) -> None:
-    """Green keeps blue's image, env references, healthcheck and dependencies; not its name, ports or build."""
-    green = written(compose_override(demo_model(), PLAN), tmp_path)["services"]["app-green"]
-    blue = demo_model()["services"]["app"]
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_each_color_is_the_users_definition_without_its_identity(color: str, tmp_path: Path) -> None:
+    """Both keep the image, env references, healthcheck and dependencies; not the name, aliases or host ports."""
+    service = written(compose_override(demo_model(), PLAN), tmp_path)["services"][f"app-{color}"]
+    user = demo_model()["services"]["app"]
     for key in ("image", "environment", "healthcheck", "depends_on"):
-        assert green[key] == blue[key], key
-    for key in ("container_name", "hostname", "build", "profiles"):
-        assert key not in green, key
-    assert green["scale"] == 0
-    assert green["ports"] == [{"target": 8000, "host_ip": "127.0.0.1", "protocol": "tcp"}]
-    assert green["networks"] == {"default": None, "back": None}  # no alias or address of blue's
-    assert green["deploy"] == {"resources": {"limits": {"memory": "256M"}}}  # replicas would clash with scale
-    assert green["labels"] == {"team": "core", "dev.athalia.color": "green"}
+        assert service[key] == user[key], key
+    for key in ("container_name", "hostname", "profiles"):
+        assert key not in service, key
+    assert service["ports"] == [{"target": 8000, "host_ip": "127.0.0.1", "protocol": "tcp"}]
+    assert service["networks"] == {"default": None, "back": None}  # the aliases and address are the router's
+    assert service["deploy"] == {"resources": {"limits": {"memory": "256M"}}}  # replicas would clash
+    assert service["labels"] == {"team": "core", "dev.athalia.color": color}
+
+
+def test_blue_builds_and_green_reuses_its_image_at_scale_zero(tmp_path: Path) -> None:
+    """Only blue keeps `build`: green runs the image blue's build made, and starts with no container."""
+    services = written(compose_override(demo_model(), PLAN), tmp_path)["services"]
+    assert services["app-blue"]["build"] == demo_model()["services"]["app"]["build"]
+    assert "scale" not in services["app-blue"]
+    assert "build" not in services["app-green"]
+    assert services["app-green"]["scale"] == 0
 
 
 def test_secrets_stay_references_in_the_file(tmp_path: Path) -> None:
@@ -100,17 +127,31 @@ def test_green_of_a_built_service_without_image_name_uses_the_image_compose_buil
     assert "build" not in green
 
 
-def test_the_router_publishes_every_port_on_loopback_only(tmp_path: Path) -> None:
-    """Clients 8080, runtime API 9999 and monitor 8405: ephemeral ports bound to 127.0.0.1."""
-    router = written(compose_override(demo_model(), PLAN), tmp_path)["services"]["athalia-router"]
-    assert router["ports"] == ["127.0.0.1::8080", "127.0.0.1::9999", "127.0.0.1::8405"]
-    assert all(str(port).startswith("127.0.0.1:") for port in router["ports"])
+def test_the_router_keeps_what_the_service_published_for_its_port_and_its_own_ports_on_loopback(
+    tmp_path: Path,
+) -> None:
+    """The service's mapping of stack.port moves to the router; runtime API 9999 and monitor 8405 on 127.0.0.1."""
+    router = written(compose_override(demo_model(), PLAN), tmp_path)["services"]["app"]
+    assert router["ports"] == [
+        {"host_ip": "0.0.0.0", "published": "8000", "target": 8000, "protocol": "tcp"},
+        {"target": 9999, "host_ip": "127.0.0.1", "protocol": "tcp"},
+        {"target": 8405, "host_ip": "127.0.0.1", "protocol": "tcp"},
+    ]
 
 
-def test_the_router_runs_haproxy_on_the_generated_config_with_any_haproxy_image(tmp_path: Path) -> None:
-    """haproxy is the entrypoint (ours and the official image have it on PATH) and reads the inline config."""
+def test_a_service_that_publishes_nothing_gets_a_loopback_port_for_the_probe(tmp_path: Path) -> None:
+    """No mapping of stack.port: the router publishes it on 127.0.0.1 with an ephemeral port; other targets go."""
+    model = demo_model()
+    model["services"]["app"]["ports"] = [{"target": 9100, "published": "9100", "protocol": "tcp"}]
+    router = written(compose_override(model, PLAN), tmp_path)["services"]["app"]
+    assert router["ports"][0] == {"target": 8000, "host_ip": "127.0.0.1", "protocol": "tcp"}
+    assert [port["target"] for port in router["ports"]] == [8000, 9999, 8405]
+
+
+def test_the_router_runs_haproxy_and_resets_the_rest_of_the_users_definition(tmp_path: Path) -> None:
+    """haproxy is the entrypoint (ours and the official image have it on PATH); build, env and the rest are reset."""
     data = written(compose_override(demo_model(), PLAN), tmp_path)
-    router = data["services"]["athalia-router"]
+    router = data["services"]["app"]
     assert router["image"] == "athalia/router:2.6"
     assert router["entrypoint"] == ["haproxy"]
     assert router["command"] == ["-db", "-f", "/etc/athalia/haproxy.cfg"]
@@ -118,14 +159,18 @@ def test_the_router_runs_haproxy_on_the_generated_config_with_any_haproxy_image(
     assert data["configs"]["athalia-router-cfg"]["content"] == haproxy_config("app", 8000, "/health")
     assert router["stop_signal"] == "SIGUSR1"
     assert router["cap_drop"] == ["ALL"]
-    assert router["networks"] == {"default": None, "back": None}
+    assert router["depends_on"] == {"app-blue": {"condition": "service_started"}}
+    for key in ("build", "environment", "deploy", "hostname"):
+        assert router[key] == RESET, key
+    for key in ("networks", "container_name", "profiles"):
+        assert key not in router, key  # kept from the user's definition: others find the service by them
 
 
 def test_the_router_is_healthy_once_a_color_passed_a_check_and_waits_as_long_as_the_startup_slo(
     tmp_path: Path,
 ) -> None:
     """Its healthcheck reads the runtime API for a server UP after a passing check; start_period is the SLO."""
-    router = written(compose_override(demo_model(), PLAN), tmp_path)["services"]["athalia-router"]
+    router = written(compose_override(demo_model(), PLAN), tmp_path)["services"]["app"]
     check = router["healthcheck"]
     assert check["test"][:3] == ["CMD", "bash", "-c"]
     assert "/dev/tcp/127.0.0.1/9999" in check["test"][3]
@@ -142,13 +187,14 @@ def test_a_dollar_in_the_config_is_escaped_for_compose(tmp_path: Path) -> None:
     assert "uri /health$$x " in content
 
 
-def test_a_service_without_networks_leaves_the_router_on_the_default_network(tmp_path: Path) -> None:
-    """No networks key on blue: green and the router join compose's default network."""
+def test_a_service_without_networks_leaves_the_colors_on_the_default_network(tmp_path: Path) -> None:
+    """No networks key on the service: the colors join compose's default network, the router stays there."""
     model = demo_model()
     del model["services"]["app"]["networks"]
     services = written(compose_override(model, PLAN), tmp_path)["services"]
     assert "networks" not in services["app-green"]
-    assert "networks" not in services["athalia-router"]
+    assert "networks" not in services["app-blue"]
+    assert "networks" not in services["app"]
 
 
 @pytest.mark.parametrize(
@@ -156,10 +202,10 @@ def test_a_service_without_networks_leaves_the_router_on_the_default_network(tmp
     [
         (lambda m: m["services"].pop("app"), r"stack.service is 'app', but the compose files define no such service"),
         (lambda m: m["services"].update({"app-green": {}}), "already define a service 'app-green'"),
-        (lambda m: m["services"].update({"athalia-router": {}}), "already define a service 'athalia-router'"),
+        (lambda m: m["services"].update({"app-blue": {}}), "already define a service 'app-blue'"),
         (lambda m: m["services"]["app"].update({"network_mode": "host"}), "uses network_mode 'host'"),
     ],
-    ids=["no-such-service", "green-taken", "router-taken", "host-network"],
+    ids=["no-such-service", "green-taken", "blue-taken", "host-network"],
 )
 def test_stacks_the_override_cannot_handle_are_explained(change: Any, match: str) -> None:
     """Each case is a StackError naming the service and the fix."""
@@ -177,7 +223,7 @@ def test_haproxy_config_resolves_colors_through_dockers_dns() -> None:
     config = haproxy_config("app", 8000, "/health")
     assert "resolvers docker\n    nameserver dns 127.0.0.11:53\n" in config
     assert "init-addr libc,none resolvers docker check" in config
-    assert "    server blue app:8000 weight 100\n    server green app-green:8000 weight 0\n" in config
+    assert "    server blue app-blue:8000 weight 100\n    server green app-green:8000 weight 0\n" in config
 
 
 def test_haproxy_config_checks_health_retries_and_exposes_the_admin_api() -> None:
@@ -375,15 +421,16 @@ def test_run_labels_of_a_kept_stack_name_no_owner() -> None:
     assert override.run_labels(None, "Dev") == {"dev.athalia.env": "dev"}
 
 
-def test_router_carries_the_runs_owner_labels_from_blue() -> None:
-    """The router and green are containers of the run too: they get blue's owner labels (from the run's override)."""
+def test_router_carries_the_runs_owner_labels_from_the_service() -> None:
+    """The router and the colors are containers of the run too: they keep the service's labels, owner's included."""
     model = demo_model()
     owner_labels = RunOwner(Place("m", "b", 1), 42, 7, "h").labels()
     model["services"]["app"]["labels"] = {**owner_labels, "dev.athalia.env": "dev", "team": "core"}
     services = compose_override(model, PLAN)["services"]
-    assert services["athalia-router"]["labels"] == {
+    assert services["app"]["labels"].value == {
         **owner_labels,
         "dev.athalia.env": "dev",
+        "team": "core",
         "dev.athalia.role": "router",
     }
     assert services["app-green"]["labels"] == {**model["services"]["app"]["labels"], "dev.athalia.color": "green"}
@@ -449,3 +496,11 @@ def test_a_kept_run_override_has_no_owner_and_builds_nothing_releases_without_do
     assert yaml.safe_load(run.path.read_text())["services"]["db"]["labels"] == {"dev.athalia.env": "dev"}
     run.release()
     assert not run.path.parent.exists()
+
+
+@pytest.mark.parametrize("port", [9999, 8405])
+def test_a_service_port_the_router_keeps_for_itself_is_refused(port: int) -> None:
+    """stack.port 9999 or 8405 would clash with the router's runtime API or monitor: a StackError naming the fix."""
+    plan = RouterPlan("p", "app", port, "/health", "img", 60)
+    with pytest.raises(StackError, match=rf"stack.port is {port}, a port the rollout's router keeps"):
+        compose_override(demo_model(), plan)

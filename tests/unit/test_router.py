@@ -180,10 +180,10 @@ def make_env() -> Environment:
 
 
 def test_fake_stack_is_a_color_stack_with_addresses_per_color() -> None:
-    """Each color has its service name and direct address; blue is the environment's own service."""
+    """Each color has its service name (the router has the environment's own) and direct address."""
     stack = FakeStack(make_env(), color_urls={"green": "http://127.0.0.1:8002/"}, base_url="http://127.0.0.1:8001")
     assert isinstance(stack, ColorStack)
-    assert [stack.color_service(color) for color in COLORS] == ["app", "app-green"]
+    assert [stack.color_service(color) for color in COLORS] == ["app-blue", "app-green"]
     assert stack.color_url("blue", "/version") == "http://127.0.0.1:8001/version"
     assert stack.color_url("green", "/version") == "http://127.0.0.1:8002/version"
 
@@ -217,7 +217,7 @@ def test_built_in_make_router_drives_haproxy_of_a_compose_stack_with_rollout(
     from pytest_athalia.report._progress import Progress
     from pytest_athalia.stack._stack import ComposeStack, Endpoint
 
-    ports = {9999: 41001, 8080: 41002}
+    ports = {9999: 41001, 8000: 41002}
     monkeypatch.setattr(
         ComposeStack, "endpoint", lambda self, service=None, port=None: Endpoint("127.0.0.1", ports[port])
     )

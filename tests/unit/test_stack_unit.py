@@ -587,7 +587,11 @@ def test_rollout_start_merges_the_generated_override_into_every_compose_command(
     assert generated.parent.parent == tmp_path / "generated"
     assert stat.S_IMODE(generated.stat().st_mode) == 0o600
     assert stat.S_IMODE(generated.parent.stat().st_mode) == 0o700
-    assert set(yaml.safe_load(generated.read_text())["services"]) == {"app-green", "athalia-router"}
+    assert set(yaml.safe_load(generated.read_text().replace("!reset", "").replace("!override", ""))["services"]) == {
+        "app",
+        "app-blue",
+        "app-green",
+    }
     started.stop()
     down = compose.last("down").project
     assert down is not None
@@ -636,7 +640,7 @@ def test_an_override_that_cannot_be_generated_is_a_failed_startup(
     assert "up" not in compose.verbs()
 
 
-@pytest.mark.parametrize(("color", "service"), [("green", "app-green"), ("blue", "app")])
+@pytest.mark.parametrize(("color", "service"), [("green", "app-green"), ("blue", "app-blue")])
 def test_deploy_color_recreates_only_that_service_and_waits_for_it(
     started: ComposeStack, compose: FakeCompose, progress_lines: list[str], color: Color, service: str
 ) -> None:
@@ -729,13 +733,14 @@ def test_colors_before_start_say_to_call_start(make_rollout_stack: Callable[...,
 
 
 def test_colors_map_to_services_and_their_own_ports(started: ComposeStack, compose: FakeCompose) -> None:
-    """Blue is stack.service, green its copy; color_url asks for that service's published stack.port."""
+    """Blue and green are <service>-blue and -green; color_url asks for that service's published stack.port."""
     compose.ports[("app-green", 8000)] = ("127.0.0.1", 40001)
+    compose.ports[("app-blue", 8000)] = ("127.0.0.1", 40002)
     assert isinstance(started, ColorStack)
     assert isinstance(started.colors, ColorStack)
-    assert (started.color_service("blue"), started.color_service("green")) == ("app", "app-green")
+    assert (started.color_service("blue"), started.color_service("green")) == ("app-blue", "app-green")
     assert started.color_url("green", "/version") == "http://127.0.0.1:40001/version"
-    assert started.color_url("blue") == "http://127.0.0.1:49153"
+    assert started.color_url("blue") == "http://127.0.0.1:40002"
     with pytest.raises(RolloutError, match="expected a color"):
         started.color_service("purple")  # type: ignore[arg-type]
 
