@@ -2,8 +2,8 @@
 
 The stack is written into a temporary folder: ``web`` (a few lines of Python on the local base image
 answering ``/version`` from ``APP_VERSION``) and ``sidecar`` (which ``web`` depends on, so a deploy with
-``--no-deps`` must leave it alone). The plugin adds ``web-green`` and ``athalia-router`` through its
-generated override; the router image is built from the package's Dockerfile when it is missing.
+``--no-deps`` must leave it alone). The plugin's generated override runs HAProxy as ``web`` and the
+user's definition as ``web-blue`` and ``web-green``; the router image is built from the package's Dockerfile when it is missing.
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def test_router_image_builds_from_the_packaged_dockerfile_and_accepts_the_genera
 
 
 def test_traffic_flows_to_blue_through_the_router(reset: Rig) -> None:
-    """After start the router answers from blue (the user's service), and its stats count the requests."""
+    """After start the router answers from blue (the user's definition), and its stats count the requests."""
     before = {s.server: s for s in reset.router.stats()}
     answers = [_get(reset.router.url("/version")) for _ in range(10)]
     assert {(status, color, body["version"]) for status, color, body in answers} == {(200, "blue", "1.0.0")}
@@ -407,10 +407,10 @@ def test_a_weight_change_takes_well_under_50_ms(reset: Rig, record_property: Cal
 
 
 def test_every_published_port_of_the_router_and_green_binds_to_loopback(reset: Rig) -> None:
-    """`docker port` shows 127.0.0.1 for the router's client, API and monitor ports and for green's port."""
+    """`docker port` shows 127.0.0.1 for the router's client, API and monitor ports and for each color's port."""
     _ensure_green(reset, "9.9.9")
     containers = {s.service: s.container for s in reset.stack.services()}
-    for service, count in ((override.ROUTER_SERVICE, 3), ("web-green", 1)):
+    for service, count in (("web", 3), ("web-blue", 1), ("web-green", 1)):
         lines = _docker("port", containers[service]).stdout.split("\n")
         bindings = [line.split(" -> ")[1] for line in lines if " -> " in line]
         assert len(bindings) == count, lines
@@ -419,7 +419,7 @@ def test_every_published_port_of_the_router_and_green_binds_to_loopback(reset: R
 
 def test_router_health_and_prometheus_pages_answer_on_loopback(reset: Rig) -> None:
     """The monitor port answers /healthz (200 while a color is UP) and the Prometheus exporter's /metrics."""
-    endpoint = reset.stack.endpoint(override.ROUTER_SERVICE, override.MONITOR_PORT)
+    endpoint = reset.stack.endpoint("web", override.MONITOR_PORT)
     conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=10)
     try:
         conn.request("GET", "/healthz")
