@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from pytest_athalia.config._environment import Environment, EnvironmentSpec
+from pytest_athalia.config._secrets import Redactor
+from pytest_athalia.report._progress import Progress
 from pytest_athalia.stack import _override as override
 from pytest_athalia.stack._ports import (
     FixedPort,
@@ -20,6 +24,8 @@ from pytest_athalia.stack._ports import (
     port_in_use,
     private_ports,
 )
+from pytest_athalia.stack._stack import ComposeStack
+from pytest_athalia.testing import FakeCompose
 
 LOCAL = "127.0.0.1"
 
@@ -276,3 +282,117 @@ def test_private_ports_need_compose_with_the_override_tag(version: str, ok: bool
     if reason:
         assert f"needs docker compose 2.24.4 or newer (its `!override` tag), found {version}." in reason
         assert "or set stack.ports: as_published" in reason
+
+
+# -- at start-up ----------------------------------------------------------------------------------------------
+
+
+def environment(tmp_path: Path, ports: str) -> Environment:
+    spec = EnvironmentSpec.model_validate(
+        {"stack": {"compose_files": ["../docker-compose.yml"], "service": "app", "port": 8000, "ports": ports}}
+    )
+    return Environment("dev", tmp_path / "environments" / "dev.yml", spec)
+
+
+def last_file(compose: FakeCompose) -> Path:
+    """The last compose file `up` was given: the run's override."""
+    project = compose.last("up").project
+    assert project is not None
+    return project.files[-1]
+
+
+def app_model(*ports: object) -> dict[str, Any]:
+    return {"name": "p", "services": {"app": {"image": "app:1", "ports": list(ports)}}}
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Callable[..., ComposeStack]:
+    def make(compose: FakeCompose, ports: str, environ: Mapping[str, str] | None = None) -> ComposeStack:
+        return ComposeStack(
+            environment(tmp_path, ports),
+            project="athalia-dev-main-p1-abcdef",
+            redactor=Redactor(),
+            progress=Progress(lambda line: None),
+            environ=environ or {"PATH": "/usr/bin:/bin"},
+            files_root=tmp_path / "generated",
+            driver=compose,
+        )
+
+    return make
+
+
+def test_a_busy_fixed_port_fails_the_start_once_before_anything_is_built(
+    make_stack: Callable[..., ComposeStack], held_tcp: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """as_published and a held port: one paragraph naming file, service, port and fix; no build, no up."""
+    monkeypatch.chdir(tmp_path)  # paths in messages are relative to the working directory
+    compose = FakeCompose(app_model(f"127.0.0.1:{held_tcp}:8000"))
+    report = make_stack(compose, "as_published").start()
+    assert not report.started
+    assert f"127.0.0.1:{held_tcp}/tcp (service 'app', container port 8000)" in report.error
+    assert "compose file(s) docker-compose.yml" in report.error
+    assert "environments/dev.yml" in report.error
+    assert "\n" not in report.error
+    assert not {"build", "up"} & set(compose.verbs())
+    assert compose.last("config").args == {"interpolate": True}
+
+
+def test_a_port_written_as_a_reference_is_checked_as_compose_fills_it(
+    make_stack: Callable[..., ComposeStack], held_tcp: int
+) -> None:
+    """The interpolated model (the environment's and .env's values) is what gets tried."""
+    compose = FakeCompose(app_model("127.0.0.1:${APP_PORT}:8000"))
+    compose.interpolated = app_model(f"127.0.0.1:{held_tcp}:8000")
+    report = make_stack(compose, "as_published").start()
+    assert f"127.0.0.1:{held_tcp}/tcp" in report.error
+
+
+def test_free_fixed_ports_start_as_written(make_stack: Callable[..., ComposeStack]) -> None:
+    """Nothing holds the port: the stack starts and its files keep their ports."""
+    with socket.socket() as probe:
+        probe.bind((LOCAL, 0))
+        free = int(probe.getsockname()[1])
+    compose = FakeCompose(app_model(f"127.0.0.1:{free}:8000"))
+    stack = make_stack(compose, "as_published")
+    assert stack.start().started, stack.startup
+    run_file = yaml.safe_load(last_file(compose).read_text())
+    assert "ports" not in run_file["services"]["app"]
+    stack.stop()
+
+
+def test_a_remote_daemons_ports_are_not_tried_here(make_stack: Callable[..., ComposeStack], held_tcp: int) -> None:
+    """With DOCKER_HOST elsewhere the local port says nothing: compose is left to judge."""
+    compose = FakeCompose(app_model(f"127.0.0.1:{held_tcp}:8000"))
+    stack = make_stack(compose, "as_published", {"DOCKER_HOST": "tcp://ci-docker:2376"})
+    assert stack.start().started
+    assert compose.verbs().count("config") == 1
+    stack.stop()
+
+
+def test_private_ports_go_into_the_run_override_and_nothing_is_tried(
+    make_stack: Callable[..., ComposeStack], held_tcp: int
+) -> None:
+    """The default: the held port does not matter, athalia.yml republishes the app on 127.0.0.1."""
+    compose = FakeCompose(app_model(f"{held_tcp}:8000"))
+    stack = make_stack(compose, "private")
+    assert stack.start().started
+    run_file = last_file(compose)
+    assert "ports: !override" in run_file.read_text()
+    assert yaml.load(run_file.read_text(), Loader=_TaggedLoader)["services"]["app"]["ports"] == [tcp(8000)]
+    assert compose.verbs().count("config") == 1
+    stack.stop()
+
+
+def test_private_ports_with_a_compose_without_override_fail_the_start(make_stack: Callable[..., ComposeStack]) -> None:
+    """compose 2.24.3 would add our ports to the user's: refused before anything runs, with the fixes."""
+    compose = FakeCompose(app_model("8000:8000"), version="2.24.3")
+    report = make_stack(compose, "private").start()
+    assert "needs docker compose 2.24.4 or newer" in report.error
+    assert "up" not in compose.verbs()
+
+
+class _TaggedLoader(yaml.SafeLoader):
+    """Reads compose's !override as the plain value under it."""
+
+
+_TaggedLoader.add_constructor("!override", lambda loader, node: loader.construct_sequence(node, deep=True))  # type: ignore[arg-type]
