@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-from .._errors import AthaliaError, ConfigError, RolloutError, StackError, StackTimeout
+from .._errors import AthaliaError, ConfigError, DockerUnavailable, RolloutError, StackError, StackTimeout
 from .._process import CommandResult, GroupRegistry
 from ..config._environment import Environment, display_path
 from ..config._secrets import Redactor
@@ -322,7 +322,10 @@ class ComposeStack:
         services = services if isinstance(services, Mapping) else {}
         if self._env.spec.stack.ports == "private":
             if any(isinstance(s, Mapping) and ports.private_ports(s) is not None for s in services.values()):
-                too_old = ports.override_too_old(self._driver.version())
+                try:
+                    too_old = ports.override_too_old(self._driver.version())
+                except DockerUnavailable as exc:
+                    raise StackError(str(exc)) from None
                 if too_old:
                     raise StackError(too_old)
             return

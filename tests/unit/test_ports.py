@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pytest_athalia._errors import DockerUnavailable
 from pytest_athalia.config._environment import Environment, EnvironmentSpec
 from pytest_athalia.config._secrets import Redactor
 from pytest_athalia.report._progress import Progress
@@ -389,6 +390,17 @@ def test_private_ports_with_a_compose_without_override_fail_the_start(make_stack
     report = make_stack(compose, "private").start()
     assert "needs docker compose 2.24.4 or newer" in report.error
     assert "up" not in compose.verbs()
+
+
+def test_no_compose_version_is_a_failed_start_not_a_crash(make_stack: Callable[..., ComposeStack]) -> None:
+    """DockerUnavailable while asking compose's version becomes the start's one-paragraph error."""
+
+    class NoVersion(FakeCompose):
+        def version(self) -> str:
+            raise DockerUnavailable("athalia: docker compose v2 is not installed.")
+
+    report = make_stack(NoVersion(app_model("8000:8000")), "private").start()
+    assert report.error == "athalia: docker compose v2 is not installed."
 
 
 class _TaggedLoader(yaml.SafeLoader):
