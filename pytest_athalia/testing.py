@@ -196,8 +196,9 @@ class ComposeCall:
 class FakeCompose:
     """A :class:`~pytest_athalia.stack._driver.ComposeDriver` without Docker; records every call in `calls`.
 
-    It answers ``config`` with `model`, ``ps`` with `services`, ``port`` from `ports` (keyed by
-    ``(service, container port)``), ``logs`` with `log_text` and ``exec`` with `exec_result`.
+    It answers ``config`` with `model` (with ``interpolate``: `interpolated` if set), ``ps`` with
+    `services`, ``port`` from `ports` (keyed by ``(service, container port)``), ``logs`` with
+    `log_text` and ``exec`` with `exec_result`.
     ``build``, ``up``, ``down``, ``exec``, ``config`` and ``build_router_image`` return or raise what
     `results` holds for them (default: success, 2.5 s), after feeding `lines` of that verb to ``on_line``.
     `images` are the images present.
@@ -212,6 +213,7 @@ class FakeCompose:
         version: str = "2.26.1",
     ) -> None:
         self.model: dict[str, Any] = dict(model or {"services": {}})
+        self.interpolated: dict[str, Any] | None = None  # `config(interpolate=True)`'s answer (default: model)
         self.services = list(services)
         self.ports = dict(ports or {})
         self.compose_version = version
@@ -234,9 +236,12 @@ class FakeCompose:
     def version(self) -> str:
         return self.compose_version
 
-    def config(self, project: ComposeProject) -> dict[str, Any]:
-        self._answer("config", project)
-        return dict(self.model)
+    def config(self, project: ComposeProject, *, interpolate: bool = False) -> dict[str, Any]:
+        if not interpolate:
+            self._answer("config", project)
+            return dict(self.model)
+        self._answer("config", project, interpolate=True)
+        return dict(self.interpolated if self.interpolated is not None else self.model)
 
     def build(self, project: ComposeProject, *, timeout: float, on_line: OnLine | None = None) -> CommandResult:
         return self._answer("build", project, on_line, timeout=timeout)

@@ -34,6 +34,7 @@ __all__ = [
     "Environment",
     "EnvironmentSpec",
     "HealthSLO",
+    "PortsMode",
     "SLOs",
     "StackSpec",
     "StartupSLO",
@@ -57,6 +58,8 @@ _FOUND_LIMIT: Final = 60
 
 
 Provider = Literal["compose"]
+# How a local stack publishes the compose files' ports: on 127.0.0.1 with free host ports, or as written.
+PortsMode = Literal["private", "as_published"]
 
 
 class StartupSLO(Model):
@@ -113,6 +116,10 @@ class StackSpec(Model):
     ready_path: URLPath | None = Field(default=None, description="a URL path starting with '/'")
     version_path: URLPath | None = Field(default=None, description="a URL path starting with '/'")
     build: bool = Field(default=True, strict=True, description="true or false")
+    ports: PortsMode = Field(
+        default="private",
+        description="one of: " + ", ".join(get_args(PortsMode)),
+    )
     env: Mapping[EnvName, EnvValue] = Field(
         default_factory=dict, description="a mapping of variable names to string, number or true/false values"
     )

@@ -80,8 +80,12 @@ class ComposeDriver(Protocol):
         """Compose's version (e.g. ``2.26.1``); DockerUnavailable when there is no compose v2."""
         ...
 
-    def config(self, project: ComposeProject) -> dict[str, Any]:
-        """The merged model of the project's files (``config --no-interpolate --format json``)."""
+    def config(self, project: ComposeProject, *, interpolate: bool = False) -> dict[str, Any]:
+        """The merged model of the project's files (``config --no-interpolate --format json``).
+
+        With `interpolate`, ``${VAR}`` references are filled from the project's environment: secrets
+        included, so such a model is read, never written or shown.
+        """
         ...
 
     def build(self, project: ComposeProject, *, timeout: float, on_line: OnLine | None = None) -> CommandResult:
@@ -164,8 +168,9 @@ class ComposeCLI:
     def version(self) -> str:
         return compose_version()
 
-    def config(self, project: ComposeProject) -> dict[str, Any]:
-        result = self._run(project, ["config", "--no-interpolate", "--format", "json"], what="compose config")
+    def config(self, project: ComposeProject, *, interpolate: bool = False) -> dict[str, Any]:
+        argv = ["config", *([] if interpolate else ["--no-interpolate"]), "--format", "json"]
+        result = self._run(project, argv, what="compose config")
         try:
             model = json.loads(result.stdout)
         except ValueError:

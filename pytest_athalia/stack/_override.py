@@ -48,6 +48,7 @@ from ..images._bootstrap import DEFAULT_PULL_SOURCE
 from ..release._router import COLOR_HEADER, COLORS, INITIAL_WEIGHTS, Color
 from ._cleanup import IMAGE_LABEL, DockerResources, env_slug, generated_root, remove_old_builds, write_owner_file
 from ._ownership import ENV_LABEL, RunOwner, this_run
+from ._ports import PortsMode, private_ports
 from ._resources import NAMED_LABEL
 
 __all__ = [
@@ -358,16 +359,26 @@ def run_labels(owner: RunOwner | None, env: str) -> dict[str, str]:
 
 
 def run_override(
-    model: Mapping[str, Any], *, labels: Mapping[str, str], env: str, project_directory: Path
+    model: Mapping[str, Any],
+    *,
+    labels: Mapping[str, str],
+    env: str,
+    project_directory: Path,
+    ports: PortsMode = "private",
 ) -> dict[str, Any]:
     """The override that labels every service, network and volume of `model` and tags what compose builds.
 
     `model` is ``docker compose config --no-interpolate --format json`` of the user's files. External
-    networks and volumes are not ours: they are left alone. So is an image the user named.
+    networks and volumes are not ours: they are left alone. So is an image the user named. With
+    `ports` ``private`` every published port is republished on 127.0.0.1 with an ephemeral host port
+    (:func:`~pytest_athalia.stack._ports.private_ports`).
     """
     services: dict[str, Any] = {}
     for name, service in _mapping(model.get("services")).items():
         entry: dict[str, Any] = {"labels": dict(labels)}
+        private = private_ports(service) if ports == "private" and isinstance(service, Mapping) else None
+        if private is not None:
+            entry["ports"] = Override(private)  # replaces the user's ports; a plain list would add to them
         if isinstance(service, Mapping) and "build" in service and not service.get("image"):
             tag = build_tag(project_directory, str(name), env)
             entry["image"] = tag
@@ -427,14 +438,15 @@ class RunOverride:
         keep: bool,
         root: Path | None = None,
         say: Callable[[str], None] = lambda line: None,
+        ports: PortsMode = "private",
     ) -> RunOverride:
         """Write the run's override for `model`, the merged model of the user's compose files.
 
         A kept stack (`keep`) gets no owner labels: it outlives the run, and only
-        ``athalia cleanup --all`` removes it.
+        ``athalia cleanup --all`` removes it. `ports` is ``stack.ports``.
         """
         labels = run_labels(None if keep else this_run(), env)
-        data = run_override(model, labels=labels, env=env, project_directory=project_directory)
+        data = run_override(model, labels=labels, env=env, project_directory=project_directory, ports=ports)
         files = OverrideFiles(project, root)
         try:
             path = files.write("athalia.yml", data)

@@ -21,15 +21,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
-from .._errors import AthaliaError, ConfigError, RolloutError, StackError, StackTimeout
+from .._errors import AthaliaError, ConfigError, DockerUnavailable, RolloutError, StackError, StackTimeout
 from .._process import CommandResult, GroupRegistry
-from ..config._environment import Environment
+from ..config._environment import Environment, display_path
 from ..config._secrets import Redactor
 from ..release._router import Color
 from ..report._progress import Progress
 from . import _override as override
+from . import _ports as ports
 from ._colors import ComposeColors
 from ._driver import (
     BUILD_TIMEOUT,
@@ -182,6 +183,7 @@ class ComposeStack:
             check_service_and_port(
                 model, service=spec.stack.service, port=spec.stack.port, environment_file=self._env.path
             )
+            self._check_ports(compose, model)
             self._run_override = override.RunOverride.write(
                 model,
                 project=self._project,
@@ -190,6 +192,7 @@ class ComposeStack:
                 keep=self._keep,
                 root=self._files_root,
                 say=self._progress.line,
+                ports=spec.stack.ports,
             )
             compose = self._compose = compose.with_file(self._run_override.path)  # owner labels, build tags
             if self._colors is not None:
@@ -312,6 +315,36 @@ class ComposeStack:
             return f"(logs unavailable: {exc})"
 
     # -- internals --------------------------------------------------------------------------------
+    def _check_ports(self, compose: ComposeProject, model: Mapping[str, Any]) -> None:
+        """Before anything is built: compose can republish the ports (``stack.ports: private``), or the
+        fixed host ports kept by ``as_published`` are free here; StackError naming them and the fix."""
+        services = model.get("services")
+        services = services if isinstance(services, Mapping) else {}
+        if self._env.spec.stack.ports == "private":
+            if any(isinstance(s, Mapping) and ports.private_ports(s) is not None for s in services.values()):
+                try:
+                    too_old = ports.override_too_old(self._driver.version())
+                except DockerUnavailable as exc:
+                    raise StackError(str(exc)) from None
+                if too_old:
+                    raise StackError(too_old)
+            return
+        if not ports.local_daemon(compose.env) or not any(
+            isinstance(s, Mapping) and s.get("ports") for s in services.values()
+        ):
+            return  # a remote daemon's ports cannot be tried from here
+        # Interpolated: a published port may be a ${VAR} of the environment or of the project's .env.
+        fixed = ports.fixed_ports(self._driver.config(compose, interpolate=True))
+        busy = ports.busy_ports(fixed)
+        if busy:
+            raise StackError(
+                ports.busy_message(
+                    busy,
+                    compose_files=[display_path(path) for path in self._env.compose_files],
+                    environment_file=display_path(self._env.path),
+                )
+            )
+
     def _failure_notes(self) -> list[str]:
         return [f"service logs of {self._project}:\n{self.failure_logs(40)}"]
 

@@ -3,7 +3,8 @@
 The stack is written into a temporary folder: ``web`` (a few lines of Python on the local base image
 answering ``/version`` from ``APP_VERSION``) and ``sidecar`` (which ``web`` depends on, so a deploy with
 ``--no-deps`` must leave it alone). The plugin's generated override runs HAProxy as ``web`` and the
-user's definition as ``web-blue`` and ``web-green``; the router image is built from the package's Dockerfile when it is missing.
+user's definition as ``web-blue`` and ``web-green``; the router image is built from the package's
+Dockerfile when it is missing.
 """
 
 from __future__ import annotations

@@ -125,6 +125,13 @@ def test_environment_values_become_strings_and_references_stay_unresolved(
     }
 
 
+@pytest.mark.parametrize("value", ["private", "as_published"])
+def test_stack_ports_takes_either_mode(envdir: Path, write: Callable[[str, str], Path], value: str) -> None:
+    """stack.ports chooses between private ports (the default) and the compose files' own."""
+    write("dev.yml", MINIMAL + f"  ports: {value}\n")
+    assert load_environment("dev", envdir).spec.stack.ports == value
+
+
 def test_omitted_keys_take_their_defaults(envdir: Path, write: Callable[[str, str], Path]) -> None:
     """Only compose_files, service and port are required."""
     write("dev.yml", MINIMAL)
@@ -132,6 +139,7 @@ def test_omitted_keys_take_their_defaults(envdir: Path, write: Callable[[str, st
     assert spec.provider == "compose"
     assert spec.stack.health_path == "/health"
     assert spec.stack.build is True
+    assert spec.stack.ports == "private"
     assert dict(spec.stack.env) == {}
     assert spec.slo.startup.max_seconds == 180
     assert (spec.slo.health.samples, spec.slo.health.max_p95_ms, spec.slo.health.min_success_ratio) == (
@@ -402,6 +410,8 @@ def test_wrong_type_message_names_file_line_key_expected_found_and_fix(
             "a number greater than 0",
         ),
         ("provider:", "provider: kubernetes", "provider", "one of: compose"),
+        ("build:", "ports: public", "stack.ports", "one of: private, as_published"),
+        ("build:", "ports: true", "stack.ports", "one of: private, as_published"),
         ("description:", "description: [a, b]", "description", "a line of text"),
         ("WORKERS:", "WORKERS: [1, 2]", "stack.env.WORKERS", "a string, number or true/false"),
         ("WORKERS:", "WORKERS:", "stack.env.WORKERS", "a string, number or true/false"),
@@ -474,7 +484,8 @@ def test_unknown_key_lists_every_allowed_key(envdir: Path, write: Callable[[str,
     write("dev.yml", MINIMAL + "  extra: 1\n")
     message = config_error("dev", envdir)
     assert (
-        "compose_files, project_directory, service, port, health_path, ready_path, version_path, build, env" in message
+        "compose_files, project_directory, service, port, health_path, ready_path, version_path, build, ports, env"
+        in message
     )
 
 

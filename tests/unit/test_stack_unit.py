@@ -90,6 +90,7 @@ def make_env(
     service: str = "app",
     port: int = 8000,
     rollout: Mapping[str, object] | None = None,
+    ports: str = "private",
 ) -> Environment:
     spec = EnvironmentSpec.model_validate(
         {
@@ -98,6 +99,7 @@ def make_env(
                 "service": service,
                 "port": port,
                 "build": build,
+                "ports": ports,
                 "env": dict(env or {}),
             },
             **({"rollout": {"enabled": True, **rollout}} if rollout is not None else {}),
@@ -763,12 +765,13 @@ def test_colors_work_over_any_driver_without_the_stack(tmp_path: Path, compose: 
 
 
 def test_a_compose_too_old_for_the_override_is_a_failed_startup(
-    make_rollout_stack: Callable[..., ComposeStack], compose: FakeCompose
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
     """Compose before 2.23.1 cannot take the router's inline configuration: the report says so and how to fix it."""
     compose.compose_version = "2.20.2"
     compose.services.clear()
-    report = make_rollout_stack().start()
+    # Ports as published: with private ports (2.24.4+) the same compose is refused before the router is thought of.
+    report = make_stack(build=False, rollout={"router": {}}, ports="as_published").start()
     assert "rollout.enabled needs docker compose 2.23.1 or newer" in report.error
     assert "found 2.20.2" in report.error
     assert "up" not in compose.verbs()
