@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .load._results import LoadResults
     from .release._bluegreen import BlueGreen
     from .release._checks import drill_verdict, probe_verdict, rollback_verdicts, switch_verdicts, trigger_verdicts
+    from .release._faults import Fault, FaultInjector
     from .release._release import Candidate, Phase, ReleaseReport
     from .release._router import COLOR_HEADER, ColorStack, Router, ServerStats
     from .report._gate import Gate
@@ -74,6 +75,7 @@ _EXPORTS: dict[str, str] = {
         ".release._checks",
     ),
     **dict.fromkeys(("Candidate", "Phase", "ReleaseReport"), ".release._release"),
+    **dict.fromkeys(("Fault", "FaultInjector"), ".release._faults"),
     **dict.fromkeys(("COLOR_HEADER", "ColorStack", "Router", "ServerStats"), ".release._router"),
     "Gate": ".report._gate",
     **dict.fromkeys(
@@ -106,6 +108,8 @@ __all__ = [
     "EnvironmentSpec",
     "ExecResult",
     "ExternalTrigger",
+    "Fault",
+    "FaultInjector",
     "Finding",
     "Gate",
     "HttpSample",

@@ -25,6 +25,7 @@ import pytest
 from ._errors import RolloutError
 from ._process import CommandResult
 from .config._environment import Environment
+from .release._faults import FakeFaultInjector, InjectedFault
 from .release._router import COLORS, Color, FakeRouter, WeightChange
 from .stack._driver import ComposeDriver, ComposeProject, OnLine
 from .stack._override import color_service
@@ -34,8 +35,10 @@ __all__ = [
     "ComposeCall",
     "Deploy",
     "FakeCompose",
+    "FakeFaultInjector",
     "FakeRouter",
     "FakeStack",
+    "InjectedFault",
     "RecordingGroups",
     "WeightChange",
     "unavailable",

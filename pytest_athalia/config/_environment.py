@@ -17,7 +17,8 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, final, get_args
+from types import UnionType
+from typing import Annotated, Any, Final, Literal, Union, final, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
@@ -482,19 +483,42 @@ def _expected_found(expected: str, value: object) -> str:
 
 
 def _model_of(info: FieldInfo) -> type[BaseModel] | None:
-    annotation = info.annotation
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return _model_in(info.annotation)
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    # An optional section (`FaultSpec | None`) is that section.
+    if get_origin(annotation) in (Union, UnionType):
+        models = {model for arg in get_args(annotation) if (model := _model_in(arg)) is not None}
+        return models.pop() if len(models) == 1 else None
+    return None
+
+
+def _entries_of(info: FieldInfo) -> FieldInfo | None:
+    """For a mapping of sections (rollout.drills: name -> CandidateSpec), a field standing for one entry."""
+    args = get_args(info.annotation) if get_origin(info.annotation) in (Mapping, dict) else ()
+    model = _model_in(args[1]) if len(args) == 2 else None
+    return FieldInfo(annotation=model, description=info.description) if model is not None else None
 
 
 def _walk(loc: Sequence[object]) -> Iterator[tuple[type[BaseModel], FieldInfo]]:
-    """The (model, field) pairs along ``loc``, as far as it follows model fields."""
+    """The (model, field) pairs along ``loc``, as far as it follows model fields (and entries of their mappings)."""
     model: type[BaseModel] | None = EnvironmentSpec
+    parent: type[BaseModel] = EnvironmentSpec
+    entry: FieldInfo | None = None
     for part in loc:
+        if entry is not None:  # `part` is a key of a mapping of sections: its value is one
+            yield parent, entry
+            model, entry = _model_of(entry), None
+            continue
         if model is None or not isinstance(part, str) or part not in model.model_fields:
             return
         info = model.model_fields[part]
         yield model, info
-        model = _model_of(info)
+        parent = model
+        model, entry = _model_of(info), _entries_of(info)
 
 
 def _model_at(loc: Sequence[object]) -> type[BaseModel] | None:

@@ -6,7 +6,7 @@ Every rollout key has a default, so ``rollout: {enabled: true}`` is a complete s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -16,6 +16,7 @@ __all__ = [
     "CandidateSpec",
     "ErrorRateTrigger",
     "ExternalTrigger",
+    "FaultSpec",
     "HealthTrigger",
     "LatencyTrigger",
     "ProbeSpec",
@@ -45,6 +46,36 @@ class RouterSpec(Model):
     )
 
 
+class FaultSpec(Model):
+    """A fault the router injects into the candidate's answers once it is live (a drill with no help from the app)."""
+
+    error_ratio: Number = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="a ratio from 0 to 1 (0.5: the router answers half of the candidate's requests with `status`)",
+    )
+    status: int = Field(
+        default=500, strict=True, ge=100, le=599, description="an HTTP status from 100 to 599 (default 500)"
+    )
+    latency_ms: Number = Field(
+        default=0.0,
+        ge=0,
+        le=60000,
+        description="a number of milliseconds from 0 to 60000 added to each of the candidate's answers",
+    )
+    health: Literal["fail"] | None = Field(
+        default=None,
+        description="fail (the router's health checks of the candidate fail, so it shows DOWN)",
+    )
+
+    @model_validator(mode="after")
+    def _does_something(self) -> FaultSpec:
+        if self.error_ratio == 0 and self.latency_ms == 0 and self.health is None:
+            raise ValueError("a fault that does something: error_ratio above 0, latency_ms above 0, or health: fail")
+        return self
+
+
 class CandidateSpec(Model):
     """The release candidate deployed to the idle color."""
 
@@ -57,6 +88,11 @@ class CandidateSpec(Model):
     env: Mapping[EnvName, EnvValue] = Field(
         default_factory=dict,
         description="a mapping of container environment variables to string, number or true/false values",
+    )
+    # Injected by the router after the switch: drills work on any app (docs/rollout.md).
+    fault: FaultSpec | None = Field(
+        default=None,
+        description="a mapping of error_ratio, status, latency_ms and health: fail (see docs/rollout.md)",
     )
 
 
@@ -215,7 +251,7 @@ class RolloutSpec(Model):
         default_factory=dict,
         description=(
             "a mapping of drill names (lower case, e.g. error_rate) to bad candidates "
-            "({image: ..., env: {FAULT_ERROR_RATE: '0.5'}})"
+            "({fault: {error_ratio: 0.5}}, or {image: ..., env: {FAULT_ERROR_RATE: '0.5'}} for an app's own faults)"
         ),
     )
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 
 from .._errors import AthaliaError, RolloutError, RouterError
 from ..config._rollout import ExternalTrigger
+from ._faults import FaultInjector
 from ._release import Candidate, Phase, Plan, ReleaseReport, RollbackReport, SmokeReport, SmokeResult, SwitchReport
 from ._router import COLORS, INITIAL_WEIGHTS, Color, ColorStack, Router, apply_weights, wait_until_serving
 from ._signals import Poller, external_check, http_check, router_status_check
@@ -86,8 +87,12 @@ class BlueGreen:
         plan: Plan,
         *,
         say: Callable[[str], None] = lambda _: None,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.router = router
+        # Drills with a router fault (Candidate.fault); HAProxyRouter is one.
+        self.faults = faults if faults is not None else router if isinstance(router, FaultInjector) else None
+        self._faulted = False
         self.colors = colors
         self.plan = plan
         self.live: Color = COLORS[0]
@@ -131,6 +136,7 @@ class BlueGreen:
                 f"athalia: could not restore {weights} on the router ({exc}). The next test would start "
                 "from an unknown state; check the router container's log."
             ) from exc
+        self._clear_faults()
         self.live = COLORS[0]
         self.phase = Phase.IDLE
         self.history = [Phase.IDLE]
@@ -232,6 +238,12 @@ class BlueGreen:
         observe = plan.observe_s if observe_s is None else observe_s
         color, previous = self.idle, self.live
         base = ReleaseReport(candidate, color, previous, self.phase)
+        if candidate.fault is not None and self.faults is None:
+            raise RolloutError(
+                f"athalia: the drill {candidate.describe()} needs a router that injects faults, and "
+                f"{type(self.router).__name__} does not (no inject/clear). Use the built-in router (rollout.enabled: "
+                "true), or drill with the app's own faults (rollout.drills.<name>.env) instead of fault:."
+            )
         # No progress line of its own: the stack's deploy_color reports the deploy (ComposeStack in a phase).
         try:
             deploy_seconds = self.deploy(candidate)
@@ -247,17 +259,21 @@ class BlueGreen:
             self._say(f"switching {previous} → {color} under {plan.probe.rate:.0f} req/s")
             switch_start, switch_done = self.switch()
             watch.since_ns = switch_done
+            # Not before: the smoke test and the router's UP check must see the healthy candidate.
+            self._inject_fault(candidate)
             for poller in watch.pollers:
                 poller.start()
             fired, triggers = self._watch(watch, plan, observe)
             rollback_at: tuple[int, int] | None = None
             if fired is not None or manual_rollback:
                 rollback_at = self.rollback()
+                self._clear_faults()
                 if fired is not None:
                     rollback_at = (fired.at_ns, rollback_at[1])
                     self._say(f"rolled back {color} → {previous}: {fired.describe()}")
             self._settle(watch, plan, rollback_at[1] if rollback_at else switch_done)
         finally:
+            self._clear_faults(quiet=True)
             log = watch.stop()
         samples = log.samples
         switch = self._switch_report(samples, plan, previous, color, switch_start, switch_done, rollback_at)
@@ -274,6 +290,36 @@ class BlueGreen:
             health_checks=watch.health_checks(),
             external_checks=watch.external_checks(),
         )
+
+    # -- router faults (drills) -----------------------------------------------------------------------------------
+    def _inject_fault(self, candidate: Candidate) -> None:
+        if candidate.fault is None or self.faults is None:
+            return
+        color = self.live  # the candidate's, just switched to
+        self._faulted = True  # set first: a fault half-applied must be cleared too
+        try:
+            self.faults.inject(color, candidate.fault)
+        except RouterError as exc:
+            self.rollback()
+            self._clear_faults(quiet=True)
+            raise RolloutError(
+                f"athalia: could not inject the drill's router fault ({candidate.fault.describe()}) into {color}, "
+                f"so the candidate was rolled back at once ({exc})"
+            ) from exc
+
+    def _clear_faults(self, *, quiet: bool = False) -> None:
+        if not self._faulted or self.faults is None:
+            return
+        try:
+            self.faults.clear()
+        except RouterError as exc:
+            if quiet:  # an exception on its way out says more; reset() tries again
+                return
+            raise RolloutError(
+                f"athalia: could not clear the drill's router faults ({exc}); the next release would inherit them. "
+                "Check the router container's log."
+            ) from exc
+        self._faulted = False
 
     # -- internals ----------------------------------------------------------------------------------------------
     def _base_url(self, color: Color) -> str:

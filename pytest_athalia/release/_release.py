@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from ..config._rollout import CandidateSpec, ExternalTrigger, ProbeSpec, TriggersSpec
+from ._faults import Fault
 from ._router import Color
 from ._timing import Cutover
 from ._traffic import ProbeLog, ProbeSample
@@ -50,15 +51,18 @@ class Candidate:
     name: str
     image: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    fault: Fault | None = None  # injected by the router into its answers once it is live (a drill)
 
     @classmethod
     def from_spec(cls, name: str, spec: CandidateSpec, extra_env: Mapping[str, str] | None = None) -> Candidate:
         env = {**spec.env, **(extra_env or {})}
-        return cls(name, spec.image, tuple(sorted(env.items())))
+        fault = Fault.from_spec(spec.fault) if spec.fault is not None else None
+        return cls(name, spec.image, tuple(sorted(env.items())), fault)
 
     def describe(self) -> str:
         env = " ".join(f"{k}={v}" for k, v in self.env)
-        return f"{self.name} (image {self.image or 'of the service'}{', ' + env if env else ''})"
+        fault = f", router fault: {self.fault.describe()}" if self.fault is not None else ""
+        return f"{self.name} (image {self.image or 'of the service'}{', ' + env if env else ''}{fault})"
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ import yaml
 from .._errors import AthaliaError, StackError
 from .._process import run_command
 from ..images._bootstrap import DEFAULT_PULL_SOURCE
+from ..release import _faults as faults
 from ..release._router import COLOR_HEADER, COLORS, INITIAL_WEIGHTS, Color
 from ._cleanup import IMAGE_LABEL, DockerResources, env_slug, generated_root, remove_old_builds, write_owner_file
 from ._ownership import ENV_LABEL, RunOwner, this_run
@@ -145,7 +146,7 @@ global
     stats timeout 30s
     # SIGUSR1 (the container's stop signal) stops softly; open keep-alive connections get 2 s.
     hard-stop-after 2s
-
+{faults.global_lines()}
 resolvers docker
     nameserver dns 127.0.0.11:53
     resolve_retries 3
@@ -185,7 +186,7 @@ backend {BACKEND}
     option httpchk
     http-check send meth GET uri {health_path} ver HTTP/1.1 hdr Host localhost
     http-check expect rstatus ^[23]
-    http-response set-header {COLOR_HEADER} %[srv_name]
+{faults.backend_lines()}    http-response set-header {COLOR_HEADER} %[srv_name]
     server {COLORS[0]} {blue}:{port} weight {INITIAL_WEIGHTS[COLORS[0]]}
     server {COLORS[1]} {green}:{port} weight {INITIAL_WEIGHTS[COLORS[1]]}
 
@@ -243,7 +244,10 @@ def compose_override(model: Mapping[str, Any], plan: RouterPlan) -> dict[str, An
             color_service(plan.service, COLORS[0]): _color(user, plan, model, COLORS[0]),
             color_service(plan.service, COLORS[1]): _color(user, plan, model, COLORS[1]),
         },
-        "configs": {CONFIG_NAME: {"content": _escape(haproxy_config(plan.service, plan.port, plan.health_path))}},
+        "configs": {
+            CONFIG_NAME: {"content": _escape(haproxy_config(plan.service, plan.port, plan.health_path))},
+            faults.LUA_CONFIG_NAME: {"content": _escape(faults.lua_script(BACKEND))},  # drills: release/_faults.py
+        },
     }
 
 
@@ -285,7 +289,12 @@ def _router(user: Mapping[str, Any], plan: RouterPlan) -> dict[str, Any]:
             "entrypoint": ["haproxy"],
             "command": ["-db", "-f", CONFIG_PATH],
             "stop_signal": "SIGUSR1",  # HAProxy as PID 1 without master mode ignores SIGTERM
-            "configs": Override([{"source": CONFIG_NAME, "target": CONFIG_PATH}]),
+            "configs": Override(
+                [
+                    {"source": CONFIG_NAME, "target": CONFIG_PATH},
+                    {"source": faults.LUA_CONFIG_NAME, "target": faults.LUA_PATH},  # drills: release/_faults.py
+                ]
+            ),
             "ports": Override(_router_ports(user, plan.port)),
             "cap_drop": Override(["ALL"]),
             "security_opt": Override(["no-new-privileges:true"]),

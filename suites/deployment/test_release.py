@@ -9,6 +9,8 @@ Run it with ``pytest suites/deployment --athalia-env=dev --junitxml=reports/juni
 - A manual rollback completes within ``slo.rollback.max_ms`` with 0 failed requests.
 - Each bad candidate of ``rollout.drills`` (``error_rate``, ``latency``, ``health``) is rolled back
   automatically by its trigger within the SLO; so is a good one the users complain about (``external``).
+  Without ``rollout.drills``, each is the candidate with a fault the router injects into its answers,
+  sized from the triggers (docs/rollout.md, "Drills on your own app"): the app needs no fault switch.
 
 Rehearse a bad build without editing the file:
 ``ATHALIA_CANDIDATE_ENV='FAULT_ERROR_RATE=0.5' pytest suites/deployment --athalia-env=dev``; the
@@ -69,10 +71,13 @@ def test_bad_candidate_is_rolled_back_automatically(
     athalia_environment: Environment,
     athalia_gate: Gate,
 ) -> None:
-    """The drill candidate rollout.drills.<trigger> makes that trigger fire and is rolled back within the SLO."""
+    """The drill rollout.drills.<trigger> (default: a router fault) makes that trigger fire and is rolled back."""
     drill = athalia_drills.get(trigger)
     if drill is None:
-        pytest.skip(f"no rollout.drills.{trigger} in {athalia_environment.path}")
+        pytest.skip(
+            f"no drill {trigger}: {athalia_environment.path} names other rollout.drills, or disables "
+            f"rollout.triggers.{trigger}"
+        )
     report = athalia_rollout.release(drill)
     record(athalia_gate, report)
     slo = athalia_environment.spec.slo.rollback

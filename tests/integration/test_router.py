@@ -27,6 +27,7 @@ import pytest
 from pytest_athalia._errors import RolloutError, RouterError
 from pytest_athalia.config._environment import load_environment
 from pytest_athalia.config._secrets import Redactor
+from pytest_athalia.release import _faults as faults
 from pytest_athalia.release._haproxy import HAProxyRouter
 from pytest_athalia.release._router import COLOR_HEADER, COLORS, Color, wait_until_serving
 from pytest_athalia.report._progress import Progress
@@ -226,7 +227,9 @@ def test_router_image_builds_from_the_packaged_dockerfile_and_accepts_the_genera
         assert "HAProxy version 2.6" in version.stdout
         assert "Prometheus exporter" in version.stdout
         assert _docker("run", "--rm", "--entrypoint", "id", image, "-u").stdout.strip() != "0"
-        config = override.haproxy_config("web", 8000, "/health")
+        # With the fault script it loads (release/_faults.py), at a path the non-root user can write.
+        lua = faults.lua_script(override.BACKEND)
+        config = override.haproxy_config("web", 8000, "/health").replace(faults.LUA_PATH, "/tmp/faults.lua")
         check = subprocess.run(
             [
                 "docker",
@@ -237,9 +240,9 @@ def test_router_image_builds_from_the_packaged_dockerfile_and_accepts_the_genera
                 "bash",
                 image,
                 "-c",
-                "cat >/tmp/h.cfg; haproxy -c -f /tmp/h.cfg",
+                f"head -c {len(lua.encode())} >/tmp/faults.lua; cat >/tmp/h.cfg; haproxy -c -f /tmp/h.cfg",
             ],
-            input=config,
+            input=lua + config,
             capture_output=True,
             text=True,
             timeout=60,

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_athalia._errors import ConfigError
 from pytest_athalia.config._environment import load_environment
-from pytest_athalia.fixtures._rollout import candidate_from
+from pytest_athalia.fixtures._rollout import candidate_from, default_drills
 from pytest_athalia.release._release import Candidate, Plan
 
 BASE = """\
@@ -152,9 +152,17 @@ def test_bad_candidate_override_names_the_variable(envdir: Path, text: str) -> N
 
 @pytest.mark.parametrize("name", ["dev", "staging", "production"])
 def test_demo_environments_define_every_drill(name: str) -> None:
-    """The demo environments enable the rollout and define a drill for each bad-candidate trigger."""
+    """The demo environments enable the rollout and drill each bad-candidate trigger through the router
+    (rollout.drills with fault:, or none: the defaults sized from the triggers)."""
     environment = load_environment(name, Path(__file__).parents[2] / "demo" / "environments")
     rollout = environment.spec.rollout
     assert rollout.enabled
-    assert set(rollout.drills) == {"error_rate", "latency", "health"}
+    drills = (
+        {key: Candidate.from_spec(key, spec) for key, spec in rollout.drills.items()}
+        if rollout.drills
+        else default_drills(environment)
+    )
+    assert set(drills) == {"error_rate", "latency", "health"}
+    assert all(drill.fault is not None for drill in drills.values())
+    assert not [var for drill in drills.values() for var, _ in drill.env if var.startswith("FAULT_")]
     assert environment.spec.slo.rollback.max_failed_requests == 0

@@ -351,3 +351,80 @@ def test_for_stack_uses_the_published_ports_of_the_service_the_router_replaces()
     assert stack.asked == [("app", 9999), ("app", 8000)]
     assert router.api == Endpoint("127.0.0.1", 40001)
     assert router.url("/x") == "http://127.0.0.1:40002/x"
+
+
+# -- the driver as a FaultInjector (release drills) ----------------------------------------------------------------
+
+# `show servers state colors` of HAProxy 2.6.12 (Debian bookworm) with green's check port moved to 1.
+SERVERS_STATE = (
+    "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+    "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state "
+    "bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr "
+    "srv_agent_addr srv_agent_port\n"
+    "3 colors 1 blue 172.19.0.2 2 0 100 100 5 15 3 2 6 0 0 0 web 8000 - 0 0 - - 0\n"
+    "3 colors 2 green 172.19.0.3 0 0 0 0 4 8 2 0 6 0 0 0 web-green 8000 - 0 1 - - 0\n\n"
+)
+
+
+def fault_answer(command: str) -> str:
+    if command.startswith("athalia "):
+        return "athalia: expected an error ratio from 0 to 1, found 2\n\n" if " 2 " in command else "\n"
+    if command == "show servers state colors":
+        return SERVERS_STATE
+    return default_answer(command)
+
+
+def test_the_driver_is_a_fault_injector(api: FakeAPI, router: HAProxyRouter) -> None:
+    """A health fault sets the Lua fault (hold 1) and moves the server's checks to port 1."""
+    from pytest_athalia.release._faults import Fault, FaultInjector
+
+    api.answer = fault_answer
+    assert isinstance(router, FaultInjector)
+    router.inject("green", Fault(health_fail=True))
+    assert api.commands == [
+        "show stat colors 4 -1",  # the server must exist
+        "athalia fault green 0 500 0 1",
+        "set server colors/green check-port 1",
+    ]
+
+
+def test_a_fault_without_health_gives_the_checks_their_port_back(api: FakeAPI, router: HAProxyRouter) -> None:
+    """An error or latency fault restores a check port an earlier health fault moved; clear() restores all."""
+    from pytest_athalia.release._faults import Fault
+
+    api.answer = fault_answer
+    router.inject("green", Fault(error_ratio=0.5, latency_ms=20))
+    router.clear()
+    assert api.commands == [
+        "show stat colors 4 -1",
+        "athalia fault green 0.5 500 20 0",
+        "show servers state colors",
+        "set server colors/green check-port 8000",
+        "athalia clear",
+        "show servers state colors",
+        "set server colors/green check-port 8000",
+    ]
+
+
+def test_faults_on_unknown_servers_or_refused_are_router_errors(api: FakeAPI, router: HAProxyRouter) -> None:
+    """An unknown server is refused before anything is sent; the script's refusal is quoted."""
+    from pytest_athalia.release._faults import Fault
+
+    api.answer = fault_answer
+    with pytest.raises(RouterError, match=r"has no server purple .*no fault was injected"):
+        router.inject("purple", Fault(error_ratio=1))
+    assert not [c for c in api.commands if c.startswith("athalia")]
+    with pytest.raises(RouterError, match="refused `athalia fault green 2 500 0 0`: it answered 'athalia: expected"):
+        router._fault_command("athalia fault green 2 500 0 0")
+
+
+def test_a_router_without_the_fault_script_says_to_restart_the_stack(api: FakeAPI, router: HAProxyRouter) -> None:
+    """An older generated config (no lua-load) answers Unknown command: the error says why and what to do."""
+    from pytest_athalia.release._faults import Fault
+
+    with pytest.raises(RouterError) as info:
+        router.inject("green", Fault(error_ratio=0.5))
+    text = str(info.value)
+    assert "does not know `athalia ...`" in text
+    assert "Restart the stack" in text
+    assert "rollout.drills.<name>.env" in text

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from pytest_athalia._errors import StackError
+from pytest_athalia.release._faults import lua_script
 from pytest_athalia.stack import _override as override
 from pytest_athalia.stack._override import OverrideFiles, RouterPlan, compose_override, deploy_override, haproxy_config
 from pytest_athalia.stack._ownership import Place, RunOwner, owner_from_labels, this_run
@@ -85,7 +86,7 @@ def test_override_puts_the_router_in_the_services_place_and_adds_two_colors(tmp_
     data = written(compose_override(demo_model(), PLAN), tmp_path)
     assert sorted(data) == ["configs", "services"]
     assert list(data["services"]) == ["app", "app-blue", "app-green"]
-    assert list(data["configs"]) == ["athalia-router-cfg"]
+    assert list(data["configs"]) == ["athalia-router-cfg", "athalia-router-faults"]
 
 
 @pytest.mark.parametrize("color", ["blue", "green"])
@@ -155,8 +156,12 @@ def test_the_router_runs_haproxy_and_resets_the_rest_of_the_users_definition(tmp
     assert router["image"] == "athalia/router:2.6"
     assert router["entrypoint"] == ["haproxy"]
     assert router["command"] == ["-db", "-f", "/etc/athalia/haproxy.cfg"]
-    assert router["configs"] == [{"source": "athalia-router-cfg", "target": "/etc/athalia/haproxy.cfg"}]
+    assert router["configs"] == [
+        {"source": "athalia-router-cfg", "target": "/etc/athalia/haproxy.cfg"},
+        {"source": "athalia-router-faults", "target": "/etc/athalia/faults.lua"},  # drills: the fault script
+    ]
     assert data["configs"]["athalia-router-cfg"]["content"] == haproxy_config("app", 8000, "/health")
+    assert data["configs"]["athalia-router-faults"]["content"] == lua_script("colors")
     assert router["stop_signal"] == "SIGUSR1"
     assert router["cap_drop"] == ["ALL"]
     assert router["depends_on"] == {"app-blue": {"condition": "service_started"}}
@@ -216,6 +221,16 @@ def test_stacks_the_override_cannot_handle_are_explained(change: Any, match: str
 
 
 # -- the HAProxy configuration -------------------------------------------------------------------------------------
+
+
+def test_haproxy_config_loads_the_fault_script_and_faults_answers_before_naming_their_color() -> None:
+    """lua-load in global; the fault action precedes the color header, so a replaced answer still names its color."""
+    config = haproxy_config("app", 8000, "/health")
+    assert "    lua-load /etc/athalia/faults.lua\n" in config.split("resolvers docker")[0]
+    backend = config.split("\nbackend colors\n")[1].split("\n\n")[0]
+    assert backend.index("http-response lua.athalia_fault") < backend.index("http-response set-header X-Athalia-Color")
+    assert backend.index("http-request lua.athalia_hold") < backend.index("use-server green if")
+    assert "    option persist\n" in backend
 
 
 def test_haproxy_config_resolves_colors_through_dockers_dns() -> None:
