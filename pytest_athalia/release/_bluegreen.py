@@ -230,8 +230,8 @@ class BlueGreen:
             self._to(Phase.INCONCLUSIVE)
         return report
 
-    def smoke_test(self) -> SmokeReport:
-        """GET each smoke path on the idle color directly, then wait until the router sees it UP."""
+    def smoke_test(self, paths: tuple[str, ...] | None = None) -> SmokeReport:
+        """GET each smoke path (default: the plan's) on both colors directly, then wait until the router sees it UP."""
         if self.phase is not Phase.SMOKE_TESTING:
             raise RolloutError(f"athalia: smoke_test() needs a deployed candidate; the rollout is {self.phase.value}.")
         color, live = self.idle, self.live
@@ -239,7 +239,7 @@ class BlueGreen:
         base, live_base = self._base_url(color), self._base_url(live)
         # Both colors, each path, redirects not followed: the candidate must answer as the live version does.
         with _http.HttpClient(timeout=self.plan.smoke_timeout_s, max_body=0) as client:
-            for path in self.plan.smoke_paths:
+            for path in self.plan.smoke_paths if paths is None else paths:
                 url = base + path
                 answer, live_answer = client.get(url), client.get(live_base + path)
                 judged = judge_path(
@@ -310,10 +310,12 @@ class BlueGreen:
         observe_s: float | None = None,
         manual_rollback: bool = False,
         external: ExternalTrigger | None = None,
+        drill: bool = False,
     ) -> ReleaseReport:
         """Deploy, smoke-test, switch under the probe, watch the triggers, and roll back when one fires.
 
-        With `manual_rollback`, a release that stayed healthy for `observe_s` is rolled back by hand.
+        With `manual_rollback`, a release that stayed healthy for `observe_s` is rolled back by hand. A `drill`
+        (a candidate bad on purpose, to fire a trigger) is smoke-tested on ``plan.drill_smoke_paths`` only.
         A release that fails before the switch returns a report with `error` set (phase failed).
         """
         plan = self.plan.with_external(external) if external is not None else self.plan
@@ -332,7 +334,7 @@ class BlueGreen:
             deploy_seconds = self.deploy(candidate)
         except RolloutError as exc:
             return replace(base, phase=self.phase, error=str(exc), stop=Stop("deploy", False, str(exc)))
-        smoke = self.smoke_test()
+        smoke = self.smoke_test((plan.drill_smoke_paths or None) if drill else None)
         base = replace(base, deploy_seconds=deploy_seconds, smoke=smoke)
         if not smoke.passed:
             if self.phase is Phase.INCONCLUSIVE:

@@ -98,6 +98,9 @@ class Plan:
     # Where users come in (a front service's published address); None: the router's own address.
     probe_base: str | None = None
     probe_entry: str = "the router"
+    # A drill's candidate is bad on purpose: only these paths (rollout.smoke.paths, else the health path)
+    # are smoke-tested, so its trigger, not the smoke test, catches it. Empty: the same as smoke_paths.
+    drill_smoke_paths: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls, environment: Environment) -> Plan:
@@ -118,6 +121,7 @@ class Plan:
         return cls(
             probe_path=probe_path,
             smoke_paths=tuple(dict.fromkeys(p for p in judged if p)),
+            drill_smoke_paths=rollout.smoke.paths or (stack.health_path,),
             health_path=health_path,
             probe=rollout.probe,
             triggers=rollout.triggers,

@@ -82,7 +82,7 @@ def test_bad_candidate_is_rolled_back_automatically(
     drill = athalia_drills.get(trigger)
     if drill is None:
         pytest.skip(f"no rollout.drills.{trigger} in {athalia_environment.path}")
-    report = athalia_rollout.release(drill)
+    report = athalia_rollout.release(drill, drill=True)  # bad on purpose: its trigger must catch it, not smoke
     record(athalia_gate, report)
     slo = athalia_environment.spec.slo.rollback
     verdicts = [drill_verdict(report, trigger), *rollback_verdicts(report, slo)]
@@ -94,7 +94,9 @@ def test_external_signal_rolls_back(
 ) -> None:
     """When the users complain (a URL answering 503), the release is rolled back automatically within the SLO."""
     unchanged = Candidate("drill external")  # a good release: only the complaints are bad
-    report = athalia_rollout.release(unchanged, external=ExternalTrigger(url=complaints_url, interval_ms=50))
+    report = athalia_rollout.release(
+        unchanged, external=ExternalTrigger(url=complaints_url, interval_ms=50), drill=True
+    )
     record(athalia_gate, report)
     slo = athalia_environment.spec.slo.rollback
     verdicts = [drill_verdict(report, "external"), *rollback_verdicts(report, slo)]

@@ -625,3 +625,18 @@ def test_probe_enters_through_a_front_service_when_set(local_router: LocalRouter
     assert report.baseline is not None
     assert report.baseline.probe.url == report.probe.url
     assert local_router.routing.front_hits >= report.probe.count + report.baseline.probe.count
+
+
+def test_a_drill_is_smoke_tested_on_its_drill_paths_only(local_router: LocalRouter) -> None:
+    """A readiness drill fails /ready on purpose: as a release the smoke test stops it, as a drill its trigger fires."""
+    plan = replace(PLAN, smoke_paths=("/health", "/ready", "/version"), drill_smoke_paths=("/health",))
+    bad = Candidate("drill health", None, (("FAULT_READY_FAIL", "true"),))
+    stopped = BlueGreen(local_router, LocalColors(local_router), plan).release(bad)
+    assert stopped.phase is Phase.FAILED, stopped.describe()
+    assert stopped.stop is not None
+    assert stopped.stop.check == "smoke"
+    local_router.routing.colors["green"] = ColorState()
+    drilled = BlueGreen(local_router, LocalColors(local_router), plan).release(bad, drill=True, observe_s=5.0)
+    assert drilled.fired is not None, drilled.describe()
+    assert drilled.fired.trigger == "health"
+    assert drill_verdict(drilled, "health").passed
