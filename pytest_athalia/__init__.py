@@ -31,7 +31,16 @@ if TYPE_CHECKING:
     from .config._secrets import Redactor
     from .load._results import LoadResults
     from .release._bluegreen import BlueGreen
-    from .release._checks import drill_verdict, probe_verdict, rollback_verdicts, switch_verdicts, trigger_verdicts
+    from .release._checks import (
+        baseline_verdict,
+        deploy_verdict,
+        drill_verdict,
+        probe_verdict,
+        rollback_verdicts,
+        smoke_verdict,
+        switch_verdicts,
+        trigger_verdicts,
+    )
     from .release._faults import Fault, FaultInjector
     from .release._release import Candidate, Phase, ReleaseReport
     from .release._router import COLOR_HEADER, ColorStack, Router, ServerStats
@@ -71,7 +80,16 @@ _EXPORTS: dict[str, str] = {
     "LoadResults": ".load._results",
     "BlueGreen": ".release._bluegreen",
     **dict.fromkeys(
-        ("drill_verdict", "probe_verdict", "rollback_verdicts", "switch_verdicts", "trigger_verdicts"),
+        (
+            "baseline_verdict",
+            "deploy_verdict",
+            "drill_verdict",
+            "probe_verdict",
+            "rollback_verdicts",
+            "smoke_verdict",
+            "switch_verdicts",
+            "trigger_verdicts",
+        ),
         ".release._checks",
     ),
     **dict.fromkeys(("Candidate", "Phase", "ReleaseReport"), ".release._release"),
@@ -138,6 +156,8 @@ __all__ = [
     "StartupReport",
     "Threshold",
     "Verdict",
+    "baseline_verdict",
+    "deploy_verdict",
     "drill_verdict",
     "judge",
     "load_environment",
@@ -146,6 +166,7 @@ __all__ = [
     "rollback_verdicts",
     "runtime_of",
     "sample_http",
+    "smoke_verdict",
     "switch_verdicts",
     "trigger_verdicts",
 ]

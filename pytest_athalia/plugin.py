@@ -181,12 +181,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         for check, fields in record.checks.items():
             if "verdict" not in fields:
                 continue
-            terminalreporter.write_line(
-                f"{fields['verdict'].upper():5} {check}: measured {fields.get('measured', '') or 'nothing'} "
-                f"{fields.get('unit', '')}, threshold {fields.get('comparison', '')} {fields.get('threshold', '')} "
-                f"{fields.get('unit', '')}, {fields.get('samples', '0')} sample(s)"
+            threshold = (
+                f"threshold {fields.get('comparison', '')} {fields.get('threshold', '')} {fields.get('unit', '')}"
             )
+            if fields.get("measured", ""):
+                line = f"measured {fields['measured']} {fields.get('unit', '')}, {threshold}, "
+                line += f"{fields.get('samples', '0')} sample(s)"
+            else:  # nothing measured: say why in words, not "measured nothing s"
+                line = f"nothing measured, {threshold}: {fields.get('reason', '') or 'no value was measured'}"
+            terminalreporter.write_line(f"{fields['verdict'].upper():5} {check}: {line}")
     terminalreporter.write_line(
         f"{summary['checks']} checks: {summary['passed']} passed, {summary['failed']} failed, "
-        f"{summary['inconclusive']} inconclusive; report {runtime.settings.report_path.value}"
+        f"{summary['inconclusive']} inconclusive"
+        + (f", {summary['not_measured']} not measured" if summary["not_measured"] else "")
+        + f"; report {runtime.settings.report_path.value}"
     )

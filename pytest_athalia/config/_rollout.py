@@ -5,10 +5,11 @@ Every rollout key has a default, so ``rollout: {enabled: true}`` is a complete s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pytest_athalia.config._schema import EnvName, EnvValue, Model, Number, PositiveNumber, URLPath
 
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 DrillName = Annotated[str, Field(strict=True, pattern=r"^[a-z][a-z0-9_]*$")]
+ServiceName = Annotated[str, Field(strict=True, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
+# An expected HTTP status: a code (200) or a class (2xx).
+_STATUS = re.compile(r"^[1-5](xx|[0-9]{2})$")
 
 
 class RouterSpec(Model):
@@ -122,6 +126,24 @@ class ProbeSpec(Model):
         le=600,
         description="a number of seconds greater than 0 and at most 600 (the probe's hard time bound)",
     )
+    # Where users come in: a front service of the stack (e.g. nginx calling the app by name), else the router.
+    service: ServiceName | None = Field(
+        default=None,
+        description="a compose service whose published port the probe enters through (default: the router)",
+    )
+    port: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=65535,
+        description="the container port of rollout.probe.service, 1 to 65535 (default: its only published port)",
+    )
+
+    @model_validator(mode="after")
+    def _port_needs_service(self) -> ProbeSpec:
+        if self.port is not None and self.service is None:
+            raise ValueError("port is the container port of `service`: set service too, or remove port")
+        return self
 
 
 class SmokeSpec(Model):
@@ -132,6 +154,28 @@ class SmokeSpec(Model):
         description="a list of URL paths starting with '/' (default: [stack.health_path])",
     )
     timeout_ms: PositiveNumber = Field(default=2000.0, description="a number of milliseconds greater than 0")
+    expect_status: tuple[str, ...] | Literal["live"] = Field(
+        default=("2xx",),
+        description=(
+            "a list of statuses or classes the candidate and the live version must answer, e.g. [2xx] or [200, 204], "
+            "or `live` (the same class as the live version's answer)"
+        ),
+    )
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _statuses(cls, value: object) -> object:
+        if value == "live" or not isinstance(value, list | tuple):
+            return value
+        out = []
+        for item in value:
+            text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+            if not isinstance(text, str) or not _STATUS.fullmatch(text):
+                raise ValueError(f"{item!r} is not a status: write a code such as 200 or a class such as 2xx")
+            out.append(text)
+        if not out:
+            raise ValueError("an empty list accepts no answer: list at least one status, or write `live`")
+        return tuple(out)
 
 
 class ErrorRateTrigger(Model):
@@ -243,6 +287,15 @@ class RolloutSpec(Model):
         default=3.0,
         le=300,
         description="a number of seconds greater than 0 and at most 300 (how long a live candidate is watched)",
+    )
+    baseline_s: PositiveNumber = Field(
+        default=2.0,
+        ge=0.5,
+        le=30,
+        description=(
+            "a number of seconds from 0.5 to 30 (how long the live version is watched by the probe and the "
+            "triggers before the candidate is deployed)"
+        ),
     )
     probe: ProbeSpec = ProbeSpec()
     smoke: SmokeSpec = SmokeSpec()

@@ -2,15 +2,18 @@
 
 ::
 
-    idle → deploying → smoke-testing → switching → live → rolling back → rolled back
-                │             │            │          │          │
-                └─────────────┴────────────┴──────────┴──────────┴──→ failed
+    idle → baseline → deploying → smoke-testing → switching → live → rolling back → rolled back
+              │            │             │    │            │                      │
+              │            └─────────────┴────┼────────────┴──────────────────────┴──→ failed
+              └───────────────────────────────┴──→ inconclusive (the live version already fails)
 
 ``reset()`` returns from any state to idle with blue live (weight 100) and green idle (weight 0).
 Any other transition raises :class:`~pytest_athalia._errors.RolloutError`.
 
-The candidate goes to the idle color (``deploy_color`` recreates only that service), is
-smoke-tested directly (bypassing the router), and takes all traffic in two weight changes: the
+First the live version is watched (``baseline``) by the probe and the health triggers: if it already
+breaches one, nothing is deployed and the release is inconclusive. The candidate goes to the idle
+color (``deploy_color`` recreates only that service), is smoke-tested directly on every judged path
+beside the live color (bypassing the router), and takes all traffic in two weight changes: the
 candidate's weight to 100 first, then the old color's to 0, so at no instant both weigh 0 (which
 would make the router answer 503). Both go in one round trip where the router can
 (:func:`~pytest_athalia.release._router.apply_weights`). While it is live, a
@@ -22,16 +25,30 @@ same two changes in the other direction. Times come from the probe's request tim
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from .. import _http
 from .._errors import AthaliaError, RolloutError, RouterError
-from ..config._rollout import ExternalTrigger
+from ..config._rollout import ExternalTrigger, TriggersSpec
 from ._faults import FaultInjector
-from ._release import Candidate, Phase, Plan, ReleaseReport, RollbackReport, SmokeReport, SmokeResult, SwitchReport
+from ._release import (
+    BaselineReport,
+    Candidate,
+    Phase,
+    Plan,
+    ReleaseReport,
+    RollbackReport,
+    SmokeReport,
+    SmokeResult,
+    Stop,
+    SwitchReport,
+)
 from ._router import COLORS, INITIAL_WEIGHTS, Color, ColorStack, Router, apply_weights, wait_until_serving
 from ._signals import Poller, external_check, http_check, router_status_check
+from ._smoke import judge_path
 from ._timing import cutover, detection_ms, failed_between, stray_after
 from ._traffic import Clock, ProbeLog, ProbeSample, TrafficProbe
 from ._triggers import CheckSample, TriggerResult, evaluate_triggers
@@ -40,14 +57,16 @@ __all__ = ["BlueGreen"]
 
 
 _NEXT: Mapping[Phase, frozenset[Phase]] = {
-    Phase.IDLE: frozenset({Phase.DEPLOYING}),
+    Phase.IDLE: frozenset({Phase.BASELINE, Phase.DEPLOYING}),
+    Phase.BASELINE: frozenset({Phase.DEPLOYING, Phase.INCONCLUSIVE}),
     Phase.DEPLOYING: frozenset({Phase.SMOKE_TESTING, Phase.FAILED}),
-    Phase.SMOKE_TESTING: frozenset({Phase.SWITCHING, Phase.FAILED}),
+    Phase.SMOKE_TESTING: frozenset({Phase.SWITCHING, Phase.FAILED, Phase.INCONCLUSIVE}),
     Phase.SWITCHING: frozenset({Phase.LIVE, Phase.FAILED}),
     Phase.LIVE: frozenset({Phase.ROLLING_BACK}),
     Phase.ROLLING_BACK: frozenset({Phase.ROLLED_BACK, Phase.FAILED}),
     Phase.ROLLED_BACK: frozenset(),
     Phase.FAILED: frozenset(),
+    Phase.INCONCLUSIVE: frozenset(),
 }
 
 
@@ -77,6 +96,40 @@ class _Watch:
         return self.probe.stop()
 
 
+def _without_external(plan: Plan) -> TriggersSpec:
+    return plan.triggers.model_copy(update={"external": ExternalTrigger()})
+
+
+def _breach(baseline: BaselineReport) -> str:
+    """The trigger that fired on the live version: name, measured value, threshold and samples."""
+    fired = baseline.fired
+    assert fired is not None
+    return (
+        f"{fired.describe()} on {baseline.color} before anything was deployed ({baseline.failed} failed of "
+        f"{baseline.probe.count} probe requests). The release was not judged: fix the live version, or the path "
+        "the rehearsal watches (rollout.probe.path, rollout.triggers.health.path), then run again"
+    )
+
+
+_COMPOSE_SAID = "compose said:\n"
+_LOGS_HINT = re.compile(r"\(docker compose -p \S+ logs \S+\)")
+
+
+def _deploy_error(candidate: Candidate, color: Color, exc: AthaliaError) -> str:
+    """One paragraph: the candidate, where its image and settings came from, the fix; then compose's output once."""
+    text = str(exc).removeprefix("athalia: ")
+    head, said, tail = text.partition(_COMPOSE_SAID)
+    # The stack's own advice names the environment file; the candidate knows where it really came from.
+    cause = head.split(" Check the candidate's", 1)[0].strip().rstrip(".")
+    logs = _LOGS_HINT.search(head)
+    source = candidate.source or candidate.name
+    message = (
+        f"athalia: deploying {candidate.describe()} to {color} failed: {cause}. The candidate takes {source}: "
+        "check them there" + (f", and the service's log {logs.group(0)}" if logs else "") + "."
+    )
+    return message + (f"\n{_COMPOSE_SAID}{tail.strip()}" if said else "")
+
+
 class BlueGreen:
     """Drives one blue-green release at a time through `router` and `colors`; see the module docstring."""
 
@@ -101,7 +154,7 @@ class BlueGreen:
         self._clock: Clock = time.monotonic_ns  # the probe's clock: every timestamp of a release on one clock
         self._say = say
         self._smoke: SmokeReport | None = None
-        self._color_base: tuple[Color, str] | None = None  # the deployed color's own address, once per deploy
+        self._bases: dict[Color, str] = {}  # each color's own address, asked once per deploy
 
     @property
     def idle(self) -> Color:
@@ -113,8 +166,8 @@ class BlueGreen:
             allowed = ", ".join(sorted(p.value for p in _NEXT[self.phase])) or "none (call reset())"
             raise RolloutError(
                 f"athalia: a rollout cannot go from {self.phase.value} to {phase.value}; from {self.phase.value} "
-                f"it can go to: {allowed}. The order is idle → deploying → smoke-testing → switching → live → "
-                "rolling back → rolled back; call reset() to start again from idle."
+                f"it can go to: {allowed}. The order is idle → (baseline →) deploying → smoke-testing → switching → "
+                "live → rolling back → rolled back; call reset() to start again from idle."
             )
         self.phase = phase
         self.history.append(phase)
@@ -141,40 +194,75 @@ class BlueGreen:
         self.phase = Phase.IDLE
         self.history = [Phase.IDLE]
         self._smoke = None
-        self._color_base = None
+        self._bases = {}
 
     # -- steps ------------------------------------------------------------------------------------------
     def deploy(self, candidate: Candidate) -> float:
         """Deploy `candidate` to the idle color (weight 0 first) and wait until it is healthy; seconds taken."""
         self._to(Phase.DEPLOYING)
         color = self.idle
-        self._color_base = None  # a recreated container may be published on another port
+        self._bases.pop(color, None)  # a recreated container may be published on another port
         try:
             self.router.set_weight(color, 0)  # nothing may reach a container being replaced
             seconds = self.colors.deploy_color(
                 color, image=candidate.image, env=dict(candidate.env), timeout=self.plan.deploy_timeout_s
             )
         except AthaliaError as exc:
-            raise self._fail(f"deploying {candidate.describe()} to {color} failed", exc) from exc
+            if Phase.FAILED in _NEXT[self.phase]:
+                self._to(Phase.FAILED)
+            raise RolloutError(_deploy_error(candidate, color, exc)) from exc
         self._to(Phase.SMOKE_TESTING)
         return seconds
 
-    def smoke_test(self) -> SmokeReport:
-        """GET each smoke path on the idle color directly, then wait until the router sees it UP."""
+    def watch_live(self, plan: Plan | None = None) -> BaselineReport:
+        """Watch the live version for ``plan.baseline_s`` under the probe and the health triggers, before any deploy.
+
+        Ends in phase baseline (ready to deploy), or inconclusive when a trigger fired on the live version.
+        """
+        plan = plan or self.plan
+        self._to(Phase.BASELINE)
+        color = self.live
+        watch = self._start_probe(plan, color, warm_up=False)
+        try:
+            self._make_pollers(watch, plan, external=False)  # the external signal judges a release, not blue
+            watch.since_ns = self._clock()
+            for poller in watch.pollers:
+                poller.start()
+            fired, triggers = self._watch(watch, plan, plan.baseline_s)
+        finally:
+            log = watch.stop()
+        report = BaselineReport(color, (self._clock() - watch.since_ns) / 1e9, triggers, log, watch.health_checks())
+        if fired is not None:
+            self._to(Phase.INCONCLUSIVE)
+        return report
+
+    def smoke_test(self, paths: tuple[str, ...] | None = None) -> SmokeReport:
+        """GET each smoke path (default: the plan's) on both colors directly, then wait until the router sees it UP."""
         if self.phase is not Phase.SMOKE_TESTING:
             raise RolloutError(f"athalia: smoke_test() needs a deployed candidate; the rollout is {self.phase.value}.")
-        color = self.idle
+        color, live = self.idle, self.live
         results = []
-        base = self._base_url(color)
-        for path in self.plan.smoke_paths:
-            url = base + path
-            ok, detail = http_check(url, timeout_s=self.plan.smoke_timeout_s)()
-            results.append(SmokeResult(path, url, bool(ok), detail))
+        base, live_base = self._base_url(color), self._base_url(live)
+        # Both colors, each path, redirects not followed: the candidate must answer as the live version does.
+        with _http.HttpClient(timeout=self.plan.smoke_timeout_s, max_body=0) as client:
+            for path in self.plan.smoke_paths if paths is None else paths:
+                url = base + path
+                answer, live_answer = client.get(url), client.get(live_base + path)
+                judged = judge_path(
+                    path,
+                    live=live_answer,
+                    candidate=answer,
+                    live_color=live,
+                    color=color,
+                    expect=self.plan.smoke_expect,
+                )
+                results.append(SmokeResult(path, url, judged.ok, judged.detail, judged.live_fails))
         if all(r.ok for r in results):
             results.append(self._wait_router_up(color))
         report = self._smoke = SmokeReport(color, tuple(results))
         if not report.passed:
-            self._to(Phase.FAILED)
+            blamed = [r for r in results if not r.ok and not r.live_fails]
+            self._to(Phase.FAILED if blamed else Phase.INCONCLUSIVE)
         return report
 
     def _wait_router_up(self, color: Color) -> SmokeResult:
@@ -228,10 +316,12 @@ class BlueGreen:
         observe_s: float | None = None,
         manual_rollback: bool = False,
         external: ExternalTrigger | None = None,
+        drill: bool = False,
     ) -> ReleaseReport:
         """Deploy, smoke-test, switch under the probe, watch the triggers, and roll back when one fires.
 
-        With `manual_rollback`, a release that stayed healthy for `observe_s` is rolled back by hand.
+        With `manual_rollback`, a release that stayed healthy for `observe_s` is rolled back by hand. A `drill`
+        (a candidate bad on purpose, to fire a trigger) is smoke-tested on ``plan.drill_smoke_paths`` only.
         A release that fails before the switch returns a report with `error` set (phase failed).
         """
         plan = self.plan.with_external(external) if external is not None else self.plan
@@ -244,15 +334,28 @@ class BlueGreen:
                 f"{type(self.router).__name__} does not (no inject/clear). Use the built-in router (rollout.enabled: "
                 "true), or drill with the app's own faults (rollout.drills.<name>.env) instead of fault:."
             )
+        self._say(f"watching {previous} (live) for {plan.baseline_s:g} s through {plan.probe_entry} before the deploy")
+        baseline = self.watch_live(plan)
+        base = replace(base, baseline=baseline)
+        if baseline.fired is not None:
+            message = f"the live version already fails: {_breach(baseline)}"
+            self._say(f"stopped before the deploy: the live version already fails ({baseline.fired.describe()})")
+            return replace(base, phase=self.phase, error=message, stop=Stop("baseline", True, message))
         # No progress line of its own: the stack's deploy_color reports the deploy (ComposeStack in a phase).
         try:
             deploy_seconds = self.deploy(candidate)
         except RolloutError as exc:
-            return replace(base, phase=self.phase, error=str(exc))
-        smoke = self.smoke_test()
+            return replace(base, phase=self.phase, error=str(exc), stop=Stop("deploy", False, str(exc)))
+        smoke = self.smoke_test((plan.drill_smoke_paths or None) if drill else None)
         base = replace(base, deploy_seconds=deploy_seconds, smoke=smoke)
         if not smoke.passed:
-            return replace(base, phase=self.phase, error=f"the smoke test of {color} failed: {smoke.describe()}")
+            if self.phase is Phase.INCONCLUSIVE:
+                first = smoke.live_fails[0]
+                message = f"the live version already fails: {first.detail}"
+                return replace(base, phase=self.phase, error=message, stop=Stop("smoke", True, message))
+            failed = "; ".join(r.detail for r in smoke.results if not r.ok)
+            message = f"the smoke test of {color} stopped the release before any traffic moved: {failed}"
+            return replace(base, phase=self.phase, error=message, stop=Stop("smoke", False, message))
         watch = self._start_probe(plan, color)
         try:
             self._make_pollers(watch, plan)  # before the switch: finding the color's address runs compose
@@ -324,14 +427,14 @@ class BlueGreen:
     # -- internals ----------------------------------------------------------------------------------------------
     def _base_url(self, color: Color) -> str:
         # Once per deploy: on ComposeStack each color_url() runs a compose command.
-        if self._color_base is None or self._color_base[0] != color:
-            self._color_base = (color, self.colors.color_url(color))
-        return self._color_base[1]
+        if color not in self._bases:
+            self._bases[color] = self.colors.color_url(color)
+        return self._bases[color]
 
-    def _start_probe(self, plan: Plan, color: Color) -> _Watch:
+    def _start_probe(self, plan: Plan, color: Color, *, warm_up: bool = True) -> _Watch:
         spec = plan.probe
         probe = TrafficProbe(
-            self.router.url(plan.probe_path),
+            plan.probe_url(self.router.url()),
             rate=spec.rate,
             clients=spec.clients,
             timeout_s=spec.timeout_ms / 1000,
@@ -339,13 +442,13 @@ class BlueGreen:
             clock=self._clock,
         ).start()
         watch = _Watch(probe, color)
-        # A baseline on the old color first, so the switch is seen from both sides.
-        deadline = time.monotonic() + 2.0
+        # A few requests on the old color first, so the switch is seen from both sides.
+        deadline = time.monotonic() + (2.0 if warm_up else 0.0)
         while probe.count() < 2 * spec.clients and time.monotonic() < deadline:
             time.sleep(0.01)
         return watch
 
-    def _make_pollers(self, watch: _Watch, plan: Plan) -> None:
+    def _make_pollers(self, watch: _Watch, plan: Plan, *, external: bool = True) -> None:
         bound = plan.probe.max_seconds
         health = plan.triggers.health
         if health.enabled:
@@ -357,13 +460,13 @@ class BlueGreen:
             watch.health.append(
                 Poller("router", status, interval_s=max(interval, 0.1), max_seconds=bound, clock=self._clock)
             )
-        external = plan.triggers.external
-        if external.configured:
+        signal = plan.triggers.external
+        if external and signal.configured:
             check = external_check(
-                url=external.url, command=external.command, match=external.match, timeout_s=external.timeout_ms / 1000
+                url=signal.url, command=signal.command, match=signal.match, timeout_s=signal.timeout_ms / 1000
             )
             watch.external = Poller(
-                "external", check, interval_s=external.interval_ms / 1000, max_seconds=bound, clock=self._clock
+                "external", check, interval_s=signal.interval_ms / 1000, max_seconds=bound, clock=self._clock
             )
 
     def _watch(
@@ -375,7 +478,7 @@ class BlueGreen:
             now = self._clock()
             samples = tuple(s for s in watch.probe.recent(watch.since_ns) if s.start_ns >= watch.since_ns)
             triggers = evaluate_triggers(
-                plan.triggers,
+                plan.triggers if watch.external is not None else _without_external(plan),
                 color=watch.color,
                 samples=samples,
                 health=watch.health_checks(),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..config._rollout import CandidateSpec, ExternalTrigger, ProbeSpec, TriggersSpec
 from ._faults import Fault
 from ._router import Color
+from ._smoke import Expect
 from ._timing import Cutover
 from ._traffic import ProbeLog, ProbeSample
 from ._triggers import CheckSample, TriggerResult
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from ..config._environment import Environment
 
 __all__ = [
+    "BaselineReport",
     "Candidate",
     "Phase",
     "Plan",
@@ -29,12 +31,14 @@ __all__ = [
     "RollbackReport",
     "SmokeReport",
     "SmokeResult",
+    "Stop",
     "SwitchReport",
 ]
 
 
 class Phase(Enum):
     IDLE = "idle"
+    BASELINE = "baseline"  # the live version watched before anything is deployed
     DEPLOYING = "deploying"
     SMOKE_TESTING = "smoke-testing"
     SWITCHING = "switching"
@@ -42,6 +46,7 @@ class Phase(Enum):
     ROLLING_BACK = "rolling back"
     ROLLED_BACK = "rolled back"
     FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"  # stopped because the live version already fails: nothing judged
 
 
 @dataclass(frozen=True)
@@ -52,12 +57,26 @@ class Candidate:
     image: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     fault: Fault | None = None  # injected by the router into its answers once it is live (a drill)
+    # Where the image and environment came from, for errors ("its image from the environment variable
+    # ATHALIA_CANDIDATE_IMAGE and ..."); `image_source` names the image's alone. Not part of its identity.
+    source: str = field(default="", compare=False)
+    image_source: str = field(default="", compare=False)
 
     @classmethod
-    def from_spec(cls, name: str, spec: CandidateSpec, extra_env: Mapping[str, str] | None = None) -> Candidate:
+    def from_spec(
+        cls,
+        name: str,
+        spec: CandidateSpec,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        source: str = "",
+        image_source: str = "",
+    ) -> Candidate:
         env = {**spec.env, **(extra_env or {})}
         fault = Fault.from_spec(spec.fault) if spec.fault is not None else None
-        return cls(name, spec.image, tuple(sorted(env.items())), fault)
+        return cls(
+            name, spec.image, tuple(sorted(env.items())), fault, source=source or name, image_source=image_source
+        )
 
     def describe(self) -> str:
         env = " ".join(f"{k}={v}" for k, v in self.env)
@@ -70,7 +89,7 @@ class Plan:
     """What a release does, resolved from the environment file (paths default to the stack's)."""
 
     probe_path: str
-    smoke_paths: tuple[str, ...]
+    smoke_paths: tuple[str, ...]  # every path the rehearsal judges, asked of both colors before the switch
     health_path: str
     probe: ProbeSpec = field(default_factory=ProbeSpec)
     triggers: TriggersSpec = field(default_factory=TriggersSpec)
@@ -80,21 +99,48 @@ class Plan:
     settle_s: float = 0.3  # the probe keeps going this long after a cutover, to show it
     min_after: int = 20  # requests after a cutover needed to show it
     poll_interval_s: float = 0.005  # how often the triggers are evaluated
+    baseline_s: float = 2.0  # the live version is watched this long before the candidate is deployed
+    smoke_expect: Expect = ("2xx",)
+    # Where users come in (a front service's published address); None: the router's own address.
+    probe_base: str | None = None
+    probe_entry: str = "the router"
+    # A drill's candidate is bad on purpose: only these paths (rollout.smoke.paths, else the health path)
+    # are smoke-tested, so its trigger, not the smoke test, catches it. Empty: the same as smoke_paths.
+    drill_smoke_paths: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls, environment: Environment) -> Plan:
         stack = environment.spec.stack
         rollout = environment.spec.rollout
+        probe_path = rollout.probe.path or stack.version_path or stack.health_path
+        health_path = rollout.triggers.health.path or stack.ready_path or stack.health_path
+        # Every path the rehearsal judges, once each, in a stable order: a path the smoke test skipped
+        # could fail only once users are on the candidate.
+        judged = (
+            *rollout.smoke.paths,
+            stack.health_path,
+            stack.ready_path,
+            stack.version_path,
+            probe_path,
+            health_path if rollout.triggers.health.enabled else None,
+        )
         return cls(
-            probe_path=rollout.probe.path or stack.version_path or stack.health_path,
-            smoke_paths=rollout.smoke.paths or (stack.health_path,),
-            health_path=rollout.triggers.health.path or stack.ready_path or stack.health_path,
+            probe_path=probe_path,
+            smoke_paths=tuple(dict.fromkeys(p for p in judged if p)),
+            drill_smoke_paths=rollout.smoke.paths or (stack.health_path,),
+            health_path=health_path,
             probe=rollout.probe,
             triggers=rollout.triggers,
             deploy_timeout_s=rollout.deploy_timeout_s,
             observe_s=rollout.observe_s,
             smoke_timeout_s=rollout.smoke.timeout_ms / 1000,
+            baseline_s=rollout.baseline_s,
+            smoke_expect=rollout.smoke.expect_status,
         )
+
+    def probe_url(self, router_url: str) -> str:
+        """The probe's URL: through `probe_base` when set (a front service), else through `router_url`."""
+        return (self.probe_base if self.probe_base is not None else router_url).rstrip("/") + self.probe_path
 
     def with_external(self, external: ExternalTrigger) -> Plan:
         return replace(self, triggers=self.triggers.model_copy(update={"external": external}))
@@ -106,6 +152,7 @@ class SmokeResult:
     url: str
     ok: bool
     detail: str
+    live_fails: bool = False  # the live version did not answer as expected either: nothing to blame on the candidate
 
 
 @dataclass(frozen=True)
@@ -117,8 +164,48 @@ class SmokeReport:
     def passed(self) -> bool:
         return bool(self.results) and all(r.ok for r in self.results)
 
+    @property
+    def live_fails(self) -> tuple[SmokeResult, ...]:
+        return tuple(r for r in self.results if r.live_fails)
+
     def describe(self) -> str:
         return "; ".join(f"{r.path}: {r.detail}" for r in self.results)
+
+
+@dataclass(frozen=True)
+class BaselineReport:
+    """The live version under the probe and the triggers before anything was deployed."""
+
+    color: Color
+    seconds: float
+    triggers: tuple[TriggerResult, ...]
+    probe: ProbeLog
+    health_checks: tuple[CheckSample, ...] = ()
+
+    @property
+    def fired(self) -> TriggerResult | None:
+        return next((t for t in self.triggers if t.fired), None)
+
+    @property
+    def failed(self) -> int:
+        return len(self.probe.failures())
+
+    def describe(self) -> str:
+        rate = f"{self.probe.rate:.0f}/s" if self.probe.rate else "n/a"
+        head = (
+            f"baseline on {self.color} (live) for {self.seconds:.1f} s: {self.failed} failed of {self.probe.count} "
+            f"requests ({rate})"
+        )
+        return "\n".join([head, *(f"  {t.describe()}" for t in self.triggers)])
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a release stopped before the switch: the check that says so, and whether it is the candidate's fault."""
+
+    check: str  # "baseline", "deploy" or "smoke"
+    inconclusive: bool  # True: the live version already fails; nothing was judged of the candidate
+    message: str
 
 
 @dataclass(frozen=True)
@@ -181,6 +268,12 @@ class ReleaseReport:
     health_checks: tuple[CheckSample, ...] = ()
     external_checks: tuple[CheckSample, ...] = ()
     error: str = ""
+    baseline: BaselineReport | None = None
+    stop: Stop | None = None  # set when the release stopped before the switch (error holds the same message)
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.stop is not None and self.stop.inconclusive
 
     @property
     def fired(self) -> TriggerResult | None:
@@ -192,8 +285,14 @@ class ReleaseReport:
     def describe(self) -> str:
         """A few lines: what happened to the candidate, for failure messages."""
         lines = [f"candidate {self.candidate.describe()} on {self.color}: {self.phase.value}"]
-        if self.error:
+        if self.stop is not None:
+            # The full message (compose's output, say) is the stopping check's reason: said once, there.
+            how = "the live version already fails" if self.stop.inconclusive else "the candidate failed it"
+            lines.append(f"stopped by the {self.stop.check} check before any traffic moved ({how}): see that check")
+        elif self.error:
             lines.append(f"error: {self.error}")
+        if self.baseline is not None:
+            lines.append(self.baseline.describe())
         if self.deploy_seconds is not None:
             lines.append(f"deployed in {self.deploy_seconds:.1f} s")
         if self.smoke is not None:

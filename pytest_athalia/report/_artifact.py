@@ -95,6 +95,7 @@ class ReportBook:
             "passed": verdicts.count("pass"),
             "failed": verdicts.count("fail"),
             "inconclusive": verdicts.count("inconclusive"),
+            "not_measured": verdicts.count("not measured"),
         }
 
     def as_json(self) -> dict[str, Any]:

@@ -55,7 +55,12 @@ class Gate:
         """Record every verdict, then fail once listing all that did not pass (one breach hides no other)."""
         for verdict in verdicts:
             self._keep(verdict)
-        failed = [v.message() for v in verdicts if v.outcome is not Outcome.PASS]
+        # A check an earlier one kept from running is recorded, not listed as a failure of its own; fail
+        # closed all the same when nothing at all was judged.
+        judged = [v for v in verdicts if v.outcome is not Outcome.NOT_MEASURED]
+        failed = [v.message() for v in judged if v.outcome is not Outcome.PASS]
+        if not judged and verdicts:
+            failed = [v.message() for v in verdicts]
         if failed:
             text = f"{len(failed)} of {len(verdicts)} {title} did not pass:\n" + "\n".join(failed)
             pytest.fail(text + (f"\n{detail}" if detail else ""), pytrace=False)

@@ -37,6 +37,9 @@ class Outcome(Enum):
     PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
+    # Never reached: an earlier check stopped the run (a failed deploy, say). Said once, in that check;
+    # this one is recorded with the reason but is no failure of its own, and never a pass.
+    NOT_MEASURED = "not measured"
 
 
 @dataclass(frozen=True)

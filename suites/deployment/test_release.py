@@ -7,6 +7,11 @@ Run it with ``pytest suites/deployment --athalia-env=dev --junitxml=reports/juni
   response comes from it, and no rollback trigger fires while it is watched; the background probe
   reached at least 200 requests/s.
 - A manual rollback completes within ``slo.rollback.max_ms`` with 0 failed requests.
+- Every release first watches the live version (``baseline``) and smoke-tests the candidate beside
+  it on every judged path (``smoke``). A live version that already fails makes the test fail with an
+  *inconclusive* ``baseline`` (or ``smoke``) check, "the live version already fails: ...": never a
+  pass, never blamed on the candidate. A failed deploy is the ``deploy`` check, with compose's output
+  once; the checks it kept from running are recorded as *not measured*, not as failures.
 - Each bad candidate of ``rollout.drills`` (``error_rate``, ``latency``, ``health``) is rolled back
   automatically by its trigger within the SLO; so is a good one the users complain about (``external``).
   Without ``rollout.drills``, each is the candidate with a fault the router injects into its answers,
@@ -34,9 +39,12 @@ from pytest_athalia import (
     Outcome,
     ReleaseReport,
     Verdict,
+    baseline_verdict,
+    deploy_verdict,
     drill_verdict,
     probe_verdict,
     rollback_verdicts,
+    smoke_verdict,
     switch_verdicts,
     trigger_verdicts,
 )
@@ -49,7 +57,8 @@ def test_candidate_switches_with_zero_failed_requests(
     report = athalia_rollout.release(athalia_candidate)
     record(athalia_gate, report, rollback=True)
     slo = athalia_environment.spec.slo.rollback
-    gate_all(athalia_gate, [*trigger_verdicts(report), *switch_verdicts(report, slo), probe_verdict(report)], report)
+    verdicts = [*trigger_verdicts(report), *switch_verdicts(report, slo), probe_verdict(report)]
+    gate_all(athalia_gate, [*before_switch(athalia_rollout, report), *verdicts], report)
 
 
 def test_manual_rollback_within_slo(
@@ -60,7 +69,7 @@ def test_manual_rollback_within_slo(
     record(athalia_gate, report)
     slo = athalia_environment.spec.slo.rollback
     verdicts = [*switch_verdicts(report, slo), *rollback_verdicts(report, slo), probe_verdict(report)]
-    gate_all(athalia_gate, verdicts, report)
+    gate_all(athalia_gate, [*before_switch(athalia_rollout, report), *verdicts], report)
 
 
 @pytest.mark.parametrize("trigger", ["error_rate", "latency", "health"])
@@ -78,10 +87,11 @@ def test_bad_candidate_is_rolled_back_automatically(
             f"no drill {trigger}: {athalia_environment.path} names other rollout.drills, or disables "
             f"rollout.triggers.{trigger}"
         )
-    report = athalia_rollout.release(drill)
+    report = athalia_rollout.release(drill, drill=True)  # bad on purpose: its trigger must catch it, not smoke
     record(athalia_gate, report)
     slo = athalia_environment.spec.slo.rollback
-    gate_all(athalia_gate, [drill_verdict(report, trigger), *rollback_verdicts(report, slo)], report)
+    verdicts = [drill_verdict(report, trigger), *rollback_verdicts(report, slo)]
+    gate_all(athalia_gate, [*before_switch(athalia_rollout, report), *verdicts], report)
 
 
 def test_external_signal_rolls_back(
@@ -89,10 +99,13 @@ def test_external_signal_rolls_back(
 ) -> None:
     """When the users complain (a URL answering 503), the release is rolled back automatically within the SLO."""
     unchanged = Candidate("drill external")  # a good release: only the complaints are bad
-    report = athalia_rollout.release(unchanged, external=ExternalTrigger(url=complaints_url, interval_ms=50))
+    report = athalia_rollout.release(
+        unchanged, external=ExternalTrigger(url=complaints_url, interval_ms=50), drill=True
+    )
     record(athalia_gate, report)
     slo = athalia_environment.spec.slo.rollback
-    gate_all(athalia_gate, [drill_verdict(report, "external"), *rollback_verdicts(report, slo)], report)
+    verdicts = [drill_verdict(report, "external"), *rollback_verdicts(report, slo)]
+    gate_all(athalia_gate, [*before_switch(athalia_rollout, report), *verdicts], report)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -124,8 +137,13 @@ def complaints_url() -> Iterator[str]:
         server.server_close()
 
 
+def before_switch(rollout: BlueGreen, report: ReleaseReport) -> list[Verdict]:
+    """The checks of every release before traffic moves: the live version, the deploy, the smoke test."""
+    return [baseline_verdict(report), deploy_verdict(report, rollout.plan.deploy_timeout_s), smoke_verdict(report)]
+
+
 def record(gate: Gate, report: ReleaseReport, *, rollback: bool = False) -> None:
-    """Record the values that are reported but not gated: deploy time, detection time, probe requests.
+    """Record the values that are reported but not gated: the baseline's traffic, detection time, probe requests.
 
     With `rollback`, also the rollback of a test that does not gate it (a bad candidate in the switch test).
     """
@@ -134,8 +152,11 @@ def record(gate: Gate, report: ReleaseReport, *, rollback: bool = False) -> None
         if rb.ms is not None:
             gate.record("rollback_ms", rb.ms, "ms", rb.cutover.after)
         gate.record("rollback_failed_requests", float(len(rb.failed)), "requests", rb.requests)
-    if report.deploy_seconds is not None:
-        gate.record("deploy", report.deploy_seconds, "s")
+    baseline = report.baseline
+    if baseline is not None:  # what the live version did before the deploy (its verdict is the baseline check)
+        gate.record("baseline_failed_requests", float(baseline.failed), "requests", baseline.probe.count)
+        if baseline.probe.rate is not None:
+            gate.record("baseline_probe_rate", baseline.probe.rate, "req/s", baseline.probe.count)
     if report.rollback is not None and report.rollback.detection_ms is not None:
         gate.record("detection", report.rollback.detection_ms, "ms")
     if report.probe is not None:
@@ -146,7 +167,8 @@ def gate_all(gate: Gate, verdicts: Sequence[Verdict], report: ReleaseReport) -> 
     """Record every verdict, then fail once listing each that did not pass, followed by the release's story.
 
     Failed verdicts are listed before inconclusive ones: a trigger that fired explains more than one
-    that had too few samples when it did.
+    that had too few samples when it did. Checks a stopped release never reached are recorded as
+    *not measured* and not listed; the check that stopped it says why, once.
     """
     ordered = sorted(verdicts, key=lambda v: (v.outcome is Outcome.PASS, v.outcome is not Outcome.FAIL))
     gate.apply_all(ordered, title="release checks", detail=report.describe())

@@ -136,24 +136,102 @@ def test_second_project_passes_with_nothing_but_an_environment_file(tmp_path: Pa
 
 
 def test_bad_candidate_fails_naming_trigger_value_threshold_and_samples(tmp_path: Path) -> None:
-    """ATHALIA_CANDIDATE_ENV with a 50 % error rate fails the switch test with the trigger and its numbers."""
+    """ATHALIA_CANDIDATE_ENV adding 400 ms to every answer fails the switch test with the trigger and its numbers.
+
+    Slow, not failing: a candidate answering 500s could be stopped by the smoke test (which asks every judged
+    path once) before any traffic moves, and this test is about the trigger.
+    """
     run = run_suite(
         tmp_path,
         str(WEBREDIS),
         "-k",
         "switches",
-        extra_env={"ATHALIA_CANDIDATE_ENV": "FAULT_ERROR_RATE=0.5"},
+        extra_env={"ATHALIA_CANDIDATE_ENV": "FAULT_LATENCY_MS=400"},
     )
     assert run.returncode == 1, run.output[-4000:]
     assert run.outcomes == {"test_candidate_switches_with_zero_failed_requests": "failed"}
-    assert "trigger_error_rate: measured 0." in run.output
-    assert "threshold <= 0.05 ratio" in run.output
-    assert "samples over 1000 ms): fail (the error_rate trigger fired and rolled the candidate back)" in run.output
-    assert "FAULT_ERROR_RATE=0.5) on green: rolled back" in run.output
+    assert "trigger_latency: measured 4" in run.output, run.output[-4000:]
+    assert "threshold <= 200 ms" in run.output
+    assert "samples over 1000 ms): fail (the latency trigger fired and rolled the candidate back)" in run.output
+    assert "FAULT_LATENCY_MS=400) on green: rolled back" in run.output
     # The rollback the switch test does not gate is still in the JUnit properties, with the trigger's numbers.
     properties = run.properties["test_candidate_switches_with_zero_failed_requests"]
     assert float(properties["athalia.rollback_ms.measured"]) <= setting(WEBREDIS, "slo", "rollback", "max_ms")
     assert int(properties["athalia.rollback_ms.samples"]) > 0  # requests after the cutover showed it
     assert properties["athalia.rollback_failed_requests.measured"] == "0"
-    assert int(properties["athalia.trigger_error_rate.samples"]) >= 40  # min_samples in webredis.yml
-    assert properties["athalia.trigger_error_rate.verdict"] == "fail"
+    assert int(properties["athalia.trigger_latency.samples"]) >= 8  # min_samples in webredis.yml
+    assert properties["athalia.trigger_latency.verdict"] == "fail"
+    assert properties["athalia.smoke.verdict"] == "pass"
+    assert properties["athalia.baseline.verdict"] == "pass"
+
+
+def report_json(tmp_path: Path) -> dict[str, object]:
+    import json
+
+    data = json.loads((tmp_path / "athalia.json").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_candidate_redirecting_its_health_path_is_stopped_by_the_smoke_test(tmp_path: Path) -> None:
+    """A candidate whose /health answers 308 (blue: 200) is stopped before any traffic moves; the container's own
+    healthcheck follows the redirect and calls it healthy, the smoke test does not."""
+    run = run_suite(tmp_path, str(WEBREDIS), "-k", "switches", extra_env={"ATHALIA_CANDIDATE_ENV": "MOVED_HEALTH=true"})
+    assert run.returncode == 1, run.output[-4000:]
+    assert run.outcomes == {"test_candidate_switches_with_zero_failed_requests": "failed"}
+    assert "GET /health on green answered 308 where blue (live) answers 200" in run.output, run.output[-4000:]
+    assert "redirects not followed" in run.output
+    properties = run.properties["test_candidate_switches_with_zero_failed_requests"]
+    assert properties["athalia.baseline.verdict"] == "pass"
+    assert properties["athalia.deploy.verdict"] == "pass"
+    assert properties["athalia.smoke.verdict"] == "fail"
+    assert properties["athalia.smoke.measured"] == "1"
+    # No traffic moved: nothing after the smoke test was measured, and the probe never ran for a switch.
+    assert properties["athalia.switch_failed_requests.verdict"] == "not measured"
+    assert "the release stopped at the smoke check" in properties["athalia.switch_failed_requests.reason"]
+    assert "athalia.probe_requests.measured" not in properties
+    assert "1 of 7 release checks did not pass:\nsmoke: measured 1 paths" in run.output
+
+
+def test_probe_path_failing_on_the_live_version_is_inconclusive(tmp_path: Path) -> None:
+    """A probe path that 404s on blue: nothing is deployed, the test fails with an inconclusive baseline check naming
+    the trigger, its measured value, threshold and samples, never a failure blamed on the candidate."""
+    spec = yaml.safe_load(WEBREDIS.read_text(encoding="utf-8"))
+    spec["stack"]["compose_files"] = [str(WEBREDIS.parent / "docker-compose.yml")]
+    spec["rollout"]["probe"]["path"] = "/nope"
+    environment = tmp_path / "webredis-404.yml"
+    environment.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    run = run_suite(tmp_path, str(environment), "-k", "switches")
+    assert run.returncode == 1, run.output[-4000:]
+    assert run.outcomes == {"test_candidate_switches_with_zero_failed_requests": "failed"}
+    assert "the live version already fails: error_rate trigger fired: measured 1 ratio" in run.output, run.output[
+        -4000:
+    ]
+    assert "threshold > 0.05 ratio" in run.output
+    assert "on blue before anything was deployed" in run.output
+    assert "rolled the candidate back" not in run.output
+    properties = run.properties["test_candidate_switches_with_zero_failed_requests"]
+    assert properties["athalia.baseline.verdict"] == "inconclusive"
+    assert properties["athalia.baseline.measured"] == "1"
+    assert int(properties["athalia.baseline.samples"]) >= 40  # min_samples in webredis.yml
+    assert properties["athalia.deploy.verdict"] == "not measured"
+    assert int(properties["athalia.baseline_failed_requests.measured"]) >= 40  # it stops as soon as it fires
+    data = report_json(tmp_path)
+    summary = data["summary"]
+    assert isinstance(summary, dict)
+    assert (summary["failed"], summary["inconclusive"], summary["passed"]) == (0, 1, 0), summary
+
+
+def test_missing_candidate_image_stops_the_run_before_the_stack_starts(tmp_path: Path) -> None:
+    """ATHALIA_CANDIDATE_IMAGE naming an image Docker lacks and no registry lists: one error naming the variable,
+    before any container exists (the real `docker image inspect` and `docker manifest inspect`)."""
+    run = run_suite(
+        tmp_path, str(WEBREDIS), "-k", "switches", extra_env={"ATHALIA_CANDIDATE_IMAGE": "athalia-test/nope:404"}
+    )
+    assert run.returncode == 1, run.output[-4000:]
+    assert (
+        "the candidate image 'athalia-test/nope:404' (from the environment variable ATHALIA_CANDIDATE_IMAGE) is not "
+        "present locally" in run.output
+    ), run.output[-4000:]
+    assert "Nothing was started" in run.output
+    assert "building" not in run.output  # the stack was never built nor started

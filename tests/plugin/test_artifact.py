@@ -40,7 +40,14 @@ def test_passing_run_writes_the_report_where_asked(project: Project) -> None:
     assert report["schema"] == "pytest-athalia/report/1"
     assert report["run"]["environment"] == "dev"
     assert report["run"]["exit_status"] == "0"
-    assert report["summary"] == {"tests": 1, "checks": 1, "passed": 1, "failed": 0, "inconclusive": 0}
+    assert report["summary"] == {
+        "tests": 1,
+        "checks": 1,
+        "passed": 1,
+        "failed": 0,
+        "inconclusive": 0,
+        "not_measured": 0,
+    }
     assert report["tests"] == [
         {
             "nodeid": "test_gates.py::test_fast",
@@ -149,7 +156,14 @@ def test_two(athalia_gate):
     result = project.pytester.runpytest_subprocess("-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     report = project.report()
-    assert report["summary"] == {"tests": 2, "checks": 2, "passed": 1, "failed": 1, "inconclusive": 0}
+    assert report["summary"] == {
+        "tests": 2,
+        "checks": 2,
+        "passed": 1,
+        "failed": 1,
+        "inconclusive": 0,
+        "not_measured": 0,
+    }
     checks = project.checks()
     assert set(checks) == {"on_gw0", "on_gw1"}, output(result)
     assert sorted(fields["verdict"] for fields in checks.values()) == ["fail", "pass"]

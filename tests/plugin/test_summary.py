@@ -41,3 +41,34 @@ def test_no_summary_without_gates(project: Project) -> None:
     result = project.pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*athalia gates*")
+
+
+STOPPED = """
+from pytest_athalia import Measurement, Outcome, Threshold, Verdict, Comparison
+
+def test_stopped(athalia_gate):
+    deploy = Verdict(Measurement("deploy", None, "s", 0), Threshold(60, Comparison.AT_MOST, "s"), Outcome.FAIL,
+                     "compose said: no such image")
+    later = Verdict(Measurement("switch_ms", None, "ms", 0), Threshold(1000, Comparison.AT_MOST, "ms"),
+                    Outcome.NOT_MEASURED, "not reached: the release stopped at the deploy check")
+    athalia_gate.apply_all([deploy, later])
+"""
+
+
+def test_nothing_measured_says_why_in_words(project: Project) -> None:
+    """A check with no value shows its reason (never "measured nothing s"); a not-measured one is counted apart."""
+    project.pytester.makepyfile(test_stopped=STOPPED)
+    result = project.pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= athalia gates =*",
+            "FAIL  deploy: nothing measured, threshold <= 60 s: compose said: no such image",
+            "NOT MEASURED switch_ms: nothing measured, threshold <= 1000 ms: not reached: the release stopped at the "
+            "deploy check",
+            "2 checks: 0 passed, 1 failed, 0 inconclusive, 1 not measured; report *",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*1 of 2 checks did not pass:", "deploy: measured nothing*"])
+    result.stdout.no_fnmatch_line("*measured nothing s*")
+    result.stdout.no_fnmatch_line("switch_ms: measured nothing*")

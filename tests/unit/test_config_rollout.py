@@ -63,7 +63,11 @@ def error(envdir: Path, text: str) -> str:
 def test_defaults_resolve_paths_from_the_stack(envdir: Path) -> None:
     """Without a rollout section the probe uses the version path, smoke the health path, the trigger readiness."""
     plan = load(envdir, BASE)
-    assert (plan.probe_path, plan.smoke_paths, plan.health_path) == ("/version", ("/health",), "/ready")
+    assert (plan.probe_path, plan.smoke_paths, plan.health_path) == (
+        "/version",
+        ("/health", "/ready", "/version"),
+        "/ready",
+    )
     assert plan.probe.rate == 300
     assert plan.triggers.error_rate.max_ratio == 0.05
     assert not plan.triggers.external.configured
@@ -74,7 +78,11 @@ def test_every_key_is_read(envdir: Path) -> None:
     (envdir / "dev.yml").write_text(FULL, encoding="utf-8")
     environment = load_environment("dev", envdir)
     plan = Plan.from_environment(environment)
-    assert (plan.probe_path, plan.smoke_paths, plan.health_path) == ("/items", ("/health", "/version"), "/health")
+    assert (plan.probe_path, plan.smoke_paths, plan.health_path) == (
+        "/items",
+        ("/health", "/version", "/ready", "/items"),
+        "/health",
+    )
     assert (plan.deploy_timeout_s, plan.observe_s, plan.smoke_timeout_s) == (90, 2.5, 2.0)
     assert plan.triggers.external.command == ("sh", "-c", "exit 0")
     assert plan.triggers.health.max_failures == 2
@@ -105,6 +113,11 @@ def test_every_key_is_read(envdir: Path) -> None:
         ("rollout: {drills: {slow: {env: {FAULT_LATENCY_MS: [1]}}}}", "rollout.drills.slow.env", "a string, number"),
         ("slo: {rollback: {max_failed_requests: -1}}", "slo.rollback.max_failed_requests", "at least 0"),
         ("slo: {rollback: {max_switch_ms: 0}}", "slo.rollback.max_switch_ms", "milliseconds greater than 0"),
+        ("rollout: {baseline_s: 60}", "rollout.baseline_s", "from 0.5 to 30"),
+        ("rollout: {probe: {port: 80}}", "rollout.probe", "set service too, or remove port"),
+        ("rollout: {probe: {service: 'a b'}}", "rollout.probe.service", "a compose service"),
+        ("rollout: {smoke: {expect_status: [abc]}}", "rollout.smoke.expect_status", "a code such as 200"),
+        ("rollout: {smoke: {expect_status: []}}", "rollout.smoke.expect_status", "list at least one status"),
     ],
 )
 def test_bad_values_name_the_key_and_the_rule(envdir: Path, section: str, key: str, expected: str) -> None:
@@ -142,6 +155,32 @@ def test_candidate_overrides_from_the_environment(envdir: Path) -> None:
     )
 
 
+def test_probe_baseline_and_smoke_keys_are_read(envdir: Path) -> None:
+    """rollout.baseline_s, rollout.smoke.expect_status and rollout.probe.service/port reach the plan and the spec."""
+    text = "rollout: {baseline_s: 1.5, probe: {service: front, port: 80}, smoke: {expect_status: [200, 3xx]}}\n"
+    (envdir / "dev.yml").write_text(BASE + text, encoding="utf-8")
+    environment = load_environment("dev", envdir)
+    plan = Plan.from_environment(environment)
+    assert (plan.baseline_s, plan.smoke_expect) == (1.5, ("200", "3xx"))
+    assert (environment.spec.rollout.probe.service, environment.spec.rollout.probe.port) == ("front", 80)
+    assert plan.probe_base is None  # resolved against the running stack by the athalia_rollout fixture
+    (envdir / "dev.yml").write_text(BASE + "rollout: {smoke: {expect_status: live}}\n", encoding="utf-8")
+    assert Plan.from_environment(load_environment("dev", envdir)).smoke_expect == "live"
+
+
+def test_candidate_source_names_the_variable_or_the_file_key(envdir: Path) -> None:
+    """The candidate knows where its image and environment came from: the variables, or rollout.candidate's keys."""
+    (envdir / "dev.yml").write_text(FULL, encoding="utf-8")
+    environment = load_environment("dev", envdir)
+    from_file = candidate_from(environment, {}).source
+    assert f"its image from rollout.candidate.image in {environment.path}" in from_file
+    assert "ATHALIA_CANDIDATE" not in from_file
+    from_var = candidate_from(environment, {"ATHALIA_CANDIDATE_IMAGE": "x:1", "ATHALIA_CANDIDATE_ENV": "A=1"}).source
+    assert "its image from the environment variable ATHALIA_CANDIDATE_IMAGE and" in from_var
+    assert "rollout.candidate.image" not in from_var
+    assert "the environment variable ATHALIA_CANDIDATE_ENV" in from_var
+
+
 @pytest.mark.parametrize("text", ["FAULT_ERROR_RATE", "=1", "A=1 'unclosed"])
 def test_bad_candidate_override_names_the_variable(envdir: Path, text: str) -> None:
     """A malformed ATHALIA_CANDIDATE_ENV is a ConfigError naming the variable."""
@@ -166,3 +205,28 @@ def test_demo_environments_define_every_drill(name: str) -> None:
     assert all(drill.fault is not None for drill in drills.values())
     assert not [var for drill in drills.values() for var, _ in drill.env if var.startswith("FAULT_")]
     assert environment.spec.slo.rollback.max_failed_requests == 0
+
+
+def test_deploy_error_of_a_variable_image_names_the_variable_not_the_file(envdir: Path) -> None:
+    """A deploy failing for ATHALIA_CANDIDATE_IMAGE says the image came from that variable, not rollout.candidate."""
+    from pytest_athalia._errors import RolloutError
+    from pytest_athalia.release._bluegreen import BlueGreen
+    from pytest_athalia.testing import FakeRouter, FakeStack
+
+    (envdir / "dev.yml").write_text(BASE, encoding="utf-8")
+    environment = load_environment("dev", envdir)
+    candidate = candidate_from(environment, {"ATHALIA_CANDIDATE_IMAGE": "nope/app:9"})
+    stack_says = (
+        "athalia: deploying green (service app-green) of project p failed (exit 18, wait timeout 60 s). Check the "
+        f"candidate's image and settings (rollout.candidate in {environment.path}) and the service's log "
+        "(docker compose -p p logs app-green). compose said:\nError: No such image: nope/app:9"
+    )
+    stack = FakeStack(environment, deploy_error=stack_says)
+    rollout = BlueGreen(FakeRouter(), stack, Plan.from_environment(environment))
+    with pytest.raises(RolloutError) as info:
+        rollout.deploy(candidate)
+    text = str(info.value)
+    assert "The candidate takes its image from the environment variable ATHALIA_CANDIDATE_IMAGE" in text
+    assert f"rollout.candidate in {environment.path}" not in text
+    assert text.count("Error: No such image: nope/app:9") == 1
+    assert text.endswith("compose said:\nError: No such image: nope/app:9")

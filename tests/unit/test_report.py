@@ -120,7 +120,7 @@ def test_book_collects_checks_per_test_and_counts_verdicts() -> None:
     book.add("t.py::b", "call", "failed", verdict_properties(p95_verdict(900)))
     book.add("t.py::b", "call", "failed", info_properties("build_time", 3, "s"))
     book.add("t.py::c", "call", "failed", [("athalia.x.verdict", Outcome.INCONCLUSIVE.value)])
-    assert book.summary() == {"tests": 3, "checks": 3, "passed": 1, "failed": 1, "inconclusive": 1}
+    assert book.summary() == {"tests": 3, "checks": 3, "passed": 1, "failed": 1, "inconclusive": 1, "not_measured": 0}
     assert book.tests["t.py::b"].checks["build_time"] == {"measured": "3", "unit": "s", "samples": "1"}
 
 

@@ -22,7 +22,16 @@ import pytest
 from pytest_athalia._errors import RolloutError, StackError
 from pytest_athalia.config._rollout import ExternalTrigger, ProbeSpec, RollbackSLO, TriggersSpec
 from pytest_athalia.release._bluegreen import BlueGreen
-from pytest_athalia.release._checks import drill_verdict, rollback_verdicts, switch_verdicts, trigger_verdicts
+from pytest_athalia.release._checks import (
+    baseline_verdict,
+    deploy_verdict,
+    drill_verdict,
+    probe_verdict,
+    rollback_verdicts,
+    smoke_verdict,
+    switch_verdicts,
+    trigger_verdicts,
+)
 from pytest_athalia.release._release import Candidate, Phase, Plan
 from pytest_athalia.release._router import COLOR_HEADER, ServerStats
 from pytest_athalia.release._triggers import TriggerState
@@ -36,6 +45,7 @@ class ColorState:
     error_rate: float = 0.0
     latency_ms: float = 0.0
     ready_fail: bool = False
+    health_redirect: bool = False  # /health answers 308 (a candidate that moved its health path)
     running: bool = True
     requests: int = 0
     errors: int = 0
@@ -50,6 +60,7 @@ class Routing:
     weight_calls: list[tuple[str, int]] = field(default_factory=list)
     leak_every: int = 0  # > 0: every n-th request goes to a drained (weight 0) color, as a faulty router would
     picks: int = 0
+    front_hits: int = 0  # requests that came in through /__front/ (a front proxy calling the service by name)
 
     def pick(self) -> str | None:
         with self.lock:  # smooth weighted round robin
@@ -83,6 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
             _, _, color, rest = path.split("/", 3)
             self._serve(color, "/" + rest, header=False)
             return
+        if path.startswith("/__front/"):
+            routing.front_hits += 1
+            path = path.removeprefix("/__front")
         color = routing.pick()
         if color is None:
             self._answer(503, b"no server available", None)
@@ -94,7 +108,9 @@ class _Handler(BaseHTTPRequestHandler):
         state.requests += 1
         shown = color if header else None
         if path == "/health":
-            self._answer(200, b"ok", shown)
+            self._answer(308 if state.health_redirect else 200, b"ok", shown)
+        elif path == "/missing":
+            self._answer(404, b"no such path", shown)
         elif path == "/ready":
             self._answer(503 if state.ready_fail else 200, b"ready?", shown)
         else:
@@ -169,6 +185,7 @@ class LocalColors:
             error_rate=float(env.get("FAULT_ERROR_RATE", 0)),
             latency_ms=float(env.get("FAULT_LATENCY_MS", 0)),
             ready_fail=env.get("FAULT_READY_FAIL", "false") == "true",
+            health_redirect=env.get("HEALTH_REDIRECT", "false") == "true",
         )
         return 0.01
 
@@ -218,6 +235,7 @@ PLAN = Plan(
     triggers=TriggersSpec(window_ms=1000.0),
     observe_s=1.0,
     settle_s=0.2,
+    baseline_s=0.5,
 )
 GOOD = Candidate("good", None, (("APP_VERSION", "2.0.0"),))
 SLO = RollbackSLO(max_ms=200.0)
@@ -240,7 +258,9 @@ def test_switch_before_deploy_is_an_invalid_transition(rollout: BlueGreen) -> No
 
 def test_rollback_from_idle_and_second_deploy_are_invalid(rollout: BlueGreen) -> None:
     """Rolling back from idle, or deploying twice, raises RolloutError listing the allowed next phases."""
-    with pytest.raises(RolloutError, match="cannot go from idle to rolling back; from idle it can go to: deploying"):
+    with pytest.raises(
+        RolloutError, match="cannot go from idle to rolling back; from idle it can go to: baseline, deploying"
+    ):
         rollout.rollback()
     rollout.deploy(GOOD)
     with pytest.raises(RolloutError, match="cannot go from smoke-testing to deploying"):
@@ -401,12 +421,12 @@ def test_failed_smoke_test_never_switches(rollout: BlueGreen, local_router: Loca
     report = rollout.release(Candidate("bad", None, (("FAULT_READY_FAIL", "true"),)))
     assert report.phase is Phase.FAILED
     assert report.switch is None
-    assert "the smoke test of green failed: /health:" in report.error
-    assert "/ready answered 503" in report.error
+    assert "the smoke test of green stopped the release before any traffic moved" in report.error
+    assert "GET /ready on green answered 503 where blue (live) answers 200" in report.error
     assert local_router.weights() == {"blue": 100, "green": 0}
-    verdicts = switch_verdicts(report, SLO)
-    assert not verdicts[0].passed
-    assert "smoke test" in verdicts[0].message()
+    assert smoke_verdict(report).outcome is Outcome.FAIL
+    assert {v.outcome for v in switch_verdicts(report, SLO)} == {Outcome.NOT_MEASURED}
+    assert "stopped at the smoke check" in switch_verdicts(report, SLO)[0].message()
 
 
 def test_failed_deploy_is_reported(local_router: LocalRouter) -> None:
@@ -425,7 +445,7 @@ def test_failed_deploy_adds_no_progress_line_of_the_rollouts_own(local_router: L
     colors = LocalColors(local_router, deploy_error="image not found")
     report = BlueGreen(local_router, colors, PLAN, say=lines.append).release(GOOD)
     assert report.phase is Phase.FAILED
-    assert lines == []
+    assert [line for line in lines if not line.startswith("watching blue (live)")] == []
 
 
 def test_release_asks_the_stack_once_for_the_color_address(local_router: LocalRouter) -> None:
@@ -450,7 +470,8 @@ def test_release_asks_the_stack_once_for_the_color_address(local_router: LocalRo
     assert report.phase is Phase.LIVE, report.describe()
     assert report.smoke is not None
     assert [r.path for r in report.smoke.results] == ["/health", "/version", "(router)"]
-    assert colors.asked == [("green", "")]
+    # Blue once for the baseline's health poller (and the smoke test's live answers), green once after its deploy.
+    assert colors.asked == [("blue", ""), ("green", "")]
     assert not [line for line in lines if line.startswith("deploying")], lines
 
 
@@ -463,3 +484,159 @@ def test_drill_verdict_names_trigger_value_threshold_and_samples(rollout: BlueGr
     assert "the error_rate trigger did not fire: error_rate trigger quiet: measured 0 ratio" in text
     assert "threshold > 0.05 ratio" in text
     assert "samples in the last 1000 ms" in text
+
+
+# --------------------------------------------------------------------------- the live version first, smoke, deploy
+
+
+def test_probe_path_failing_on_live_is_inconclusive_and_nothing_is_deployed(local_router: LocalRouter) -> None:
+    """A probe path that 404s on blue: the baseline's error_rate trigger fires, nothing is deployed, inconclusive."""
+    colors = LocalColors(local_router)
+    report = BlueGreen(local_router, colors, replace(PLAN, probe_path="/missing")).release(GOOD)
+    assert report.phase is Phase.INCONCLUSIVE, report.describe()
+    assert report.inconclusive
+    assert colors.deployed == []
+    assert local_router.routing.weight_calls == []
+    assert report.error.startswith("the live version already fails: error_rate trigger fired: measured 1 ratio")
+    assert "threshold > 0.05 ratio" in report.error
+    assert "on blue before anything was deployed" in report.error
+    assert report.baseline is not None
+    assert report.baseline.failed == report.baseline.probe.count > 50
+    baseline = baseline_verdict(report)
+    assert baseline.outcome is Outcome.INCONCLUSIVE
+    assert baseline.measurement.value == 1.0
+    assert "the live version already fails" in baseline.message()
+    later = [deploy_verdict(report, 60), smoke_verdict(report), probe_verdict(report), *switch_verdicts(report, SLO)]
+    assert {v.outcome for v in later} == {Outcome.NOT_MEASURED}
+    assert "the release stopped at the baseline check (the live version already fails)" in later[0].reason
+    assert trigger_verdicts(report) == ()
+    assert "rolled the candidate back" not in report.describe()
+
+
+def test_live_version_that_is_healthy_passes_the_baseline(rollout: BlueGreen) -> None:
+    """A healthy blue: the baseline passes with its figures (requests, seconds) and the release goes on."""
+    report = rollout.release(GOOD, observe_s=0.3)
+    assert report.phase is Phase.LIVE, report.describe()
+    assert report.baseline is not None
+    assert report.baseline.color == "blue"
+    assert report.baseline.failed == 0
+    assert report.baseline.seconds >= PLAN.baseline_s
+    verdict = baseline_verdict(report)
+    assert verdict.passed, verdict.message()
+    assert verdict.measurement.samples == report.baseline.probe.count > 50
+    assert "baseline on blue (live) for" in report.describe()
+
+
+def test_live_version_failing_readiness_is_inconclusive(local_router: LocalRouter) -> None:
+    """Blue's readiness path answering 503: the health trigger fires on the live version before any deploy."""
+    local_router.routing.colors["blue"].ready_fail = True
+    colors = LocalColors(local_router)
+    report = BlueGreen(local_router, colors, PLAN).release(GOOD)
+    assert report.phase is Phase.INCONCLUSIVE, report.describe()
+    assert colors.deployed == []
+    assert "the live version already fails: health trigger fired" in report.error
+
+
+def test_candidate_redirecting_its_health_path_is_stopped_by_the_smoke_test(local_router: LocalRouter) -> None:
+    """Green answers /health with 308 where blue answers 200: stopped before any traffic moves, weights untouched."""
+    colors = LocalColors(local_router)
+    report = BlueGreen(local_router, colors, PLAN).release(Candidate("moved", None, (("HEALTH_REDIRECT", "true"),)))
+    assert report.phase is Phase.FAILED, report.describe()
+    assert report.stop is not None
+    assert (report.stop.check, report.stop.inconclusive) == ("smoke", False)
+    assert "GET /health on green answered 308 where blue (live) answers 200" in report.error
+    assert "redirects not followed" in report.error
+    assert "rollout.smoke.expect_status" in report.error
+    # Only the deploy's own "green to 0": no switch, no weight ever given to green.
+    assert local_router.routing.weight_calls == [("green", 0)]
+    assert report.switch is None
+    verdict = smoke_verdict(report)
+    assert verdict.outcome is Outcome.FAIL
+    assert (verdict.measurement.value, verdict.measurement.samples) == (1.0, 1)
+
+
+def test_a_path_the_live_version_does_not_serve_is_inconclusive_at_the_smoke_test(local_router: LocalRouter) -> None:
+    """A smoke path that 404s on blue too says nothing about the candidate: inconclusive, no traffic moved."""
+    plan = replace(PLAN, smoke_paths=("/health", "/missing"))
+    report = BlueGreen(local_router, LocalColors(local_router), plan).release(GOOD)
+    assert report.phase is Phase.INCONCLUSIVE, report.describe()
+    assert report.error.startswith("the live version already fails: GET /missing on blue (live) answered 404")
+    assert smoke_verdict(report).outcome is Outcome.INCONCLUSIVE
+    assert local_router.weights() == {"blue": 100, "green": 0}
+    assert {v.outcome for v in switch_verdicts(report, SLO)} == {Outcome.NOT_MEASURED}
+
+
+def test_expect_status_live_accepts_any_answer_of_the_live_class(local_router: LocalRouter) -> None:
+    """With expect_status `live`, a 308 on both colors is fine: the candidate answers as blue does."""
+    local_router.routing.colors["blue"].health_redirect = True
+    plan = replace(PLAN, smoke_paths=("/health",), smoke_expect="live", observe_s=0.3)
+    report = BlueGreen(local_router, LocalColors(local_router), plan).release(
+        Candidate("moved", None, (("HEALTH_REDIRECT", "true"),))
+    )
+    assert report.smoke is not None
+    assert report.smoke.passed, report.describe()
+
+
+def test_failed_deploy_is_one_deploy_check_with_composes_text_once(local_router: LocalRouter) -> None:
+    """A failed deploy: the deploy check fails with compose's text; later checks are not measured and not listed."""
+    from pytest_athalia.report._gate import Gate
+
+    compose = "Error response from daemon: pull access denied for nope/app, repository does not exist"
+    error = (
+        "athalia: deploying green (service app-green) of project p failed (exit 1, wait timeout 60 s). Check the "
+        "candidate's image and settings (rollout.candidate in envs/dev.yml) and the service's log "
+        f"(docker compose -p p logs app-green). compose said:\n{compose}"
+    )
+    candidate = Candidate("rollout.candidate", "nope/app:1", source="its image from the environment variable X")
+    report = BlueGreen(local_router, LocalColors(local_router, deploy_error=error), PLAN).release(candidate)
+    assert report.phase is Phase.FAILED
+    assert report.stop is not None
+    assert report.stop.check == "deploy"
+    verdicts = [
+        baseline_verdict(report),
+        deploy_verdict(report, 60),
+        smoke_verdict(report),
+        *switch_verdicts(report, SLO),
+        probe_verdict(report),
+    ]
+    assert [v.check for v in verdicts if v.outcome is Outcome.FAIL] == ["deploy"]
+    properties: list[tuple[str, object]] = []
+    with pytest.raises(pytest.fail.Exception) as info:
+        Gate(lambda name, value: properties.append((name, value))).apply_all(verdicts, detail=report.describe())
+    text = str(info.value)
+    assert text.count(compose) == 1, text
+    assert text.startswith("1 of 7 checks did not pass:\ndeploy: measured nothing")
+    assert "switch_failed_requests" not in text
+    assert "rollout.candidate in envs/dev.yml" not in text  # the stack's advice, replaced by the real source
+    assert "The candidate takes its image from the environment variable X: check them there" in text
+    assert "(docker compose -p p logs app-green)" in text
+    assert ("athalia.switch_ms.verdict", "not measured") in properties
+    reason = dict(properties)["athalia.switch_ms.reason"]
+    assert reason == "not reached: the release stopped at the deploy check"
+
+
+def test_probe_enters_through_a_front_service_when_set(local_router: LocalRouter) -> None:
+    """With probe_base set (rollout.probe.service), every probe request comes in through it, not the router."""
+    plan = replace(PLAN, probe_base=local_router.url("/__front"), probe_entry="front:80", observe_s=0.3)
+    report = BlueGreen(local_router, LocalColors(local_router), plan).release(GOOD)
+    assert report.phase is Phase.LIVE, report.describe()
+    assert report.probe is not None
+    assert report.probe.url == local_router.url("/__front/version")
+    assert report.baseline is not None
+    assert report.baseline.probe.url == report.probe.url
+    assert local_router.routing.front_hits >= report.probe.count + report.baseline.probe.count
+
+
+def test_a_drill_is_smoke_tested_on_its_drill_paths_only(local_router: LocalRouter) -> None:
+    """A readiness drill fails /ready on purpose: as a release the smoke test stops it, as a drill its trigger fires."""
+    plan = replace(PLAN, smoke_paths=("/health", "/ready", "/version"), drill_smoke_paths=("/health",))
+    bad = Candidate("drill health", None, (("FAULT_READY_FAIL", "true"),))
+    stopped = BlueGreen(local_router, LocalColors(local_router), plan).release(bad)
+    assert stopped.phase is Phase.FAILED, stopped.describe()
+    assert stopped.stop is not None
+    assert stopped.stop.check == "smoke"
+    local_router.routing.colors["green"] = ColorState()
+    drilled = BlueGreen(local_router, LocalColors(local_router), plan).release(bad, drill=True, observe_s=5.0)
+    assert drilled.fired is not None, drilled.describe()
+    assert drilled.fired.trigger == "health"
+    assert drill_verdict(drilled, "health").passed

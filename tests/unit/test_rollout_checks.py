@@ -147,3 +147,22 @@ def test_probe_rate_below_200_is_inconclusive_and_no_probe_fails_closed() -> Non
     none = probe_verdict(report(phase=Phase.FAILED, error="deploying failed"))
     assert none.outcome is Outcome.FAIL
     assert "deploying failed" in none.message()
+
+
+def test_gate_records_not_measured_checks_without_listing_them_and_fails_closed_on_them_alone() -> None:
+    """apply_all lists only judged checks; a list of nothing but not-measured checks still fails (never a pass)."""
+    import pytest
+
+    from pytest_athalia.report._gate import Gate
+    from pytest_athalia.report._slo import Comparison, Measurement, Threshold, Verdict
+
+    def verdict(check: str, outcome: Outcome) -> Verdict:
+        value = 1.0 if outcome is Outcome.PASS else None
+        return Verdict(Measurement(check, value, "s", 1), Threshold(5, Comparison.AT_MOST, "s"), outcome, "why")
+
+    recorded: list[tuple[str, object]] = []
+    gate = Gate(lambda name, value: recorded.append((name, value)))
+    gate.apply_all([verdict("a", Outcome.PASS), verdict("b", Outcome.NOT_MEASURED)])
+    assert ("athalia.b.verdict", "not measured") in recorded
+    with pytest.raises(pytest.fail.Exception, match="1 of 1 checks did not pass:\nc: measured nothing"):
+        gate.apply_all([verdict("c", Outcome.NOT_MEASURED)])

@@ -114,3 +114,121 @@ def test_malformed_candidate_override_is_a_usage_error(
     result = project.runpytest_inprocess("-p", "no:cacheprovider")
     assert result.ret != 0
     assert "ATHALIA_CANDIDATE_ENV expected NAME=VALUE words" in result.stdout.str() + result.stderr.str()
+
+
+IMAGE_CONFTEST = '''\
+"""A FakeStack that records whether it started, a FakeRouter, and a FakeImageLookup that knows one image."""
+
+import pytest
+
+from pytest_athalia.release._candidate_image import FakeImageLookup
+from pytest_athalia.stack._values import ServiceState
+from pytest_athalia.testing import FakeRouter, FakeStack
+
+STACKS = []
+LOOKUP = FakeImageLookup(local={"athalia-demo/app:2.0.0"})
+SERVICES = [ServiceState("app", "c1", "running", "healthy"), ServiceState("front", "c2", "running", "")]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_athalia_make_stack(config, environment, project):
+    stack = FakeStack(environment, project=project, base_url="http://127.0.0.1:8080", services=SERVICES)
+    STACKS.append(stack)
+    return stack
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_athalia_make_router(config, environment, stack):
+    return FakeRouter()
+
+
+@pytest.fixture(scope="session")
+def athalia_image_lookup():
+    return LOOKUP
+'''
+
+
+@pytest.fixture
+def images(project: pytest.Pytester) -> pytest.Pytester:
+    """The project with a conftest whose image lookup knows only athalia-demo/app:2.0.0."""
+    (project.path / "conftest.py").write_text(IMAGE_CONFTEST, encoding="utf-8")
+    return project
+
+
+def test_missing_candidate_image_fails_before_the_stack_starts(
+    images: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ATHALIA_CANDIDATE_IMAGE naming an image that is neither local nor pullable: an error naming the variable, and
+    no stack was ever made or started."""
+    monkeypatch.setenv("ATHALIA_CANDIDATE_IMAGE", "nope/app:9")
+    images.makepyfile(
+        test_it=textwrap.dedent(
+            """
+            from conftest import LOOKUP, STACKS
+
+            def test_release(athalia_rollout):
+                pass
+
+            def test_after():
+                assert STACKS == []
+                assert LOOKUP.asked == ["present nope/app:9", "pullable nope/app:9"]
+            """
+        )
+    )
+    result = images.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*athalia: the candidate image 'nope/app:9' (from the environment variable "
+            "ATHALIA_CANDIDATE_IMAGE) is not present locally and cannot be pulled*"
+        ]
+    )
+    assert "Nothing was started" in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_present_candidate_image_and_no_image_pass_the_check(images: pytest.Pytester) -> None:
+    """rollout.candidate without an image asks nothing; a local image passes and the stack starts."""
+    images.makepyfile(
+        test_it=textwrap.dedent(
+            """
+            from conftest import LOOKUP, STACKS
+
+            def test_release(athalia_rollout):
+                assert LOOKUP.asked == []
+                assert [s.calls[0] for s in STACKS] == ["start"]
+            """
+        )
+    )
+    images.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_probe_service_resolves_to_its_published_address(images: pytest.Pytester) -> None:
+    """rollout.probe.service names a service of the stack: the plan's probe enters through its address."""
+    with (images.path / "environments" / "dev.yml").open("a", encoding="utf-8") as fh:
+        fh.write("  probe: {service: front, port: 80}\n")
+    images.makepyfile(
+        test_it=textwrap.dedent(
+            """
+            def test_plan(athalia_rollout):
+                plan = athalia_rollout.plan
+                assert plan.probe_base == "http://127.0.0.1:8080"
+                assert plan.probe_entry == "front:80"
+                assert plan.probe_url("http://router") == "http://127.0.0.1:8080/health"
+            """
+        )
+    )
+    images.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_unknown_probe_service_names_the_key_the_services_and_the_fix(images: pytest.Pytester) -> None:
+    """rollout.probe.service naming no service of the stack fails the test in one paragraph, listing the services."""
+    with (images.path / "environments" / "dev.yml").open("a", encoding="utf-8") as fh:
+        fh.write("  probe: {service: frontend}\n")
+    images.makepyfile(test_it="def test_plan(athalia_rollout):\n    pass\n")
+    result = images.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*athalia: rollout.probe.service in *dev.yml names 'frontend', which is not a service of the stack*"]
+    )
+    result.stdout.fnmatch_lines(["*(its services: app, front). Fix: name the service users come in through*"])
