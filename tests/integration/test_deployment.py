@@ -29,6 +29,7 @@ HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 SUITE = REPO / "suites" / "deployment" / "test_release.py"
 WEBREDIS = HERE / "fixtures" / "webredis" / "webredis.yml"
+FRONTPROXY = HERE / "fixtures" / "frontproxy" / "frontproxy.yml"
 DEMO_DEV = REPO / "demo" / "environments" / "dev.yml"
 BASE_IMAGE = "athalia/base:bookworm"
 RUN_TIMEOUT = 900.0  # a first run builds images; later runs take about 40 s
@@ -133,6 +134,20 @@ def test_demo_stack_passes_the_deployment_suite(tmp_path: Path) -> None:
 def test_second_project_passes_with_nothing_but_an_environment_file(tmp_path: Path) -> None:
     """A web service plus Redis that knows nothing of the plugin passes the same suite with webredis.yml."""
     assert_suite_passed(run_suite(tmp_path, str(WEBREDIS)), WEBREDIS)
+
+
+def test_front_proxy_app_passes_through_its_front_with_fixed_ports_under_two_workers(tmp_path: Path) -> None:
+    """nginx calls the API by name and both publish fixed host ports: with only frontproxy.yml, `-n 2` passes.
+
+    Each xdist worker starts its own stack: the fixed ports are republished on 127.0.0.1 with ephemeral
+    ports (stack.ports: private), and the probe enters through the front (rollout.probe.service).
+    """
+    run = run_suite(tmp_path, str(FRONTPROXY), "-n", "2")
+    assert_suite_passed(run, FRONTPROXY)
+    # No drills in the file: each trigger was drilled through the router (a router-injected fault).
+    for trigger in ("error_rate", "latency", "health"):
+        drill = run.properties[f"test_bad_candidate_is_rolled_back_automatically[{trigger}]"]
+        assert drill[f"athalia.drill_{trigger}.verdict"] == "pass", drill
 
 
 def test_bad_candidate_fails_naming_trigger_value_threshold_and_samples(tmp_path: Path) -> None:
