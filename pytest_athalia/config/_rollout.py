@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from pytest_athalia.config._canary import CanarySpec
 from pytest_athalia.config._schema import EnvName, EnvValue, Model, Number, PositiveNumber, URLPath
 
 __all__ = [
@@ -300,6 +301,7 @@ class RolloutSpec(Model):
     probe: ProbeSpec = ProbeSpec()
     smoke: SmokeSpec = SmokeSpec()
     triggers: TriggersSpec = TriggersSpec()
+    canary: CanarySpec = CanarySpec()  # docs/canary.md
     drills: Mapping[DrillName, CandidateSpec] = Field(
         default_factory=dict,
         description=(

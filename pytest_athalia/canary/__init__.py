@@ -1,0 +1,1 @@
+"""Canary releases: traffic steps through the router, a statistical judge, post-deploy monitoring."""
