@@ -46,7 +46,8 @@ __all__ = [
 
 LOOPBACK: Final = "127.0.0.1"
 # Where Docker publishes a port with no host_ip. Only tried, never listened on: the probe closes at once.
-ALL_INTERFACES: Final = "0.0.0.0"  # noqa: S104  # nosec B104 - only tried for a busy port, never served
+# Bandit's B104 does not apply: tried for a busy port, never served.
+ALL_INTERFACES: Final = "0.0.0.0"  # noqa: S104  # nosec B104
 # compose's `!override` tag, which replaces a service's ports instead of adding to them, came with 2.24.4.
 MIN_COMPOSE: Final = (2, 24, 4)
 
