@@ -322,3 +322,30 @@ class FakeCompose:
 
 if TYPE_CHECKING:  # mypy checks that the fake keeps up with the Protocol
     _FAKE_COMPOSE: type[ComposeDriver] = FakeCompose
+
+
+# -- post-deploy alerts (canary/_alert.py) -------------------------------------------------------------
+# A separate block with its own __all__ entry, so that other fakes can be added above without a merge conflict.
+from .canary._alert import Alert, Delivery, Notifier  # noqa: E402
+
+__all__ += ["FakeNotifier"]
+
+
+class FakeNotifier:
+    """Records every alert it is given; answers with `delivery` (delivered, by default) or raises `error`."""
+
+    def __init__(self, *, delivered: bool = True, error: Exception | None = None) -> None:
+        self.alerts: list[Alert] = []
+        self.delivered = delivered
+        self.error = error
+
+    def send(self, alert: Alert) -> Delivery:
+        self.alerts.append(alert)
+        if self.error is not None:
+            raise self.error
+        why = "" if self.delivered else "FakeNotifier(delivered=False)"
+        return Delivery("fake", self.delivered, 1, 200 if self.delivered else None, why)
+
+
+if TYPE_CHECKING:
+    _FAKE_NOTIFIER: type[Notifier] = FakeNotifier

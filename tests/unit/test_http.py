@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pytest_athalia._http import Answer, HttpClient, answered, get, succeeded
+from pytest_athalia._http import Answer, HttpClient, answered, get, redacted, succeeded
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -24,6 +24,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(308 if self.path == "/moved" else 200)
+        self.send_header("Location", "/ok")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)  # an echo
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -80,3 +88,33 @@ def test_a_client_reuses_its_session_for_a_series(base: str) -> None:
         answers = [client.get(f"{base}/ok"), client.get(f"{base}/down")]
     assert [a.status for a in answers] == [200, 503]
     assert all(isinstance(a, Answer) and a.latency_ms >= 0 for a in answers)
+
+
+def test_post_json_sends_utf8_json_and_does_not_follow_redirects(base: str) -> None:
+    """The document arrives as UTF-8 JSON (echoed back); a 308 to a POST is the answer, not followed."""
+    with HttpClient(timeout=2) as client:
+        echoed = client.post_json(f"{base}/ok", {"candidate": "vé", "n": 1})
+        moved = client.post_json(f"{base}/moved", {})
+    assert (echoed.status, echoed.body) == (200, '{"candidate": "vé", "n": 1}')
+    assert moved.status == 308
+
+
+def test_post_json_answers_carry_a_redacted_url() -> None:
+    """No answer is a value, and its URL (hence its description) hides the credentials."""
+    answer = HttpClient(timeout=1).post_json("http://u:pw@127.0.0.1:9/x?key=k3y", {})
+    assert (answer.status, answer.error) == (None, "ConnectionError")
+    assert answer.describe() == "http://***@127.0.0.1:9/x?***: ConnectionError"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.example/alerts", "https://hooks.example/alerts"),
+        ("http://user:pa@ss@h:8080/p?token=1#frag", "http://***@h:8080/p?***"),
+        ("http://token@h/p", "http://***@h/p"),
+        ("http://h/p?", "http://h/p"),
+    ],
+)
+def test_redacted_hides_userinfo_and_query(url: str, shown: str) -> None:
+    """User, password and query (where tokens ride) become ***; scheme, host, port and path stay."""
+    assert redacted(url) == shown
