@@ -368,9 +368,21 @@ class Canary:
         latencies = latencies_by_color(probe.recent(start.at_ns), start.at_ns, end.at_ns)
         seconds = (end.at_ns - start.at_ns) / 1e9
 
+        probed = [s for s in probe.recent(start.at_ns) if start.at_ns <= s.start_ns < end.at_ns]
+
         def window(c: Color) -> ColorWindow:
             found = windows.get(c) or ColorWindow(c, 0, 0)
-            return replace(found, latencies_ms=latencies.get(c, ()), seconds=found.seconds or seconds)
+            # The probe's own answers are a floor: the router's drill faults rewrite statuses after HAProxy's
+            # per-server counters, so a source may not see errors the probe was answered with.
+            mine = [s for s in probed if s.color == c]
+            requests, errors = max(found.requests, len(mine)), max(found.errors, sum(1 for s in mine if not s.ok))
+            return replace(
+                found,
+                requests=requests,
+                errors=errors,
+                latencies_ms=latencies.get(c, ()),
+                seconds=found.seconds or seconds,
+            )
 
         canary, baseline, baseline_from = window(color), window(live), ""
         if weight >= 100:
