@@ -26,6 +26,16 @@ if TYPE_CHECKING:
         StackTimeout,
     )
     from ._runtime import AthaliaRuntime, runtime_of
+    from .canary._canary import Canary, Promoted
+    from .canary._checks import (
+        before_traffic_verdicts,
+        canary_drill_verdict,
+        canary_promoted_verdict,
+        canary_rollback_verdicts,
+        canary_step_verdicts,
+        step_figures,
+    )
+    from .canary._report import CanaryPhase, CanaryReport, CanaryRollback, StepReport
     from .config._environment import Environment, EnvironmentSpec, load_environment
     from .config._rollout import ExternalTrigger
     from .config._secrets import Redactor
@@ -74,6 +84,19 @@ _EXPORTS: dict[str, str] = {
         "._errors",
     ),
     **dict.fromkeys(("AthaliaRuntime", "runtime_of"), "._runtime"),
+    **dict.fromkeys(("Canary", "Promoted"), ".canary._canary"),
+    **dict.fromkeys(
+        (
+            "before_traffic_verdicts",
+            "canary_drill_verdict",
+            "canary_promoted_verdict",
+            "canary_rollback_verdicts",
+            "canary_step_verdicts",
+            "step_figures",
+        ),
+        ".canary._checks",
+    ),
+    **dict.fromkeys(("CanaryPhase", "CanaryReport", "CanaryRollback", "StepReport"), ".canary._report"),
     **dict.fromkeys(("Environment", "EnvironmentSpec", "load_environment"), ".config._environment"),
     "ExternalTrigger": ".config._rollout",
     "Redactor": ".config._secrets",
@@ -113,6 +136,10 @@ __all__ = [
     "AthaliaError",
     "AthaliaRuntime",
     "BlueGreen",
+    "Canary",
+    "CanaryPhase",
+    "CanaryReport",
+    "CanaryRollback",
     "Candidate",
     "CleanupError",
     "ColorStack",
@@ -139,6 +166,7 @@ __all__ = [
     "Measurement",
     "Outcome",
     "Phase",
+    "Promoted",
     "Redactor",
     "ReleaseReport",
     "RolloutError",
@@ -154,9 +182,15 @@ __all__ = [
     "StackError",
     "StackTimeout",
     "StartupReport",
+    "StepReport",
     "Threshold",
     "Verdict",
     "baseline_verdict",
+    "before_traffic_verdicts",
+    "canary_drill_verdict",
+    "canary_promoted_verdict",
+    "canary_rollback_verdicts",
+    "canary_step_verdicts",
     "deploy_verdict",
     "drill_verdict",
     "judge",
@@ -167,6 +201,7 @@ __all__ = [
     "runtime_of",
     "sample_http",
     "smoke_verdict",
+    "step_figures",
     "switch_verdicts",
     "trigger_verdicts",
 ]

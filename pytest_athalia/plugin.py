@@ -18,6 +18,7 @@ import pytest
 from . import hooks
 from ._runtime import AthaliaRuntime, runtime_of
 from .config._settings import add_options
+from .fixtures import _canary as fixtures_canary
 from .fixtures import _load as fixtures_load
 from .fixtures import _rollout as fixtures_rollout
 from .fixtures import _security as fixtures_security
@@ -44,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime = AthaliaRuntime.install(config)
     config.pluginmanager.register(fixtures, "athalia-fixtures")
     config.pluginmanager.register(fixtures_rollout, "athalia-fixtures-rollout")
+    config.pluginmanager.register(fixtures_canary, "athalia-fixtures-canary")
     config.pluginmanager.register(fixtures_load, "athalia-fixtures-load")
     config.pluginmanager.register(fixtures_security, "athalia-fixtures-security")
     config.pluginmanager.register(runtime, "athalia-runtime")

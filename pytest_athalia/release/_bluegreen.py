@@ -53,7 +53,7 @@ from ._timing import cutover, detection_ms, failed_between, stray_after
 from ._traffic import Clock, ProbeLog, ProbeSample, TrafficProbe
 from ._triggers import CheckSample, TriggerResult, evaluate_triggers
 
-__all__ = ["BlueGreen"]
+__all__ = ["BlueGreen", "start_probe"]
 
 
 _NEXT: Mapping[Phase, frozenset[Phase]] = {
@@ -128,6 +128,27 @@ def _deploy_error(candidate: Candidate, color: Color, exc: AthaliaError) -> str:
         "check them there" + (f", and the service's log {logs.group(0)}" if logs else "") + "."
     )
     return message + (f"\n{_COMPOSE_SAID}{tail.strip()}" if said else "")
+
+
+def start_probe(plan: Plan, router: Router, clock: Clock, *, warm_up: bool = True) -> TrafficProbe:
+    """The plan's probe, started through its entry (`router` unless ``plan.probe_base``), on `clock`.
+
+    With `warm_up`, it returns once each client has sent a couple of requests (at most 2 s), so a
+    weight change that follows is seen from both sides. Shared by blue-green and canary releases.
+    """
+    spec = plan.probe
+    probe = TrafficProbe(
+        plan.probe_url(router.url()),
+        rate=spec.rate,
+        clients=spec.clients,
+        timeout_s=spec.timeout_ms / 1000,
+        max_seconds=spec.max_seconds,
+        clock=clock,
+    ).start()
+    deadline = time.monotonic() + (2.0 if warm_up else 0.0)
+    while probe.count() < 2 * spec.clients and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return probe
 
 
 class BlueGreen:
@@ -432,21 +453,7 @@ class BlueGreen:
         return self._bases[color]
 
     def _start_probe(self, plan: Plan, color: Color, *, warm_up: bool = True) -> _Watch:
-        spec = plan.probe
-        probe = TrafficProbe(
-            plan.probe_url(self.router.url()),
-            rate=spec.rate,
-            clients=spec.clients,
-            timeout_s=spec.timeout_ms / 1000,
-            max_seconds=spec.max_seconds,
-            clock=self._clock,
-        ).start()
-        watch = _Watch(probe, color)
-        # A few requests on the old color first, so the switch is seen from both sides.
-        deadline = time.monotonic() + (2.0 if warm_up else 0.0)
-        while probe.count() < 2 * spec.clients and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return watch
+        return _Watch(start_probe(plan, self.router, self._clock, warm_up=warm_up), color)
 
     def _make_pollers(self, watch: _Watch, plan: Plan, *, external: bool = True) -> None:
         bound = plan.probe.max_seconds
