@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from pytest_athalia.config._schema import Model, PositiveNumber
 
-__all__ = ["CanarySpec", "JudgeSpec", "PostDeploySpec"]
+__all__ = ["CanarySpec", "JudgeSpec", "PostDeploySpec", "PrometheusSpec"]
 
 
 class JudgeSpec(Model):
@@ -69,6 +69,22 @@ class PostDeploySpec(Model):
         return value
 
 
+class PrometheusSpec(Model):
+    """The Prometheus the run starts beside the router when ``metrics: prometheus`` (docs/canary.md)."""
+
+    image: str = Field(
+        default="athalia/prometheus:bookworm",
+        strict=True,
+        min_length=1,
+        description="an image reference with prometheus and bash on its PATH (default athalia/prometheus:bookworm)",
+    )
+    build: bool = Field(
+        default=True,
+        strict=True,
+        description="true (build the image from Debian's prometheus when it is missing) or false (use or pull it)",
+    )
+
+
 class CanarySpec(Model):
     """A canary release: traffic steps through the router, each judged before the next."""
 
@@ -98,6 +114,7 @@ class CanarySpec(Model):
         strict=True,
         description="true (judge every step but move no weight after the first) or false",
     )
+    prometheus: PrometheusSpec = PrometheusSpec()
     judge: JudgeSpec = JudgeSpec()
     post_deploy: PostDeploySpec = PostDeploySpec()
 

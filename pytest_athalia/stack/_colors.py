@@ -5,7 +5,8 @@
 (:class:`~pytest_athalia.stack._stack.ComposeStack`): before the build it merges the generated
 override of :mod:`pytest_athalia.stack._override` (the HAProxy router under ``stack.service``'s own name,
 and the user's definition as ``<service>-blue`` and ``<service>-green``) into the project and builds the
-router image; then it redeploys one color at a time.
+router image (and, with ``rollout.canary.metrics: prometheus``, the Prometheus image); then it
+redeploys one color at a time.
 """
 
 from __future__ import annotations
@@ -51,14 +52,15 @@ class ComposeColors:
         deadline: float,
         files: override.OverrideFiles | None = None,
     ) -> tuple[ComposeProject, float | None]:
-        """Merge the override into `project`; build the router image if it is missing.
+        """Merge the override into `project`; build the router image (and Prometheus') if it is missing.
 
         The override goes into `files` (the run's folder of generated files) or a folder of its own.
 
         `model` is the user's merged compose model. Returns the project every later command must use
-        and the seconds the router image took to build (None when none was built).
+        and the seconds the images took to build (None when none was built).
         """
         spec = self._env.spec
+        canary = spec.rollout.canary
         try:
             too_old = override.compose_too_old(self._driver.version())
         except DockerUnavailable as exc:
@@ -72,13 +74,25 @@ class ComposeColors:
             health_path=spec.stack.health_path,
             router_image=spec.rollout.router.image,
             start_period_s=deadline,
+            prometheus_image=canary.prometheus.image if canary.metrics == "prometheus" else None,
         )
         data = override.compose_override(model, plan)
         self._files = files if files is not None else override.OverrideFiles(project.name, self._files_root)
         self._project = project.with_file(self._files.write("rollout.yml", data))
-        if not spec.rollout.router.build or self._driver.image_present(plan.router_image):
-            return self._project, None
-        return self._project, self._build_router_image(self._project, plan.router_image)
+        builds: list[float] = []
+        if spec.rollout.router.build and not self._driver.image_present(plan.router_image):
+            builds.append(self._build_image(self._project, plan.router_image, override.router_dockerfile_dir()))
+        if (
+            plan.prometheus_image is not None
+            and canary.prometheus.build
+            and not self._driver.image_present(plan.prometheus_image)
+        ):
+            builds.append(
+                self._build_image(
+                    self._project, plan.prometheus_image, override.prometheus_dockerfile_dir(), "Prometheus"
+                )
+            )
+        return self._project, (sum(builds) if builds else None)
 
     def remove_files(self) -> None:
         """Remove the generated files (once the router has its configuration, or the stack is gone)."""
@@ -149,10 +163,13 @@ class ComposeColors:
         return result.seconds
 
     # -- internals ----------------------------------------------------------------------------------
-    def _build_router_image(self, project: ComposeProject, image: str) -> float:
+    def _build_image(
+        self, project: ComposeProject, image: str, context_dir: resources.abc.Traversable, what: str = "router"
+    ) -> float:
+        # The driver's build_router_image builds any of our shipped contexts (labelled with its recipe).
         with (
-            self._progress.phase(f"building router image {image}") as step,
-            resources.as_file(override.router_dockerfile_dir()) as context,
+            self._progress.phase(f"building {what} image {image}") as step,
+            resources.as_file(context_dir) as context,
         ):
             try:
                 result = self._driver.build_router_image(

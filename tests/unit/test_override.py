@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -519,3 +520,101 @@ def test_a_service_port_the_router_keeps_for_itself_is_refused(port: int) -> Non
     plan = RouterPlan("p", "app", port, "/health", "img", 60)
     with pytest.raises(StackError, match=rf"stack.port is {port}, a port the rollout's router keeps"):
         compose_override(demo_model(), plan)
+
+
+# -- rollout.canary.metrics: prometheus --------------------------------------------------------------------------
+
+PROMETHEUS_PLAN = RouterPlan(
+    project=PLAN.project,
+    service=PLAN.service,
+    port=PLAN.port,
+    health_path=PLAN.health_path,
+    router_image=PLAN.router_image,
+    start_period_s=PLAN.start_period_s,
+    prometheus_image="athalia/prometheus:bookworm",
+)
+
+
+def test_no_prometheus_unless_the_canary_asks_for_it() -> None:
+    """The default (metrics: haproxy) adds no service and no configuration."""
+    data = compose_override(demo_model(), PLAN)
+    assert override.PROMETHEUS_SERVICE not in data["services"]
+    assert override.PROMETHEUS_CONFIG_NAME not in data["configs"]
+
+
+def test_prometheus_scrapes_the_routers_exporter_every_second_from_an_inline_config(tmp_path: Path) -> None:
+    """The scrape config names <service>:8405/metrics (server scope) at 1 s; it reaches the container inline."""
+    data = written(compose_override(demo_model(), PROMETHEUS_PLAN), tmp_path)
+    content = data["configs"]["athalia-prometheus-cfg"]["content"]
+    config = yaml.safe_load(content)
+    assert config["global"] == {"scrape_interval": "1s", "scrape_timeout": "1s"}
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["params"] == {"scope": ["server"]}
+    assert job["static_configs"] == [{"targets": ["app:8405"]}]
+    service = data["services"]["athalia-prometheus"]
+    assert service["configs"] == [{"source": "athalia-prometheus-cfg", "target": "/etc/athalia/prometheus.yml"}]
+    assert "--config.file=/etc/athalia/prometheus.yml" in service["command"]
+    assert service["entrypoint"] == ["prometheus"]
+    assert service["image"] == "athalia/prometheus:bookworm"
+
+
+def test_prometheus_is_published_on_loopback_only_on_the_routers_networks_with_a_healthcheck(tmp_path: Path) -> None:
+    """An ephemeral 127.0.0.1 port, the service's networks (not its aliases), no capabilities, ready when /-/ready."""
+    service = written(compose_override(demo_model(), PROMETHEUS_PLAN), tmp_path)["services"]["athalia-prometheus"]
+    assert service["ports"] == [{"target": 9090, "host_ip": "127.0.0.1", "protocol": "tcp"}]
+    assert service["networks"] == {"default": None, "back": None}
+    assert service["cap_drop"] == ["ALL"]
+    assert service["depends_on"] == {"app": {"condition": "service_started"}}
+    test = service["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "bash", "-c"]
+    assert "GET /-/ready" in test[3]
+    assert "$$code" in test[3]  # compose would interpolate a single $
+
+
+def test_prometheus_carries_the_runs_labels_but_not_the_users() -> None:
+    """The run's owner and environment labels (so cleanup finds it), its role; not the service's own labels."""
+    model = demo_model()
+    owner_labels = RunOwner(Place("m", "b", 1), 42, 7, "h").labels()
+    model["services"]["app"]["labels"] = {**owner_labels, "dev.athalia.env": "dev", "team": "core"}
+    service = compose_override(model, PROMETHEUS_PLAN)["services"]["athalia-prometheus"]
+    assert service["labels"] == {**owner_labels, "dev.athalia.env": "dev", "dev.athalia.role": "metrics"}
+
+
+def test_a_service_named_like_the_canarys_prometheus_is_a_clear_error() -> None:
+    """The name is taken: the error names it, the setting that adds it, and both fixes."""
+    model = demo_model()
+    model["services"]["athalia-prometheus"] = {"image": "prom/prometheus"}
+    with pytest.raises(StackError) as info:
+        compose_override(model, PROMETHEUS_PLAN)
+    assert "already define a service 'athalia-prometheus'" in str(info.value)
+    assert "rollout.canary.metrics: haproxy" in str(info.value)
+    assert compose_override(model, PLAN)["services"].keys() == {"app", "app-blue", "app-green"}
+
+
+def test_the_packaged_prometheus_dockerfile_installs_debians_package_as_non_root() -> None:
+    """BASE_IMAGE (default debian:bookworm-slim), Debian's prometheus, its own user, a healthcheck without curl."""
+    text = (override.prometheus_dockerfile_dir() / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=debian:bookworm-slim\nFROM ${BASE_IMAGE}\n" in text
+    assert "apt-get install -y --no-install-recommends prometheus" in text
+    assert "USER prometheus:prometheus" in text
+    assert "/dev/tcp/127.0.0.1/9090" in text
+    assert override.PROMETHEUS_DATA in text
+
+
+def test_each_shipped_context_is_labelled_with_its_own_recipe_and_both_count_as_current() -> None:
+    """The Prometheus build carries its Dockerfile's digest; an image with either current digest is not rebuilt."""
+    with resources.as_file(override.prometheus_dockerfile_dir()) as context:
+        argv = override.router_build_command("p:1", str(context), {})
+    assert f"dev.athalia.router.recipe={override.prometheus_recipe()}" in argv
+    assert override.prometheus_recipe() != override.router_recipe()
+
+
+@pytest.mark.parametrize("which", ["router", "prometheus"])
+def test_image_present_accepts_a_current_build_of_either_dockerfile(tmp_path: Path, which: str) -> None:
+    """A build of the current router or Prometheus Dockerfile is kept."""
+    label = override.router_recipe() if which == "router" else override.prometheus_recipe()
+    docker = tmp_path / "docker"
+    docker.write_text(f'#!/bin/sh\necho "{label}"\nexit 0\n', encoding="utf-8")
+    docker.chmod(0o755)
+    assert override.router_image_present("x:1", docker=str(docker))

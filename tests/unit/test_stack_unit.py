@@ -620,6 +620,43 @@ def test_a_missing_router_image_is_built_from_the_packaged_dockerfile(
     assert seen == {"dockerfile": True}
 
 
+def test_a_missing_prometheus_image_is_built_when_the_canary_reads_prometheus(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
+    """metrics: prometheus adds athalia-prometheus to the override and builds its missing image; both builds count."""
+    compose.results["build_router_image"] = CommandResult(("docker", "build"), 0, "", 20.0)
+    contexts: list[str] = []
+
+    def look(call: ComposeCall) -> None:
+        if call.verb == "build_router_image":
+            contexts.append(Path(call.args["context"]).name)
+            assert Path(call.args["context"], "Dockerfile").is_file()
+
+    compose.on_call = look
+    report = make_stack(build=False, rollout={"canary": {"metrics": "prometheus"}}).start()
+    assert report.started
+    assert report.build_seconds == 40.0
+    built = [call.args["image"] for call in compose.calls if call.verb == "build_router_image"]
+    assert built == ["athalia/router:2.6", "athalia/prometheus:bookworm"]
+    assert contexts == ["router", "prometheus"]
+    up = compose.last("up").project
+    assert up is not None
+    generated = yaml.safe_load(up.files[-1].read_text().replace("!reset", "").replace("!override", ""))
+    assert "athalia-prometheus" in generated["services"]
+
+
+def test_a_present_prometheus_image_or_build_false_builds_nothing(
+    make_stack: Callable[..., ComposeStack], compose: FakeCompose
+) -> None:
+    """An image that is there is used; rollout.canary.prometheus.build: false never builds."""
+    compose.images.update({"athalia/router:2.6", "athalia/prometheus:bookworm"})
+    assert make_stack(build=False, rollout={"canary": {"metrics": "prometheus"}}).start().started
+    compose.images.discard("athalia/prometheus:bookworm")
+    canary = {"metrics": "prometheus", "prometheus": {"build": False, "image": "prom/prometheus:v2.42.0"}}
+    assert make_stack(build=False, rollout={"canary": canary}).start().started
+    assert "build_router_image" not in compose.verbs()
+
+
 def test_no_router_build_when_the_environment_says_so(
     make_rollout_stack: Callable[..., ComposeStack], compose: FakeCompose
 ) -> None:
