@@ -42,6 +42,14 @@ class JudgeSpec(Model):
         ge=0,
         description="a ratio of at least 0 (the canary's p95 and p99 may exceed the baseline's by at most this share)",
     )
+    min_latency_increase_ms: float = Field(
+        default=25.0,
+        ge=0,
+        description=(
+            "a number of milliseconds, at least 0 (a latency regression must also exceed the baseline by this "
+            "much: +20 % of a few ms is noise)"
+        ),
+    )
 
 
 class PostDeploySpec(Model):

@@ -28,7 +28,8 @@ from pytest_athalia.canary._metrics import ColorWindow
 from pytest_athalia.config._canary import JudgeSpec
 from pytest_athalia.report._slo import Outcome
 
-SPEC = JudgeSpec()  # confidence 0.98, min_samples 50, +0.10 errors, +20 % latency
+# confidence 0.98, min_samples 50, +0.10 errors, +20 % latency; no absolute floor, so the relative rule is seen
+SPEC = JudgeSpec(min_latency_increase_ms=0)
 UNIFORM_MS = tuple(10 + i * 0.01 for i in range(1000))  # 10.00 .. 19.99 ms: p95 19.49, p99 19.89
 
 
@@ -413,3 +414,14 @@ def test_a_hundred_ms_slower_release_fails_at_the_first_step() -> None:
     verdicts = list(canaries(20, Release(extra_ms=100.0)))
     assert {(v.outcome, v.step) for v in verdicts} == {("fail", 5)}
     assert max(v.seconds for v in verdicts) <= 15
+
+
+def test_a_latency_regression_must_also_exceed_the_absolute_floor() -> None:
+    """+17 ms on a 16 ms p99 is beyond +20 % but within the default 25 ms floor: the limit is the larger one."""
+    spec = JudgeSpec()
+    baseline = window("blue", 1000, 0, tuple(5 + (i % 100) * 0.11 for i in range(1000)))
+    canary = window("green", 150, 0, tuple(7 + (i % 50) * 0.5 for i in range(150)))
+    p99 = metric(judge(baseline, canary, spec), "latency_p99")
+    assert p99.baseline is not None
+    assert p99.limit == pytest.approx(p99.baseline + 25.0)
+    assert p99.outcome is Outcome.PASS
