@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .canary._checks import (
         before_traffic_verdicts,
         canary_drill_verdict,
+        canary_post_deploy_verdict,
         canary_promoted_verdict,
         canary_rollback_verdicts,
         canary_step_verdicts,
@@ -89,6 +90,7 @@ _EXPORTS: dict[str, str] = {
         (
             "before_traffic_verdicts",
             "canary_drill_verdict",
+            "canary_post_deploy_verdict",
             "canary_promoted_verdict",
             "canary_rollback_verdicts",
             "canary_step_verdicts",
@@ -188,6 +190,7 @@ __all__ = [
     "baseline_verdict",
     "before_traffic_verdicts",
     "canary_drill_verdict",
+    "canary_post_deploy_verdict",
     "canary_promoted_verdict",
     "canary_rollback_verdicts",
     "canary_step_verdicts",

@@ -26,6 +26,7 @@ from ._report import CanaryReport, StepReport, describe_metric
 __all__ = [
     "before_traffic_verdicts",
     "canary_drill_verdict",
+    "canary_post_deploy_verdict",
     "canary_promoted_verdict",
     "canary_rollback_verdicts",
     "canary_step_verdicts",
@@ -117,6 +118,23 @@ def canary_promoted_verdict(report: CanaryReport) -> Verdict:
     if report.post_deploy is not None and report.post_deploy.breached:
         return Verdict(measurement, threshold, Outcome.FAIL, report.decision)
     return verdict
+
+
+def canary_post_deploy_verdict(report: CanaryReport) -> Verdict:
+    """After 100 %: no breach of the pre-deploy baseline during ``rollout.canary.post_deploy.window_s``."""
+    result = report.post_deploy
+    threshold = Threshold(0, Comparison.AT_MOST, "breaches")
+    if result is None:
+        why = (
+            "not reached: the canary was not promoted"
+            if report.stop is not None or not report.steps or report.decisive_step is not None
+            else "not watched: no post-deploy hook (athalia_canary_post_deploy returned None)"
+        )
+        return Verdict(Measurement("canary_post_deploy", None, "breaches", 0), threshold, Outcome.NOT_MEASURED, why)
+    measurement = Measurement(
+        "canary_post_deploy", 1.0 if result.breached else 0.0, "breaches", result.checks, f"{result.seconds:.1f} s"
+    )
+    return Verdict(measurement, threshold, result.outcome, result.reason)
 
 
 def canary_rollback_verdicts(report: CanaryReport, slo: RollbackSLO) -> list[Verdict]:

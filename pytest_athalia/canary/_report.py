@@ -50,6 +50,24 @@ class PostDeployResult(Protocol):
     @property
     def breached(self) -> bool: ...
 
+    @property
+    def outcome(self) -> Outcome:
+        """PASS (watched to the end within limits), FAIL (a breach) or INCONCLUSIVE (not enough to tell)."""
+        ...
+
+    @property
+    def checks(self) -> int:
+        """How many times the window was judged."""
+        ...
+
+    @property
+    def seconds(self) -> float:
+        """How long the release was watched."""
+        ...
+
+    @property
+    def reason(self) -> str: ...
+
     def describe(self) -> str: ...
 
 

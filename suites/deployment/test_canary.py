@@ -29,6 +29,7 @@ from pytest_athalia import (
     Verdict,
     before_traffic_verdicts,
     canary_drill_verdict,
+    canary_post_deploy_verdict,
     canary_promoted_verdict,
     canary_rollback_verdicts,
     canary_step_verdicts,
@@ -48,6 +49,7 @@ def test_canary_promotes_a_good_candidate(
         *before_traffic_verdicts(report, athalia_canary.plan.deploy_timeout_s),
         *canary_step_verdicts(report),
         canary_promoted_verdict(report),
+        canary_post_deploy_verdict(report),
     ]
     gate_all(athalia_gate, verdicts, report)
 

@@ -19,6 +19,7 @@ from pytest_athalia.canary._canary import Canary, Promoted, live_breach
 from pytest_athalia.canary._checks import (
     before_traffic_verdicts,
     canary_drill_verdict,
+    canary_post_deploy_verdict,
     canary_promoted_verdict,
     canary_rollback_verdicts,
     canary_step_verdicts,
@@ -163,6 +164,8 @@ def test_a_good_candidate_is_promoted_step_by_step(local_router: LocalRouter, so
     assert first[1].latencies_ms, "the canary's window carries the probe's latencies"
     assert report.rollback is None
     assert canary_promoted_verdict(report).outcome is Outcome.PASS
+    assert canary_post_deploy_verdict(report).outcome is Outcome.NOT_MEASURED  # no hook given
+    assert "not watched" in canary_post_deploy_verdict(report).reason
     assert all(v.outcome is Outcome.PASS for v in canary_step_verdicts(report))
     assert [v.check for v in canary_step_verdicts(report)][:2] == [
         "canary_step_5_error_rate",
@@ -342,6 +345,10 @@ def test_the_post_deploy_hook_runs_after_100_percent_and_a_breach_rolls_back(
     @dataclass(frozen=True)
     class Breach:
         breached: bool = True
+        outcome: Outcome = Outcome.FAIL
+        checks: int = 4
+        seconds: float = 3.5
+        reason: str = "error_rate beyond its limit"
 
         def describe(self) -> str:
             return "errors +12 % against the pre-deploy baseline"
@@ -360,6 +367,9 @@ def test_the_post_deploy_hook_runs_after_100_percent_and_a_breach_rolls_back(
     assert report.rollback.step == 100
     assert "errors +12 %" in report.decision
     assert canary_promoted_verdict(report).outcome is Outcome.FAIL
+    watched = canary_post_deploy_verdict(report)
+    assert (watched.outcome, watched.measurement.value, watched.measurement.samples) == (Outcome.FAIL, 1.0, 4)
+    assert watched.reason == "error_rate beyond its limit"
     assert_restored(local_router)
 
 
