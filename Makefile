@@ -73,6 +73,7 @@ cleanup: venv
 bench: setup
 	$(BIN)/python benchmarks/bench_stack.py
 	$(BIN)/python benchmarks/bench_rollback.py
+	$(BIN)/python benchmarks/bench_canary.py
 	$(BIN)/python benchmarks/bench_load.py
 
 clean:
