@@ -14,7 +14,8 @@ Every message says what was expected, what was found, and how to fix it
     ├── RouterError        the router cannot be reached or refused a command
     ├── RolloutError       a deploy, switch or rollback could not be carried out
     ├── LoadError          the load generator could not run or its output is unusable
-    └── ScanError          a scanner (Trivy, Bandit) could not run or its output is unusable
+    ├── ScanError          a scanner (Trivy, Bandit) could not run or its output is unusable
+    └── HistoryError       the history store cannot be opened, read or written, or a report cannot go in it
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "CleanupError",
     "ConfigError",
     "DockerUnavailable",
+    "HistoryError",
     "ImageError",
     "LoadError",
     "RolloutError",
@@ -81,3 +83,7 @@ class LoadError(AthaliaError):
 
 class ScanError(AthaliaError):
     """A scanner could not run, or its output cannot be used."""
+
+
+class HistoryError(AthaliaError):
+    """The history store cannot be opened, read or written, or a report does not fit it."""

@@ -195,6 +195,9 @@ class AthaliaRuntime:
                 self.book.run.update(self.run_info(exitstatus))
                 self.book.write(self.settings.report_path.value, self.redactor.redact)
                 self._redact_junit()
+                from .history._wire import record_run  # sqlite3/psycopg: only for runs that write a report
+
+                record_run(self.settings.history, self.settings.report_path.value, self.progress.line)
         finally:
             if self._watchdog is not None:
                 self._watchdog.close()

@@ -1,4 +1,4 @@
-"""Fakes for tests: a stack, and a compose driver, that need no Docker.
+"""Fakes for tests: a stack, a compose driver and a history store, that need no Docker.
 
 Bring it in through the ``pytest_athalia_make_stack`` hook in a conftest.py::
 
@@ -25,6 +25,7 @@ import pytest
 from ._errors import RolloutError
 from ._process import CommandResult
 from .config._environment import Environment
+from .history._fake import FakeHistoryStore
 from .release._faults import FakeFaultInjector, InjectedFault
 from .release._router import COLORS, Color, FakeRouter, WeightChange
 from .stack._driver import ComposeDriver, ComposeProject, OnLine
@@ -36,6 +37,7 @@ __all__ = [
     "Deploy",
     "FakeCompose",
     "FakeFaultInjector",
+    "FakeHistoryStore",
     "FakeRouter",
     "FakeStack",
     "InjectedFault",

@@ -19,6 +19,7 @@ __all__ = [
     "add_options",
     "check_environments_folder",
     "environments_dir_outside_pytest",
+    "history_outside_pytest",
     "read_settings",
 ]
 
@@ -94,6 +95,15 @@ OPTIONS: tuple[_Option, ...] = (
         ".athalia-cache/security",
         "folder of cached security scan results, keyed by image ID ('off' disables the cache)",
     ),
+    _Option(
+        "athalia_history",
+        "--athalia-history",
+        "ATHALIA_HISTORY",
+        "athalia_history",
+        "history.sqlite beside the report",
+        "where each run that writes the JSON report also appends it: an SQLite PATH, sqlite:///PATH, "
+        "postgresql://USER@HOST:PORT/DBNAME, or 'off'",
+    ),
 )
 
 
@@ -119,6 +129,7 @@ class Settings:
     report_path: Sourced[Path]
     log_lines: Sourced[int]
     scan_cache: Sourced[Path | None]  # None: caching is off
+    history: Sourced[str | None]  # an SQLite path or a postgresql:// URL; None: history is off
 
     @property
     def env_is_explicit(self) -> bool:
@@ -137,13 +148,15 @@ def read_settings(config: pytest.Config, environ: Mapping[str, str] | None = Non
             p = rootdir / p
         return Sourced(p, src.origin)
 
+    report_path = path(raw["athalia_report"])
     return Settings(
         env=raw["athalia_env"],
         environments_dir=path(raw["athalia_environments"]),
         keep=_convert(raw["athalia_keep"], "athalia_keep", _parse_bool, "true or false"),
-        report_path=path(raw["athalia_report"]),
+        report_path=report_path,
         log_lines=_convert(raw["athalia_log_lines"], "athalia_log_lines", _parse_count, "a whole number >= 0"),
         scan_cache=_off_or(path, raw["athalia_scan_cache"]),
+        history=_history(raw["athalia_history"], report_path.value, path),
     )
 
 
@@ -206,6 +219,51 @@ def environments_dir_outside_pytest(
     if inifile is not None and value:
         return Sourced(resolved(value, rootdir), f"ini {opt.ini} in {inifile.path}")
     return Sourced(resolved(opt.default, rootdir), "default")
+
+
+def history_outside_pytest(
+    argument: str | None, *, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Sourced[str | None]:
+    """The history store as the plugin would choose it, for commands that run outside pytest.
+
+    ``argument`` (the command's ``--history``), else ``ATHALIA_HISTORY``, else the ini key
+    ``athalia_history``, else ``history.sqlite`` beside the report (``ATHALIA_REPORT``, else the ini key
+    ``athalia_report``, else ``reports/athalia.json``). Paths from the command and the environment are
+    relative to ``cwd``, from the ini file (or the default) to that file's folder, as in pytest.
+    """
+    from ._inifile import find_inifile
+
+    cwd = Path.cwd() if cwd is None else cwd
+    environ = os.environ if environ is None else environ
+    inifile = find_inifile(cwd)
+    rootdir = inifile.path.parent if inifile is not None else cwd
+
+    def pick(opt: _Option) -> Sourced[str]:
+        if environ.get(opt.env, "") != "":
+            return Sourced(environ[opt.env], opt.env)
+        value = inifile.get(opt.ini) if inifile is not None else None
+        if inifile is not None and value:
+            return Sourced(value, f"ini {opt.ini} in {inifile.path}")
+        return Sourced(opt.default, "default")
+
+    def path(src: Sourced[str]) -> Sourced[Path]:
+        base = rootdir if src.origin.startswith(("ini", "default")) else cwd
+        return Sourced(base / Path(src.value).expanduser(), src.origin)
+
+    chosen = Sourced(argument, "athalia history --history") if argument else pick(_option("athalia_history"))
+    return _history(chosen, path(pick(_option("athalia_report"))).value, path)
+
+
+def _history(src: Sourced[str], report: Path, path: Callable[[Sourced[str]], Sourced[Path]]) -> Sourced[str | None]:
+    """None when off; else beside the report by default, a URL as given, or a path resolved like the others."""
+    value = src.value.strip()
+    if value.lower() in {"off", "0", "false", "no", ""}:
+        return Sourced(None, src.origin)
+    if src.origin == "default":
+        return Sourced(str(report.parent / "history.sqlite"), src.origin)
+    if "://" in value and not value.startswith("sqlite:///"):
+        return Sourced(value, src.origin)
+    return Sourced(str(path(Sourced(value.removeprefix("sqlite:///"), src.origin)).value), src.origin)
 
 
 def _asks_for_help(config: pytest.Config) -> bool:
