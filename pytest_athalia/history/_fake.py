@@ -61,7 +61,7 @@ class FakeHistoryStore:
     def _latest(self, environment: str | None, limit: int | None) -> list[tuple[RunRecord, str]]:
         self._check()
         kept = sorted(self._kept.values(), key=lambda k: (k[1].started_at, k[0]))
-        chosen = [(record, text) for _, record, text in kept if environment is None or record.environment == environment]
+        chosen = [(rec, text) for _, rec, text in kept if environment is None or rec.environment == environment]
         return chosen[max(len(chosen) - limit, 0) :] if limit is not None else chosen
 
     def _check(self) -> None:

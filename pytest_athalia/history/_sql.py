@@ -15,16 +15,16 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
 from .._errors import HistoryError
 from ._rates import Rates, compute_rates
-from ._record import CheckValue, RunRecord, run_record
+from ._record import RunRecord, run_record
 
-__all__ = ["SCHEMA_VERSION", "Dialect", "SqlHistory"]
+__all__ = ["RUN_COLUMNS", "SCHEMA_VERSION", "Dialect", "SqlHistory"]
 
 SCHEMA_VERSION = 1
 
@@ -75,9 +75,47 @@ CREATE INDEX IF NOT EXISTS checks_run ON checks (run_id);
 CREATE INDEX IF NOT EXISTS checks_name ON checks (name);
 """
 
-# The runs columns filled from a RunRecord, in this order (the checks go to their own table).
-_RUN_COLUMNS = tuple(f.name for f in fields(RunRecord) if f.name != "checks")
-_CHECK_COLUMNS = ("run_id", "position", *(f.name for f in fields(CheckValue)))
+# Written out, not built: the SQL is constant text and every value goes through a placeholder.
+# The runs columns follow RunRecord's fields in order (checks aside); a unit test keeps them in step.
+RUN_COLUMNS = (
+    "run_id",
+    "environment",
+    "candidate_version",
+    "candidate_image",
+    "git_commit",
+    "ci_job",
+    "ci_url",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "status",
+    "exit_status",
+    "deploy_s",
+    "deploy_check",
+    "switch_ms",
+    "rollback_ms",
+    "rolled_back",
+    "passed",
+    "failed",
+    "inconclusive",
+)
+_INSERT_RUN = """
+INSERT INTO runs (
+    run_id, environment, candidate_version, candidate_image, git_commit, ci_job, ci_url, started_at, finished_at,
+    duration_s, status, exit_status, deploy_s, deploy_check, switch_ms, rollback_ms, rolled_back,
+    passed, failed, inconclusive, report, recorded_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id) DO NOTHING
+"""
+# The checks columns: run_id, position, then CheckValue's fields in order.
+_INSERT_CHECK = """
+INSERT INTO checks (run_id, position, nodeid, name, subject, measured, unit, samples, threshold, comparison, verdict)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_REPORTS = "SELECT report FROM runs ORDER BY started_at DESC, id DESC"
+_REPORTS_OF = "SELECT report FROM runs WHERE environment = ? ORDER BY started_at DESC, id DESC"
+_STATUSES = "SELECT environment, status, rolled_back FROM runs"
+_STATUSES_OF = "SELECT environment, status, rolled_back FROM runs WHERE environment = ?"
 
 
 @dataclass(frozen=True)
@@ -149,29 +187,28 @@ class SqlHistory:
     def append(self, report: Mapping[str, Any]) -> None:
         record = run_record(report)  # a report that does not fit never opens a transaction
         document = json.dumps(report, ensure_ascii=False)
-        row = tuple(self._value(getattr(record, name)) for name in _RUN_COLUMNS)
+        row = tuple(self._value(getattr(record, name)) for name in RUN_COLUMNS)
         stamp = self.dialect.store_time(datetime.now(UTC))
-        run_sql = (
-            f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}, report, recorded_at) "
-            f"VALUES ({', '.join('?' * (len(_RUN_COLUMNS) + 2))}) ON CONFLICT (run_id) DO NOTHING"
-        )
-        check_sql = f"INSERT INTO checks ({', '.join(_CHECK_COLUMNS)}) VALUES ({', '.join('?' * len(_CHECK_COLUMNS))})"
         with self._guard(f"record run {record.run_id}"), self._transaction():
-            if self._execute(run_sql, (*row, document, stamp)) == 0:
+            if self._execute(_INSERT_RUN, (*row, document, stamp)) == 0:
                 return  # already there: appending a report twice keeps one run
-            self._insert_checks(check_sql, [(record.run_id, i, *astuple(c)) for i, c in enumerate(record.checks)])
+            self._insert_checks([(record.run_id, i, *astuple(c)) for i, c in enumerate(record.checks)])
 
     def reports(self, environment: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        rows = self._latest("report", environment, limit)
-        return [json.loads(text) for (text,) in rows]
+        sql, params = (_REPORTS, ()) if environment is None else (_REPORTS_OF, (environment,))
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (*params, max(limit, 0))
+        with self._guard("read its runs"):
+            rows = self._query(sql, params)
+        return [json.loads(text) for (text,) in reversed(rows)]  # newest first above: the last `limit` runs
 
     def runs(self, environment: str | None = None, limit: int | None = None) -> list[RunRecord]:
         return [run_record(report) for report in self.reports(environment, limit)]
 
     def rates(self, environment: str | None = None) -> dict[str | None, Rates]:
-        where, params = _where(environment)
+        sql, params = (_STATUSES, ()) if environment is None else (_STATUSES_OF, (environment,))
         with self._guard("read its runs"):
-            rows = self._query(f"SELECT environment, status, rolled_back FROM runs{where}", params)
+            rows = self._query(sql, params)
         return compute_rates((env, status, bool(rolled)) for env, status, rolled in rows)
 
     def close(self) -> None:
@@ -187,20 +224,9 @@ class SqlHistory:
         self.close()
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _latest(self, columns: str, environment: str | None, limit: int | None) -> list[tuple[Any, ...]]:
-        """The last `limit` runs' `columns`, oldest first (ties in started_at: in the order they were appended)."""
-        where, params = _where(environment)
-        sql = f"SELECT {columns} FROM runs{where} ORDER BY started_at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (*params, max(limit, 0))
-        with self._guard("read its runs"):
-            rows = self._query(sql, params)
-        return rows[::-1]
-
-    def _insert_checks(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    def _insert_checks(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
-            self._conn.cursor().executemany(self.dialect.sql(sql), rows)
+            self._conn.cursor().executemany(self.dialect.sql(_INSERT_CHECK), rows)
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = self._conn.cursor()
@@ -226,7 +252,3 @@ class SqlHistory:
                 f"athalia: the history store {self.location} ({self.dialect.name}) could not {action}: {detail}. "
                 f"{self._fix()}"
             ) from None
-
-
-def _where(environment: str | None) -> tuple[str, tuple[Any, ...]]:
-    return ("", ()) if environment is None else (" WHERE environment = ?", (environment,))

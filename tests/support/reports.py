@@ -115,9 +115,7 @@ def v2_report(
             "duration_s": 230.3,
             "exit_status": exit_status,
             "status": status,
-            "startup": None
-            if startup_s is None
-            else {"project": "athalia-dev-1", "build_s": 12.5, "startup_s": startup_s, "deadline_s": 120, "error": None},
+            "startup": None if startup_s is None else _startup(startup_s),
         },
         "summary": {
             "tests": len(tests),
@@ -139,3 +137,7 @@ def v2_report(
         ],
         "timeline": timeline,
     }
+
+
+def _startup(startup_s: float) -> dict[str, Any]:
+    return {"project": "athalia-dev-1", "build_s": 12.5, "startup_s": startup_s, "deadline_s": 120, "error": None}
