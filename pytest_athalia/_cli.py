@@ -1,4 +1,4 @@
-"""The ``athalia`` command: base image, cleanup, and environment checks.
+"""The ``athalia`` command: base image, cleanup, environment checks, and the history of runs.
 
 Exit status: 0 when the command did its job; 1 from ``athalia envs`` when the folder holds an
 invalid environment file or none at all (each problem on stderr); 2 for an error, which is one
@@ -93,6 +93,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     envs.add_argument("folder", nargs="?", default=None, help="environments folder (see above for the default)")
     envs.set_defaults(handler=_envs)
+
+    hist = sub.add_parser(
+        "history",
+        help="the last runs of each environment, with deploy, switch and rollback times and the rates",
+        description=(
+            "Reads the history store chosen as pytest-athalia chooses it: --history, else ATHALIA_HISTORY, else "
+            "the ini key athalia_history, else history.sqlite beside the report (see docs/history.md)."
+        ),
+    )
+    hist.add_argument("--history", metavar="PATH|URL", help="the store: an SQLite path or a postgresql:// URL")
+    hist.add_argument("--env", metavar="NAME", help="only environment NAME")
+    hist.add_argument("--limit", type=int, default=10, metavar="N", help="the last N runs of each environment (10)")
+    hist.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    hist.set_defaults(handler=_history)
     return parser
 
 
@@ -179,6 +193,23 @@ def _envs(args: argparse.Namespace) -> int:
             f"startup SLO {spec.slo.startup.max_seconds:g}s)"
         )
     return 1 if bad else 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    import json
+
+    from .config._settings import history_outside_pytest
+    from .history._cli import gather
+    from .history._render import history_json, history_text
+
+    chosen = history_outside_pytest(args.history)
+    location, groups = gather(chosen, args.env, args.limit)
+    if args.json:
+        print(json.dumps(history_json(location, groups), indent=2))
+    else:
+        for line in history_text(location, groups):
+            print(line)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,12 +1,14 @@
-"""Shared test settings: the `docker` marker skips without a daemon, and fails under CI=true."""
+"""Shared test settings: the `docker` marker skips without a daemon, and fails under CI=true; a PostgreSQL server."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 import pytest
 
 from pytest_athalia.testing import unavailable
+from tests.support.postgres import PostgresServer, postgres_problem, throwaway_postgres
 
 
 @functools.cache
@@ -27,3 +29,18 @@ def docker_problem() -> str | None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("docker") is not None and (problem := docker_problem()) is not None:
         unavailable(problem)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Session: a throwaway PostgreSQL server (tests/support/postgres.py); skipped without one, failing under CI."""
+    if (problem := postgres_problem()) is not None:
+        unavailable(problem)
+    with throwaway_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """Function: the URL of a new empty database on the session's PostgreSQL server (password in it)."""
+    return postgres_server.new_database()

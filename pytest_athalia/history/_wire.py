@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config._settings import Sourced
+from ._record import run_record
 from ._store import HistoryStore, open_history, public_location
 
 __all__ = ["OFF_HINT", "record_run"]
@@ -31,6 +32,7 @@ def record_run(
     where = public_location(history.value)
     try:
         report = json.loads(report_path.read_text(encoding="utf-8"))
+        run_record(report)  # a report that does not fit opens (and creates) no store
         with opener(history.value) as store:
             store.append(report)
     except Exception as exc:  # never fail the run for its history: the report is the record that counts

@@ -234,3 +234,36 @@ def test_scan_cache_off_turns_caching_off(text: str) -> None:
 def test_scan_cache_from_the_command_line_is_a_path() -> None:
     """A folder given on the command line stays relative to the cwd."""
     assert read(options={"athalia_scan_cache": "cache"}).scan_cache == Sourced(Path("cache"), "--athalia-scan-cache")
+
+
+def test_history_is_beside_the_report_by_default() -> None:
+    """No setting: history.sqlite in the report's folder, wherever the report goes."""
+    assert read().history == Sourced(str(ROOT / "reports" / "history.sqlite"), "default")
+    moved = read(options={"athalia_report": "/out/run.json"})
+    assert moved.history == Sourced("/out/history.sqlite", "default")
+
+
+def test_history_option_beats_variable_beats_ini() -> None:
+    """--athalia-history > ATHALIA_HISTORY > ini athalia_history; ini paths are relative to the rootdir."""
+    ini = {"athalia_history": "db/h.sqlite"}
+    assert read(ini=ini).history == Sourced(str(ROOT / "db" / "h.sqlite"), "ini athalia_history")
+    env = {"ATHALIA_HISTORY": "/var/h.sqlite"}
+    assert read(ini=ini, environ=env).history == Sourced("/var/h.sqlite", "ATHALIA_HISTORY")
+    cli = {"athalia_history": "/cli/h.sqlite"}
+    assert read(cli, ini=ini, environ=env).history == Sourced("/cli/h.sqlite", "--athalia-history")
+
+
+@pytest.mark.parametrize("off", ["off", "OFF", "false", "0", "no"])
+def test_history_off_is_none(off: str) -> None:
+    """'off' (and the other false words) turns history off, from any source."""
+    assert read({"athalia_history": off}).history == Sourced(None, "--athalia-history")
+    assert read(ini={"athalia_history": off}).history == Sourced(None, "ini athalia_history")
+
+
+def test_history_urls_are_kept_and_sqlite_urls_become_paths() -> None:
+    """A postgresql:// URL is passed on as given; sqlite:///PATH is a path like any other."""
+    url = "postgresql://app:secret@db:5432/history"
+    assert read({"athalia_history": url}).history == Sourced(url, "--athalia-history")
+    ini = read(ini={"athalia_history": "sqlite:///db/h.sqlite"}).history
+    assert ini == Sourced(str(ROOT / "db" / "h.sqlite"), "ini athalia_history")
+    assert read({"athalia_history": "sqlite:////abs/h.sqlite"}).history.value == "/abs/h.sqlite"
