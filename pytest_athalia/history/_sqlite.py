@@ -9,7 +9,9 @@ on the busy timeout instead of failing on a lock upgrade. Times are stored as fi
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,23 @@ SQLITE = Dialect(
 )
 
 
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL (it stays so), retrying while another process opens it at the same moment.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once, without
+    the busy timeout, when two first openers race for it.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005 + random.random() * 0.02)  # noqa: S311  # jitter, not a secret
+
+
 class SqliteHistory(SqlHistory):
     dialect = SQLITE
     _driver_errors = (sqlite3.Error,)
@@ -57,7 +76,7 @@ class SqliteHistory(SqlHistory):
             store._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             with store._guard("open the file"):
-                store._conn.execute("PRAGMA journal_mode=WAL")
+                _wal(store._conn)
                 store._conn.execute("PRAGMA foreign_keys=ON")
             store._ensure_schema()
         except BaseException:
