@@ -5,17 +5,17 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .._errors import HistoryError
 from ._rates import Rates, compute_rates
 from ._record import RunRecord, run_record
+from ._store import ClosingStore
 
 __all__ = ["FakeHistoryStore"]
 
 
-class FakeHistoryStore:
+class FakeHistoryStore(ClosingStore):
     """Implements :class:`~._store.HistoryStore` in memory: idempotent on run id, oldest first by start time.
 
     ``fail`` makes every call raise :class:`HistoryError` with that text (a store that cannot be written);
@@ -49,14 +49,6 @@ class FakeHistoryStore:
 
     def close(self) -> None:
         self.closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _latest(self, environment: str | None, limit: int | None) -> list[tuple[RunRecord, str]]:
         self._check()

@@ -17,12 +17,12 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from .._errors import HistoryError
 from ._rates import Rates, compute_rates
 from ._record import RunRecord, run_record
+from ._store import ClosingStore
 
 __all__ = ["RUN_COLUMNS", "SCHEMA_VERSION", "Dialect", "SqlHistory"]
 
@@ -138,7 +138,7 @@ class Dialect:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
 
-class SqlHistory:
+class SqlHistory(ClosingStore):
     """A :class:`~._store.HistoryStore` over a DB-API connection; subclasses connect and run transactions."""
 
     dialect: Dialect
@@ -214,14 +214,6 @@ class SqlHistory:
     def close(self) -> None:
         with contextlib.suppress(*self._driver_errors):
             self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- helpers -----------------------------------------------------------------------------------
     def _insert_checks(self, rows: Sequence[tuple[Any, ...]]) -> None:

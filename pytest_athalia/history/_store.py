@@ -12,7 +12,7 @@ from .._errors import HistoryError
 from ._rates import Rates
 from ._record import RunRecord
 
-__all__ = ["HistoryStore", "open_history", "public_location"]
+__all__ = ["ClosingStore", "HistoryStore", "open_history", "public_location"]
 
 _POSTGRES = ("postgresql://", "postgres://")
 _SQLITE = "sqlite:///"
@@ -42,6 +42,21 @@ class HistoryStore(Protocol):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+class ClosingStore:
+    """``with store:`` closes it: the context-manager half of :class:`HistoryStore`, for implementations."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def open_history(url_or_path: str, *, must_exist: bool = False) -> HistoryStore:
