@@ -46,7 +46,7 @@ def test_lists_runs_and_rates_per_environment(store: Path, capsys: pytest.Captur
     assert "staging: 1 run(s), success 100% (1/1), rollback 0% (0/1):" in lines
     assert "(no environment): 1 run(s), success 100% (1/1), rollback 0% (0/1):" in lines
     dev = lines[lines.index("dev: 3 run(s), success 50% (1/2), rollback 50% (1/2), 1 interrupted:") + 1 :][:4]
-    assert dev[0].split() == "started (UTC) run version status deploy switch rollback gates".split()
+    assert dev[0].split() == ["started", "(UTC)", "run", "version", "status", "deploy", "switch", "rollback", "gates"]
     assert dev[1].split()[:9] == ["2026-12-01", "00:00:00", "aaaaaaaa", "1.1.0", "passed", "8.4", "s", "1.4", "ms"]
     assert "3.2 ms" in dev[2]
     assert "5 passed, 1 failed" in dev[2]
