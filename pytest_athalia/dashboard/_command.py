@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +72,7 @@ def make_dashboard(request: DashboardRequest, *, open_history: OpenHistory | Non
     last = _last_report(request.report)
     data = prepare(history, last, environment=request.environment, limit=request.limit)
     if not data.runs:
-        raise DashboardError(_no_runs(request, history, last))
+        raise DashboardError(_no_runs(request))
     charts = build_charts(data)
     page = render_page(data, {k: c.html for k, c in charts.items()}, plotly_script(), generated_at=datetime.now(tz=UTC))
     write_atomically(request.output, page)
@@ -126,13 +126,12 @@ def _last_report(path: Path | None) -> dict[str, Any] | None:
     return read_report(path)
 
 
-def _no_runs(request: DashboardRequest, history: list[dict[str, Any]], last: Mapping[str, Any] | None) -> str:
+def _no_runs(request: DashboardRequest) -> str:
     sources = f"history {request.history or DEFAULT_HISTORY}, report {request.report or DEFAULT_REPORT}"
-    if request.environment is not None and (history or last is not None):
-        envs = sorted({str((d.get("run") or {}).get("environment")) for d in [*history, *([last] if last else [])]})
+    if request.environment is not None:
         return (
-            f"athalia report --env {request.environment}: no run of that environment ({sources}); "
-            f"the runs there are of {', '.join(envs)}. Leave --env out or name one of those."
+            f"athalia report --env {request.environment}: no run of that environment ({sources}). "
+            "Leave --env out to show every environment, or name one that has runs."
         )
     return (
         f"athalia report: no runs to show ({sources}: both missing or empty). Run pytest with "

@@ -59,9 +59,7 @@ def report(
         verdict = "pass" if deploy_s <= 60 else "fail"
         checks.append(check("deploy", deploy_s, "s", threshold=60, comparison="<=", verdict=verdict))
     if switch_ms is not None:
-        checks.append(
-            check("switch_ms", switch_ms, "ms", threshold=1000, comparison="<=", verdict="pass", samples=500)
-        )
+        checks.append(check("switch_ms", switch_ms, "ms", threshold=1000, comparison="<=", verdict="pass", samples=500))
     if rollback_ms is not None:
         checks.append(check("rollback_ms", rollback_ms, "ms", samples=480, window="rollback"))
     checks.append(
@@ -96,7 +94,13 @@ def report(
             "duration_s": 230.3,
             "exit_status": 0 if status == "passed" else 1,
             "status": status,
-            "startup": {"project": f"athalia-{environment}-x", "build_s": 12.5, "startup_s": 8.1, "deadline_s": 120, "error": None},
+            "startup": {
+                "project": f"athalia-{environment}-x",
+                "build_s": 12.5,
+                "startup_s": 8.1,
+                "deadline_s": 120,
+                "error": None,
+            },
         },
         "summary": {
             "tests": 2,
