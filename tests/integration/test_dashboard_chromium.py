@@ -16,8 +16,7 @@ from pytest_athalia._cli import main
 from pytest_athalia.dashboard import _command
 from pytest_athalia.testing import unavailable
 from tests.support.chromium import Browser, chromium_binary, open_browser
-from tests.support.reports_v2 import FakeHistory, history
-from tests.unit.test_dashboard_page import EVIL, hostile
+from tests.support.reports_v2 import EVIL, FakeHistory, history, hostile
 
 CHARTS = 6  # rates, deploy, switch, rollback, load, timeline
 RENDERED = (

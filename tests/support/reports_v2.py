@@ -2,7 +2,7 @@
 
 `history()` is six runs in two environments (dev, staging): passed, failed, rolled back (a drill and a
 real one), one interrupted, each with its deploy/switch/rollback checks; the newest has a load series
-and a release timeline.
+and a release timeline. `hostile()` is two runs whose every free text is markup.
 """
 
 from __future__ import annotations
@@ -166,6 +166,38 @@ def history() -> list[dict[str, Any]]:
             ),
         ]
     )
+
+
+EVIL = '<b>bold</b><img src=x onerror="alert(1)">'
+CLOSE = "</script><script>alert(2)</script>"
+
+
+def hostile() -> list[dict[str, Any]]:
+    """Two runs whose every free text is markup: environment, version, commit, CI job, checks, timeline."""
+    docs = history()[-2:]
+    for doc in docs:
+        run = doc["run"]
+        run["environment"] = f"dev{EVIL}"
+        run["candidate"]["version"] = f"1.0{CLOSE}"
+        run["git"]["commit"] = f"abc{EVIL}"
+        run["ci"]["job"] = f"job{EVIL}"
+        run["ci"]["url"] = 'https://ci.example/run?a=1&b="><script>alert(3)</script>'
+        doc["tests"][0]["nodeid"] = f"tests/test_x.py::test[{EVIL}]"
+        doc["tests"][0]["checks"].append(
+            check(
+                f"name{EVIL}",
+                1.0,
+                f"u{EVIL}",
+                threshold=2,
+                comparison="<=",
+                verdict="fail",
+                subject=f"image:{CLOSE}",
+                reason=f"because {EVIL}",
+                window=f"w{EVIL}",
+            )
+        )
+        doc["timeline"] = [*TIMELINE, {"t_s": 30.0, "event": f"ev{EVIL}", "detail": f"detail {CLOSE}"}]
+    return docs
 
 
 class FakeHistory:

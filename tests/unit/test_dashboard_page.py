@@ -10,39 +10,9 @@ import pytest
 
 from pytest_athalia.dashboard._data import prepare
 from pytest_athalia.dashboard._page import render_page
-from tests.support.reports_v2 import TIMELINE, check, history, report
+from tests.support.reports_v2 import CLOSE, EVIL, check, history, hostile, report
 
 NOW = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
-EVIL = '<b>bold</b><img src=x onerror="alert(1)">'
-CLOSE = "</script><script>alert(2)</script>"
-
-
-def hostile() -> list[dict[str, Any]]:
-    """Two runs whose every free text is markup: environment, version, commit, CI job, checks, timeline."""
-    docs = history()[-2:]
-    for doc in docs:
-        run = doc["run"]
-        run["environment"] = f"dev{EVIL}"
-        run["candidate"]["version"] = f"1.0{CLOSE}"
-        run["git"]["commit"] = f"abc{EVIL}"
-        run["ci"]["job"] = f"job{EVIL}"
-        run["ci"]["url"] = 'https://ci.example/run?a=1&b="><script>alert(3)</script>'
-        doc["tests"][0]["nodeid"] = f"tests/test_x.py::test[{EVIL}]"
-        doc["tests"][0]["checks"].append(
-            check(
-                f"name{EVIL}",
-                1.0,
-                f"u{EVIL}",
-                threshold=2,
-                comparison="<=",
-                verdict="fail",
-                subject=f"image:{CLOSE}",
-                reason=f"because {EVIL}",
-                window=f"w{EVIL}",
-            )
-        )
-        doc["timeline"] = [*TIMELINE, {"t_s": 30.0, "event": f"ev{EVIL}", "detail": f"detail {CLOSE}"}]
-    return docs
 
 
 def page(docs: list[dict[str, Any]], charts: dict[str, str] | None = None) -> str:
