@@ -113,7 +113,7 @@ def _history(request: DashboardRequest, open_history: OpenHistory) -> list[dict[
         )
     store = open_history(location)
     try:
-        return store.reports(request.environment, request.limit)
+        return store.reports(environment=request.environment, limit=request.limit)
     finally:
         store.close()
 

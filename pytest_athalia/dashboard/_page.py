@@ -241,7 +241,7 @@ main { padding:6px 28px 40px; max-width:1500px; }
 .card .value { font-size:15px; margin-top:3px; }
 .ok { color:var(--ok); } .bad { color:var(--bad); }
 /* auto-fill, not auto-fit: a chart drawn while the page still loads already has its final width. */
-.grid { display:grid; grid-template-columns:repeat(auto-fill,minmax(520px,1fr)); gap:14px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fill,minmax(min(520px,100%),1fr)); gap:14px; }
 .spaced { margin-top:14px; }
 figure.chart { margin:0; background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px 6px;
   min-width:0; }
@@ -253,7 +253,7 @@ th, td { text-align:left; padding:7px 10px; border-bottom:1px solid var(--line);
 th { background:#f0f3f6; font-weight:600; font-size:12px; color:#57606a; position:sticky; top:0; }
 .num { text-align:right; font-variant-numeric:tabular-nums; }
 td { white-space:nowrap; }
-#gates td:last-child, #gates td:nth-child(7) { white-space:normal; max-width:420px; }
+#gates td:last-child, #gates td:nth-child(7) { white-space:normal; min-width:220px; max-width:420px; }
 tbody tr:hover { background:#f6f8fa; }
 tbody tr:last-child td { border-bottom:none; }
 code { font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; background:#eff1f3; padding:1px 5px;
