@@ -14,7 +14,8 @@ Every message says what was expected, what was found, and how to fix it
     ├── RouterError        the router cannot be reached or refused a command
     ├── RolloutError       a deploy, switch or rollback could not be carried out
     ├── LoadError          the load generator could not run or its output is unusable
-    └── ScanError          a scanner (Trivy, Bandit) could not run or its output is unusable
+    ├── ScanError          a scanner (Trivy, Bandit) could not run or its output is unusable
+    └── DashboardError     ``athalia report`` cannot read its history or report, or draw the page
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "AthaliaError",
     "CleanupError",
     "ConfigError",
+    "DashboardError",
     "DockerUnavailable",
     "ImageError",
     "LoadError",
@@ -81,3 +83,7 @@ class LoadError(AthaliaError):
 
 class ScanError(AthaliaError):
     """A scanner could not run, or its output cannot be used."""
+
+
+class DashboardError(AthaliaError):
+    """``athalia report`` cannot read its inputs (history, report) or draw the dashboard."""

