@@ -3,6 +3,7 @@ gates staging then production with the suites."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -93,3 +94,30 @@ def test_main_runs_make_test_with_coverage_and_quality_runs_each_linter() -> Non
     assert "ruff format --check" in runs["ruff"]
     assert "mypy" in runs["mypy"]
     assert "bandit -q -r pytest_athalia -ll" in runs["bandit"]
+
+
+def _doc_yaml(start: str) -> Any:
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    return yaml.safe_load(next(b for b in blocks if b.startswith(start)))
+
+
+def test_docs_ci_shows_the_deploy_workflow_as_it_is() -> None:
+    """docs/ci.md's GitHub example is deploy.yml itself (comments aside), so it passes the same actionlint."""
+    assert _doc_yaml("name: deploy") == workflow("deploy.yml")
+
+
+def test_docs_ci_gitlab_example_uploads_the_junit_report_and_gates_production_after_staging() -> None:
+    """The .gitlab-ci.yml example: artifacts:reports:junit and reports/ kept always; production needs staging."""
+    gitlab = _doc_yaml("stages:")
+    assert gitlab["stages"] == ["staging", "production"]
+    gates = gitlab[".gates"]
+    assert gates["artifacts"]["reports"]["junit"] == "reports/junit.xml"
+    assert gates["artifacts"]["when"] == "always"
+    assert "reports/" in gates["artifacts"]["paths"]
+    assert '--athalia-env="$ATHALIA_ENV" --junitxml=reports/junit.xml' in gates["script"][0]
+    assert gitlab["production"]["needs"] == ["staging"]
+    assert gitlab["production"]["when"] == "manual"
+    for env in ("staging", "production"):
+        assert gitlab[env]["extends"] == ".gates"
+        assert gitlab[env]["environment"]["name"] == env
