@@ -22,13 +22,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Editable like .venv; what tests/plugin needs (the tools of both extras, hypothesis, xdist), nothing more.
+# Editable like .venv; what tests/plugin needs (the tools of both extras, hypothesis, xdist, xmlschema), nothing more.
 venv-pytest8: $(VENV8)/.installed
 $(VENV8)/.installed: pyproject.toml
 	@echo "== setup: python virtualenv $(VENV8) (pytest 8.x)"
 	$(PYTHON) -m venv $(VENV8)
 	$(VENV8)/bin/pip install --quiet --upgrade pip
-	$(VENV8)/bin/pip install --quiet -e '.[all]' 'pytest>=8,<9' hypothesis pytest-xdist
+	$(VENV8)/bin/pip install --quiet -e '.[all]' 'pytest>=8,<9' hypothesis pytest-xdist xmlschema
 	@touch $@
 
 compose:

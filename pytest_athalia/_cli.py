@@ -1,9 +1,9 @@
-"""The ``athalia`` command: base image, cleanup, environment checks, and the history of runs.
+"""The ``athalia`` command: base image, cleanup, environment checks, the dashboard, and the history of runs.
 
 Exit status: 0 when the command did its job; 1 from ``athalia envs`` when the folder holds an
 invalid environment file or none at all (each problem on stderr); 2 for an error, which is one
-paragraph on stderr and never a traceback (a missing folder, no Docker, a failed build), and for
-a usage error or no command; 130 on Ctrl-C.
+paragraph on stderr and never a traceback (a missing folder, no Docker, a failed build, a report
+that cannot be read, no runs to show), and for a usage error or no command; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ._errors import AthaliaError
 
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     envs.add_argument("folder", nargs="?", default=None, help="environments folder (see above for the default)")
     envs.set_defaults(handler=_envs)
+    _add_report(sub)
 
     hist = sub.add_parser(
         "history",
@@ -108,6 +110,36 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("--json", action="store_true", help="print JSON instead of tables")
     hist.set_defaults(handler=_history)
     return parser
+
+
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = sub.add_parser(
+        "report",
+        help="write a static HTML dashboard of the deployment history and the last run",
+        description=(
+            "Writes one self-contained HTML file (charts included, works offline): the history of runs with "
+            "their statuses, success and rollback rates per environment, trends of deploy, switch and rollback "
+            "time, and the last run's gates, load series and release timeline. Needs the report extra "
+            "(pip install 'pytest-athalia[report]'). Prints the path written."
+        ),
+    )
+    report.add_argument(
+        "--history",
+        metavar="PATH|URL",
+        help="history store: a SQLite file or a PostgreSQL URL (default reports/history.sqlite, if it exists)",
+    )
+    report.add_argument(
+        "--report",
+        metavar="PATH",
+        type=Path,
+        help="the last run's JSON report (default reports/athalia.json, if it exists; else the history's newest run)",
+    )
+    report.add_argument("--env", metavar="NAME", help="only the runs of environment NAME")
+    report.add_argument("--limit", metavar="N", type=int, help="only the newest N runs")
+    report.add_argument(
+        "--output", metavar="PATH", type=Path, default=Path("reports/dashboard.html"), help="default %(default)s"
+    )
+    report.set_defaults(handler=_report)
 
 
 def _say(text: str) -> None:
@@ -193,6 +225,14 @@ def _envs(args: argparse.Namespace) -> int:
             f"startup SLO {spec.slo.startup.max_seconds:g}s)"
         )
     return 1 if bad else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .dashboard._command import DashboardRequest, make_dashboard
+
+    request = DashboardRequest(args.history, args.report, args.env, args.limit, args.output)
+    print(make_dashboard(request), flush=True)
+    return 0
 
 
 def _history(args: argparse.Namespace) -> int:

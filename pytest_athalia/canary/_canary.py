@@ -246,7 +246,8 @@ class Canary:
     def _steps(self, probe: TrafficProbe, base: CanaryReport, baseline: BaselineReport) -> CanaryReport:
         live, color = base.previous, base.color
         steps: list[StepReport] = []
-        # At 100 % the live color takes nothing: its latest window stands in (the pre-deploy watch at first).
+        # At 100 % the live color takes nothing: its pre-deploy watch stands in, when it carried the same load
+        # alone (a step's window at 50 % would compare one container at full load with one at half).
         reference = _window_from_probe(live, baseline.probe.samples, baseline.seconds)
         first_ns = self._clock()
         weight = self.spec.steps[0]
@@ -262,8 +263,6 @@ class Canary:
             )
             step = self._hold(probe, percent, weight, color, live, reference)
             steps.append(step)
-            if step.baseline is not None and step.baseline.requests and not step.baseline_from:
-                reference = step.baseline
             self._say(
                 f"step {percent} % {step.outcome.value} after {step.seconds:.1f} s "
                 f"({step.canary_samples} canary / {step.baseline_samples} baseline requests)"
@@ -387,7 +386,10 @@ class Canary:
         canary, baseline, baseline_from = window(color), window(live), ""
         if weight >= 100:
             baseline = reference
-            baseline_from = f"{live} takes no traffic at 100 %: its latest window ({reference.seconds:.1f} s) stands in"
+            baseline_from = (
+                f"{live} takes no traffic at 100 %: its pre-deploy watch ({reference.seconds:.1f} s at the same load) "
+                "stands in"
+            )
         judgement = self.judge(baseline, canary, self.spec.judge)
         error_rate = self.plan.triggers.error_rate
         note = live_breach(baseline, error_rate.max_ratio, error_rate.min_samples) if error_rate.enabled else ""

@@ -46,7 +46,16 @@ from ._release import (
     Stop,
     SwitchReport,
 )
-from ._router import COLORS, INITIAL_WEIGHTS, Color, ColorStack, Router, apply_weights, wait_until_serving
+from ._router import (
+    COLORS,
+    INITIAL_WEIGHTS,
+    Color,
+    ColorStack,
+    Relocatable,
+    Router,
+    apply_weights,
+    wait_until_serving,
+)
 from ._signals import Poller, external_check, http_check, router_status_check
 from ._smoke import judge_path
 from ._timing import cutover, detection_ms, failed_between, stray_after
@@ -130,6 +139,18 @@ def _deploy_error(candidate: Candidate, color: Color, exc: AthaliaError) -> str:
     return message + (f"\n{_COMPOSE_SAID}{tail.strip()}" if said else "")
 
 
+def _locator(plan: Plan, router: Router) -> Callable[[], str] | None:
+    """Where the probe's URL is now, for a router whose published ports can move (restarted)."""
+    if not isinstance(router, Relocatable):
+        return None
+
+    def locate() -> str:
+        router.relocate()
+        return plan.probe_url(router.url())
+
+    return locate
+
+
 def start_probe(plan: Plan, router: Router, clock: Clock, *, warm_up: bool = True) -> TrafficProbe:
     """The plan's probe, started through its entry (`router` unless ``plan.probe_base``), on `clock`.
 
@@ -144,6 +165,7 @@ def start_probe(plan: Plan, router: Router, clock: Clock, *, warm_up: bool = Tru
         timeout_s=spec.timeout_ms / 1000,
         max_seconds=spec.max_seconds,
         clock=clock,
+        locate=_locator(plan, router),
     ).start()
     deadline = time.monotonic() + (2.0 if warm_up else 0.0)
     while probe.count() < 2 * spec.clients and time.monotonic() < deadline:

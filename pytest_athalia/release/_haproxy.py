@@ -16,11 +16,12 @@ from __future__ import annotations
 import csv
 import io
 import socket
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, final
 
-from .._errors import RouterError
+from .._errors import AthaliaError, RouterError
 from ..stack._override import API_PORT, BACKEND
 from ..stack._stack import Endpoint, Stack
 from ._faults import UNUSED_CHECK_PORT, Fault, clear_command, fault_command, restore_check_ports
@@ -44,9 +45,13 @@ class HAProxyRouter:
         backend: str = BACKEND,
         timeout: float = 5.0,
         hint: str = "",
+        locate: Callable[[], tuple[Endpoint, Endpoint]] | None = None,
     ) -> None:
         self._api = api
         self._front = front
+        # Where the router is now (api, front): a restarted container gets new ephemeral host ports.
+        self._locate = locate
+        self._locate_lock = threading.Lock()
         self._backend = backend
         self._timeout = timeout
         self._hint = hint or "check that the router (the service under deployment) is running and look at its log"
@@ -57,12 +62,34 @@ class HAProxyRouter:
     def for_stack(cls, stack: Stack, *, timeout: float = 5.0) -> HAProxyRouter:
         """The router the generated override puts in the place of `stack`'s ``stack.service``."""
         spec = stack.environment.spec.stack
+
+        def locate() -> tuple[Endpoint, Endpoint]:
+            return stack.endpoint(spec.service, API_PORT), stack.endpoint(spec.service, spec.port)
+
+        api, front = locate()
         return cls(
-            stack.endpoint(spec.service, API_PORT),
-            stack.endpoint(spec.service, spec.port),
+            api,
+            front,
             timeout=timeout,
             hint=f"check it with `docker compose -p {stack.project} logs {spec.service}`",
+            locate=locate,
         )
+
+    def relocate(self) -> bool:
+        """Look the router's published ports up again; True when they moved (a restarted container).
+
+        Never raises: a router that is still restarting has no port yet, and the old ones stay.
+        """
+        if self._locate is None:
+            return False
+        with self._locate_lock:
+            try:
+                api, front = self._locate()
+            except AthaliaError:
+                return False
+            moved = (api, front) != (self._api, self._front)
+            self._api, self._front = api, front
+            return moved
 
     @property
     def api(self) -> Endpoint:
@@ -167,20 +194,32 @@ class HAProxyRouter:
 
     def _send(self, command: str) -> str:
         start = time.perf_counter()
-        chunks: list[bytes] = []
         try:
-            with socket.create_connection((self._api.host, self._api.port), timeout=self._timeout) as conn:
-                conn.sendall(command.encode() + b"\n")
-                while chunk := conn.recv(65536):
-                    chunks.append(chunk)
-        except OSError as exc:
-            raise RouterError(
-                f"athalia: cannot reach the HAProxy runtime API at {self._where()} to run `{command}` "
-                f"({type(exc).__name__}: {exc}). Expected the router's stats socket (port {API_PORT}, published on "
-                f"127.0.0.1); {self._hint}."
-            ) from None
+            answer = self._exchange(command)
+        except OSError as first:
+            try:
+                if not self.relocate():
+                    raise first
+                answer = self._exchange(command)  # once more, at the router's new address
+            except OSError as exc:
+                raise self._unreachable(command, exc) from None
         self.last_command_seconds = time.perf_counter() - start
+        return answer
+
+    def _exchange(self, command: str) -> str:
+        chunks: list[bytes] = []
+        with socket.create_connection((self._api.host, self._api.port), timeout=self._timeout) as conn:
+            conn.sendall(command.encode() + b"\n")
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
         return b"".join(chunks).decode(errors="replace")
+
+    def _unreachable(self, command: str, exc: OSError) -> RouterError:
+        return RouterError(
+            f"athalia: cannot reach the HAProxy runtime API at {self._where()} to run `{command}` "
+            f"({type(exc).__name__}: {exc}). Expected the router's stats socket (port {API_PORT}, published on "
+            f"127.0.0.1); {self._hint}."
+        )
 
     def _where(self) -> str:
         host = f"[{self._api.host}]" if ":" in self._api.host else self._api.host

@@ -26,6 +26,7 @@ __all__ = [
     "Color",
     "ColorStack",
     "FakeRouter",
+    "Relocatable",
     "Router",
     "ServerStats",
     "WeightBatch",
@@ -86,6 +87,15 @@ class WeightBatch(Protocol):
 
     def set_weights(self, changes: Sequence[tuple[str, int]]) -> None:
         """Apply each ``(server, weight)`` in order; validate all of them before applying any."""
+        ...
+
+
+@runtime_checkable
+class Relocatable(Protocol):
+    """Optional for a :class:`Router`: finds its address again after a restart moved its published ports."""
+
+    def relocate(self) -> bool:
+        """Look the address up again; True when it moved. Never raises."""
         ...
 
 

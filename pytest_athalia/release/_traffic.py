@@ -104,6 +104,7 @@ class TrafficProbe:
         max_requests: int | None = None,
         clock: Clock = time.monotonic_ns,
         color_header: str = COLOR_HEADER,
+        locate: Callable[[], str] | None = None,
     ) -> None:
         split = urlsplit(url)
         if split.scheme != "http" or not split.hostname:
@@ -134,6 +135,10 @@ class TrafficProbe:
         self._sent_lock = threading.Lock()
         self._started_ns = 0
         self._stopped_ns = 0
+        # Where the URL is now, asked after a failed request (a restarted router gets new host ports).
+        self._locate = locate
+        self._locate_lock = threading.Lock()
+        self._located_ns = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> Self:
@@ -227,6 +232,7 @@ class TrafficProbe:
         except (OSError, http.client.HTTPException) as exc:
             self._record(start, None, None, type(exc).__name__)
             conn.close()
+            self._relocate()
             return None
         self._record(start, response.status, response.getheader(self._header))
         if response.will_close:
@@ -234,10 +240,28 @@ class TrafficProbe:
             return None
         return conn
 
+    def _relocate(self) -> None:
+        """Ask `locate` where the URL is now, at most once a second and from one client at a time."""
+        if self._locate is None or not self._locate_lock.acquire(blocking=False):
+            return
+        try:
+            now = self._clock()
+            if now - self._located_ns < RELOCATE_EVERY_NS:
+                return
+            self._located_ns = now
+            split = urlsplit(self._locate())  # `locate` never raises (HAProxyRouter.relocate)
+            if split.hostname:
+                self._host, self._port = split.hostname, split.port or 80
+        finally:
+            self._locate_lock.release()
+
     def _record(self, start_ns: int, status: int | None, color: str | None, error: str = "") -> None:
         # The end time is read under the lock, so the list stays ordered by end_ns (see recent()).
         with self._record_lock:
             self._samples.append(ProbeSample(start_ns, self._clock(), status, color, error))
+
+
+RELOCATE_EVERY_NS = 1_000_000_000
 
 
 def _end_ns(sample: ProbeSample) -> int:

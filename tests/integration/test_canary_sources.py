@@ -4,7 +4,8 @@ A small stack (``web``: a few lines of Python on the local base image; ``/status
 that code) with ``rollout.canary.metrics: prometheus``: the generated override adds the router and
 ``athalia-prometheus`` (Debian's Prometheus, built from the package's Dockerfile when its image is
 missing). Known traffic goes through the router to blue and green, some of it 5xx (from the app
-itself and injected by the router's fault script); both sources must count the same per color.
+itself and injected by the router's fault script); both sources must count the same per color, and
+give the judge the same verdict (green, whose ``/flaky`` fails one request in four, against blue).
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from pytest_athalia.canary._haproxy_source import HAProxyStatsSource
+from pytest_athalia.canary._judge import Judgement, judge
 from pytest_athalia.canary._metrics import ColorWindow, Mark, MetricSource
 from pytest_athalia.canary._prometheus import PrometheusSource
 from pytest_athalia.canary._sources import metric_source
+from pytest_athalia.config._canary import JudgeSpec
 from pytest_athalia.config._environment import load_environment
 from pytest_athalia.config._secrets import Redactor
 from pytest_athalia.release._faults import Fault
@@ -45,6 +48,8 @@ import json, os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = os.environ.get("APP_VERSION", "0")
+FLAKY = int(os.environ.get("FLAKY_EVERY", "0"))  # /flaky answers 500 to every FLAKY-th request (0: never)
+COUNT = [0]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -52,6 +57,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         status = int(self.path.split("/")[2]) if self.path.startswith("/status/") else 200
+        if self.path == "/flaky" and FLAKY:
+            COUNT[0] += 1
+            status = 500 if COUNT[0] % FLAKY == 0 else 200
         body = json.dumps({"version": VERSION, "path": self.path}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -75,6 +83,7 @@ services:
     volumes: ["./app.py:/srv/app.py:ro"]
     environment:
       APP_VERSION: ${{APP_VERSION:-0}}
+      FLAKY_EVERY: ${{FLAKY_EVERY:-0}}
     ports: ["127.0.0.1::8000"]
     healthcheck:
       test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/health"]
@@ -152,7 +161,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         if not report.started:
             pytest.fail(f"the canary test stack did not start: {report.error}\n{stack.failure_logs(30)}", pytrace=False)
         router = HAProxyRouter.for_stack(stack)
-        stack.deploy_color("green", image=None, env={"APP_VERSION": "2.0.0"}, timeout=60)
+        # Green, the canary: 2.0.0, whose /flaky fails one request in four (blue's never fails).
+        stack.deploy_color("green", image=None, env={"APP_VERSION": "2.0.0", "FLAKY_EVERY": "4"}, timeout=60)
         wait_until_serving(router, "green", timeout=15)
         source = metric_source(environment, stack, router)
         assert isinstance(source, PrometheusSource)  # and it has scraped the router once
@@ -274,3 +284,73 @@ def test_a_prometheus_mark_under_load_lags_the_router_by_at_most_one_scrape(rig:
     print(f"prometheus mark lag under load: {', '.join(f'{lag:.3f}' for lag in lags)} s")
     assert max(lags) < 1.5, lags
     assert min(lags) >= -0.05, lags  # a scrape is never in the future (same clock)
+
+
+def _send_timed(url: str, paths: list[str]) -> dict[str, list[float]]:
+    """GET each path through the router on one keep-alive connection; each answer's latency (ms) by color."""
+    host, _, port = url.removeprefix("http://").partition("/")[0].rpartition(":")
+    found: dict[str, list[float]] = {}
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        for path in paths:
+            start = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            found.setdefault(str(response.getheader(COLOR_HEADER)), []).append((time.perf_counter() - start) * 1e3)
+    finally:
+        conn.close()
+    return found
+
+
+def _verdicts(rig: Rig, paths: list[str]) -> tuple[Judgement, Judgement]:
+    """The judge of green (canary) against blue (baseline) on one window, counted by each source.
+
+    Latencies are the client's, as in a canary (the probe's): the sources differ only in their counts.
+    """
+    rig.router.set_weights([("blue", 50), ("green", 50)])
+    try:
+        # Warm both colors up first: HAProxy's round robin catches a server up from weight 0 in a burst.
+        _send_timed(rig.router.url(), ["/version"] * 200)
+        haproxy_start, prometheus_start = _marks(rig)
+        latencies = _send_timed(rig.router.url(), paths)
+        haproxy_end, prometheus_end = _marks(rig)
+    finally:
+        rig.router.set_weights([("blue", 100), ("green", 0)])
+    spec = JudgeSpec()
+    judged = []
+    for windows in (
+        rig.haproxy.window(haproxy_start, haproxy_end),
+        rig.prometheus.window(prometheus_start, prometheus_end),
+    ):
+        blue, green = (replace(windows[c], latencies_ms=tuple(latencies.get(c, ()))) for c in ("blue", "green"))
+        judged.append(judge(blue, green, spec))
+    return judged[0], judged[1]
+
+
+def _summary(judgement: Judgement) -> list[tuple[str, str, float | None, float | None, int, int]]:
+    return [
+        (m.metric, m.outcome.value, m.statistic, m.p_value, m.canary_samples, m.baseline_samples)
+        for m in judgement.metrics
+    ]
+
+
+@pytest.mark.parametrize(("path", "expected"), [("/version", "pass"), ("/flaky", "fail")])
+def test_both_sources_give_the_judge_the_same_verdict(
+    rig: Rig, path: str, expected: str, record_property: pytest.RecordProperty
+) -> None:
+    """Green against blue at 50 %: the same verdict, metric by metric, whichever source counted the requests.
+
+    Errors decide: none on /version (error_rate passes), one in four of green's /flaky (it fails, and so does
+    the whole judgement). Latency is one sequential client's here, so only its agreement is asserted.
+    """
+    haproxy, prometheus = _verdicts(rig, [path] * 600)
+    for name, judgement in (("haproxy", haproxy), ("prometheus", prometheus)):
+        record_property(f"canary_verdict_{name}", json.dumps(_summary(judgement)))
+        print(f"{name}: {judgement.outcome.value}: {_summary(judgement)}")
+    (error_rate,) = [m for m in haproxy.metrics if m.metric == "error_rate"]
+    assert error_rate.outcome.value == expected, _summary(haproxy)
+    if expected == "fail":
+        assert haproxy.outcome.value == "fail"
+    assert prometheus.outcome == haproxy.outcome
+    assert _summary(prometheus) == _summary(haproxy)  # the same statistics on the same counts

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from pytest_athalia.testing import unavailable
+from tests.support.junit import measured
 
 pytestmark = pytest.mark.docker
 
@@ -89,7 +90,7 @@ def run_suite(tmp_path: Path, env_selector: str, *args: str, extra_env: dict[str
             outcomes[name] = {"failure": "failed", "error": "failed", "skipped": "skipped"}.get(
                 next(iter(kinds), ""), "passed"
             )
-            properties[name] = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+        properties = measured(junit)
     return InnerRun(proc.returncode, output, outcomes, properties)
 
 

@@ -33,6 +33,7 @@ import yaml
 
 from pytest_athalia.stack._cleanup import pid_alive as alive
 from pytest_athalia.testing import unavailable, wait_until
+from tests.support.junit import measured
 
 pytestmark = pytest.mark.docker
 
@@ -320,7 +321,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def _junit_properties(path: Path) -> dict[str, str]:
-    return {p.get("name", ""): p.get("value", "") for p in ET.parse(path).iter("property")}
+    return {name: value for props in measured(path).values() for name, value in props.items()}
 
 
 # --- normal ends ---------------------------------------------------------------------------------

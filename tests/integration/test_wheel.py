@@ -31,6 +31,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from pytest_athalia.testing import unavailable
+from tests.support.junit import measured
 
 pytestmark = pytest.mark.docker
 
@@ -233,7 +234,7 @@ def test_the_installed_wheel_runs_the_ci_suite(installed: Path, stranger: Path, 
     assert set(cases) == CI_TESTS, sorted(cases)
     not_passed = [name for name, case in cases.items() if any(c.tag in ("failure", "error", "skipped") for c in case)]
     assert not not_passed, f"not passed (failed, errored or skipped): {not_passed}\n{text[-4000:]}"
-    startup = {p.get("name"): p.get("value") for p in cases["test_stack_starts_within_startup_slo"].iter("property")}
+    startup = measured(junit)["test_stack_starts_within_startup_slo"]
     assert startup.get("athalia.startup.verdict") == "pass", startup
     assert (cwd / "reports" / "athalia.json").is_file()
     assert not _projects(f"athalia-{stranger.stem}-"), "the run left resources of its stack"

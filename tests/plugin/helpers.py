@@ -25,6 +25,8 @@ from typing import Any
 import hypothesis  # noqa: F401
 import pytest
 
+from tests.support.junit import measured
+
 ENVIRONMENT_YML = """\
 description: a pytester environment
 provider: compose
@@ -135,9 +137,13 @@ class Project:
         root = ET.parse(self.path / relative).getroot()
         return {case.get("name", ""): case for case in root.iter("testcase")}
 
+    def measured(self, relative: str = "junit.xml") -> dict[str, dict[str, str]]:
+        """The ``athalia.*`` properties of each test of a JUnit XML file, wherever its family put them."""
+        return measured(self.path / relative)
+
 
 def properties(case: ET.Element) -> dict[str, str]:
-    """A JUnit testcase's properties as a mapping."""
+    """A JUnit testcase's own properties as a mapping."""
     return {prop.get("name", ""): prop.get("value", "") for prop in case.iter("property")}
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from pytest_athalia.testing import wait_until
 
-from .helpers import ENVIRONMENT_YML, Project, output, properties
+from .helpers import ENVIRONMENT_YML, Project, output
 from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 LOCUSTFILE = """\
@@ -109,7 +109,7 @@ def test_a_load_run_passes_and_leaves_pytest_unpatched(
     assert "monkey" not in text.lower()
     assert "warning" not in text.lower()
     assert "athalia: load 2 users for 4s against http://127.0.0.1:" in text
-    props = properties(project.junit()["test_load"])
+    props = project.measured()["test_load"]
     assert props["athalia.load_p95.verdict"] == "pass"
     assert props["athalia.load_p95_window.verdict"] == "pass"
     assert props["athalia.load_p95_window.window"].startswith("worst 1 s window")

@@ -19,7 +19,7 @@ def test_add():
     assert 1 + 1 == 2
 """
 
-HEAVY = ("docker", "testcontainers", "pydantic", "yaml", "requests")
+HEAVY = ("docker", "testcontainers", "pydantic", "yaml", "requests", "plotly")
 
 
 def _files(root: Path) -> set[Path]:

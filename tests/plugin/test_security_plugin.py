@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ENVIRONMENT_YML, Project, output, properties
+from .helpers import ENVIRONMENT_YML, Project, output
 from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 REPO = Path(__file__).parents[2]
@@ -96,8 +96,7 @@ def test_findings_fail_their_tests_and_every_verdict_is_recorded(security_projec
     text = output(result)
     assert "private-key HIGH athalia-demo/postgres:15 /etc/ssl/private/ssl-cert-snakeoil.key:2" in text
     assert "DS-0031 CRITICAL Dockerfile Dockerfile:2" in text
-    cases = security_project.junit()
-    props = properties(cases["test_image[athalia-demo/postgres:15-secret]"])
+    props = security_project.measured()["test_image[athalia-demo/postgres:15-secret]"]
     assert props["athalia.trivy-secret-athalia-demo-postgres-15.verdict"] == "fail"
     assert props["athalia.trivy-secret-athalia-demo-postgres-15.measured"] == "1"
     assert props["athalia.trivy-secret-athalia-demo-postgres-15.threshold"] == "0"

@@ -174,6 +174,22 @@ def test_a_good_candidate_is_promoted_step_by_step(local_router: LocalRouter, so
     assert_restored(local_router)
 
 
+def test_at_100_percent_the_pre_deploy_watch_is_the_baseline(local_router: LocalRouter, source: StatsSource) -> None:
+    """At 100 % blue takes nothing: the judge gets blue's pre-deploy window (the same load alone), not step 50's."""
+    judge = ScriptedJudge([Outcome.PASS])
+    report = make(local_router, source, judge).release(GOOD)
+    assert report.baseline is not None
+    last = report.steps[-1]
+    assert last.percent == 100
+    baseline, _ = judge.calls[-1]
+    watched = [s for s in report.baseline.probe.samples if s.status is not None]
+    assert baseline.color == "blue"
+    assert baseline.requests == len(report.baseline.probe.samples)
+    assert len(baseline.latencies_ms) == len(watched)
+    assert baseline != report.steps[-2].baseline
+    assert "pre-deploy watch" in last.baseline_from
+
+
 def test_candidate_is_raised_before_the_live_color_is_lowered(local_router: LocalRouter, source: StatsSource) -> None:
     """Each step's two weight changes go candidate first, so at no instant do both colors weigh 0."""
     make(local_router, source, ScriptedJudge([Outcome.PASS])).release(GOOD)

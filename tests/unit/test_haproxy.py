@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_athalia._errors import RouterError
+from pytest_athalia._errors import RouterError, StackError
 from pytest_athalia.config._environment import Environment, EnvironmentSpec
 from pytest_athalia.release._haproxy import HAProxyRouter, parse_show_stat
 from pytest_athalia.release._router import Router, ServerStats
@@ -428,3 +428,31 @@ def test_a_router_without_the_fault_script_says_to_restart_the_stack(api: FakeAP
     assert "does not know `athalia ...`" in text
     assert "Restart the stack" in text
     assert "rollout.drills.<name>.env" in text
+
+
+def _dead_endpoint() -> Endpoint:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return Endpoint("127.0.0.1", sock.getsockname()[1])
+
+
+def test_a_restarted_router_is_found_at_its_new_ports(api: FakeAPI) -> None:
+    """The runtime API refuses at the old port: the driver looks its ports up again and sends once more there."""
+    front = Endpoint("127.0.0.1", 18081)
+    router = HAProxyRouter(_dead_endpoint(), Endpoint("127.0.0.1", 18080), locate=lambda: (api.endpoint, front))
+    assert router.weights() == {"blue": 0, "green": 100}
+    assert router.url("/x") == "http://127.0.0.1:18081/x"
+    assert router.relocate() is False  # where it is now: nothing moved
+
+
+def test_a_router_that_is_still_restarting_is_an_error_naming_it(api: FakeAPI) -> None:
+    """No port published yet (the lookup fails): the old address stays and the error says the API is unreachable."""
+
+    def restarting() -> tuple[Endpoint, Endpoint]:
+        raise StackError("athalia: service 'app' of project p publishes no port 8404 (or has no running container).")
+
+    dead = _dead_endpoint()
+    router = HAProxyRouter(dead, Endpoint("127.0.0.1", 18080), locate=restarting)
+    with pytest.raises(RouterError, match="cannot reach the HAProxy runtime API"):
+        router.weights()
+    assert router.api == dead

@@ -157,3 +157,22 @@ def test_a_client_catches_up_after_a_slow_answer(server: ThreadingHTTPServer) ->
     gaps = sorted(t[i + 3][0] - t[i][1] for t in times.values() for i in range(9, len(t) - 3, 10))
     assert len(gaps) >= 10
     assert gaps[len(gaps) // 2] < 0.03, [f"{g * 1000:.1f} ms" for g in gaps]
+
+
+def test_probe_follows_its_url_after_a_restart_moved_it(server: ThreadingHTTPServer) -> None:
+    """A failed request asks `locate` where the URL is now (a restarted router's new port), at most once a second."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/version"
+    asked: list[int] = []
+
+    def locate() -> str:
+        asked.append(1)
+        return url(server)
+
+    probe = TrafficProbe(dead, rate=100, clients=2, max_seconds=5, timeout_s=1, locate=locate).start()
+    assert wait_until(lambda: any(s.ok for s in probe.recent(0)), 5) is not None, "the probe never moved"
+    samples = probe.stop().samples
+    assert samples[0].error == "ConnectionRefusedError"
+    assert sum(1 for s in samples if s.ok) > 0
+    assert len(asked) == 1  # the first failures moved it; no lookup per failed request
