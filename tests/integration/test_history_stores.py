@@ -7,6 +7,7 @@ processes), an append interrupted in the middle (Ctrl-C, and SIGKILL), and store
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import sqlite3
@@ -21,6 +22,7 @@ import pytest
 from pytest_athalia._errors import HistoryError
 from pytest_athalia.history import open_history
 from pytest_athalia.history._sql import SqlHistory
+from pytest_athalia.testing import unavailable
 from tests.support.reports import check, v2_report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,6 +187,7 @@ KILLED = """
 import os, signal, sys
 from pytest_athalia.history import open_history
 from pytest_athalia.history._sql import SqlHistory
+from pytest_athalia.testing import unavailable
 from tests.support.reports import v2_report
 
 insert = SqlHistory._insert_checks
@@ -277,3 +280,22 @@ def test_schema_ddl_is_valid_for_both_databases(url: str) -> None:
     else:
         names = {r[0] for r in sql(url, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"schema_version", "runs", "checks"} <= names
+
+
+def test_the_dashboard_draws_the_runs_of_a_real_store(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`athalia report --history STORE` (the dashboard) reads what the plugin appended: both versions appear."""
+    from pytest_athalia.dashboard._command import DashboardRequest, make_dashboard
+
+    if importlib.util.find_spec("plotly") is None:
+        unavailable("the dashboard needs plotly: pip install 'pytest-athalia[report]'")
+
+    monkeypatch.chdir(tmp_path)  # no reports/athalia.json here: the history alone makes the page
+    with open_history(url) as store:
+        store.append(v2_report(run_id="d1", version="1.4.0", started_at="2026-12-01T00:00:00Z"))
+        store.append(v2_report(run_id="d2", version="1.5.0", started_at="2026-12-02T00:00:00Z", rollback=True))
+    page = make_dashboard(DashboardRequest(history=url, output=tmp_path / "dashboard.html"))
+    html = page.read_text(encoding="utf-8")
+    assert "1.4.0" in html
+    assert "1.5.0" in html

@@ -79,16 +79,37 @@ def test_no_deploy_time_at_all_is_none() -> None:
     assert (rec.deploy_s, rec.deploy_check) == (None, None)
 
 
-def test_switch_time_is_the_first_measured_switch_ms() -> None:
-    """switch_ms in ms."""
+def test_switch_time_is_the_measured_switch_ms() -> None:
+    """switch_ms in ms; None when no switch was measured."""
     assert run_record(v2_report(switch_ms=2.5)).switch_ms == 2.5
     assert run_record(v2_report(switch_ms=None)).switch_ms is None
 
 
+def test_several_releases_in_a_run_give_the_worst_time() -> None:
+    """The deployment suite rehearses a release per test: deploy, switch and rollback are the largest."""
+    report = v2_report(deploy_s=8.0, switch_ms=1.5, rollback=True, rollback_ms=30.0)
+    report["tests"].append(
+        {
+            "nodeid": "suites/deployment/test_release.py::test_manual_rollback",
+            "outcome": "passed",
+            "reason": None,
+            "duration_s": 10.0,
+            "checks": [
+                check("deploy", 9.5, "s", threshold=120),
+                check("switch_ms", 1.0, "ms", threshold=1000),
+                check("rollback_ms", 45.0, "ms", threshold=1000),
+                check("deploy", None, "s", threshold=120, verdict="not measured"),
+            ],
+        }
+    )
+    rec = run_record(report)
+    assert (rec.deploy_s, rec.switch_ms, rec.rollback_ms) == (9.5, 1.5, 45.0)
+
+
 def test_the_gated_rollback_wins_over_a_recorded_one() -> None:
-    """A drill's recorded rollback_ms comes first in the report, but the release's gated one is the column."""
+    """A recorded rollback_ms (no threshold) does not count when the release's rollback is gated, even if larger."""
     report = v2_report(rollback=True, rollback_ms=40.0)
-    report["tests"][0]["checks"].append(check("rollback_ms", 7.0, "ms"))  # recorded, earlier in the report
+    report["tests"][0]["checks"].append(check("rollback_ms", 70.0, "ms"))  # recorded
     rec = run_record(report)
     assert (rec.rollback_ms, rec.rolled_back) == (40.0, True)
 
