@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from tests.support import reports_v2
+
 __all__ = ["check", "v2_report"]
 
 
@@ -20,25 +22,19 @@ def check(
     threshold: float | None = None,
     comparison: str | None = None,
     verdict: str | None = None,
-    subject: str | None = None,
-    samples: int = 1,
-    window: str | None = None,
-    reason: str | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
-    """One check; without `threshold` a recorded (ungated) value."""
+    """One check (reports_v2.check); gated (a threshold) it defaults to ``<=`` and a pass, else it is recorded."""
     gated = threshold is not None
-    return {
-        "name": name,
-        "subject": subject,
-        "measured": measured,
-        "unit": unit,
-        "samples": samples,
-        "threshold": threshold,
-        "comparison": (comparison or "<=") if gated else None,
-        "window": window,
-        "verdict": (verdict or "pass") if gated else None,
-        "reason": reason,
-    }
+    return reports_v2.check(
+        name,
+        measured,
+        unit,
+        threshold=threshold,
+        comparison=(comparison or "<=") if gated else None,
+        verdict=(verdict or "pass") if gated else None,
+        **fields,
+    )
 
 
 def v2_report(
