@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,7 +139,6 @@ def _no_runs(request: DashboardRequest) -> str:
 
 
 def _open_history(location: str) -> ReportSource:
-    # The history store (pytest_athalia.history) is imported by name: it loads its database driver.
-    module = importlib.import_module("pytest_athalia.history")
-    store: ReportSource = module.open_history(location)
-    return store
+    from ..history import open_history  # here: it loads a database driver
+
+    return open_history(location)
