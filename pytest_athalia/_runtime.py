@@ -293,6 +293,9 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
+_REASON_CHARS = 4000
+
+
 def _reason(report: pytest.TestReport) -> str | None:
     """Why a test did not pass, in one line: a skip's reason, an xfail's, or the failure's message."""
     if report.passed and not hasattr(report, "wasxfail"):
@@ -305,5 +308,6 @@ def _reason(report: pytest.TestReport) -> str | None:
         text = str(longrepr[2])
         return text.removeprefix("Skipped: ")
     crash = getattr(longrepr, "reprcrash", None)
-    text = str(getattr(crash, "message", "") or (longrepr or ""))
-    return text.strip() or None
+    text = str(getattr(crash, "message", "") or (longrepr or "")).strip().removeprefix("Failed: ")
+    # The message of pytest.fail, or the exception's own; a traceback stays in the JUnit file.
+    return text[:_REASON_CHARS] or None

@@ -198,7 +198,10 @@ def findings_verdict(
         what = result.examined_unit or "items"
         return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, f"the scan examined no {what}")
     count = len(blocking(result.findings, fail_on, min_confidence))
-    return judge(Measurement(name, float(count), UNIT, result.samples, window, subject), threshold, min_samples=0)
+    verdict = judge(Measurement(name, float(count), UNIT, result.samples, window, subject), threshold, min_samples=0)
+    if verdict.outcome is Outcome.FAIL:  # which severities count, beside the count itself
+        verdict = dataclasses.replace(verdict, reason=f"fail_on {','.join(fail_on)}")
+    return verdict
 
 
 def without_unfixed(result: ScanResult) -> ScanResult:
@@ -241,4 +244,4 @@ def describe_findings(
 def _window(result: ScanResult) -> str:
     # A short label of what the samples are ("N samples over packages"); which severities count is
     # in the failure's text and the scan's artifact.
-    return result.examined_unit if result.examined is not None else "findings"
+    return f"{result.examined_unit if result.examined is not None else 'findings'} examined"

@@ -241,7 +241,8 @@ def test_the_installed_wheel_runs_the_ci_suite(installed: Path, stranger: Path, 
     report = json.loads((cwd / "reports" / "athalia.json").read_text(encoding="utf-8"))
     (shipped,) = site.glob("python*/site-packages/pytest_athalia/report/schema/report-2.schema.json")
     validate_report(report, json.loads(shipped.read_text(encoding="utf-8")))  # against the installed schema
-    assert report["run"]["status"] == "passed" and report["summary"]["failed"] == 0, report["summary"]
+    assert report["run"]["status"] == "passed", report["run"]
+    assert report["summary"]["failed"] == 0, report["summary"]
     assert not _projects(f"athalia-{stranger.stem}-"), "the run left resources of its stack"
 
 

@@ -106,7 +106,8 @@ def test_run_status_from_the_exit_code(code: int, status: str) -> None:
 @pytest.mark.parametrize(("value", "code"), [(0, 0), (pytest.ExitCode.INTERRUPTED, 2), ("1", 1), ("odd", 3)])
 def test_exit_code_is_always_an_int(value: int | str, code: int) -> None:
     """pytest's ExitCode or a plugin's text become an int; text that is no number is an internal error."""
-    assert exit_code(value) == code and type(exit_code(value)) is int
+    assert exit_code(value) == code
+    assert type(exit_code(value)) is int
 
 
 def test_rfc3339_is_utc_with_milliseconds_and_z() -> None:
@@ -157,7 +158,8 @@ def test_run_ids_are_unique() -> None:
     kwargs = dict(environ={}, git=NO_GIT, environment=None, environment_file=None, candidate=None, host="h",
                   started=0.0, finished=1.0, exit_status=0)  # fmt: skip
     first, second = run_identity(**kwargs)["id"], run_identity(**kwargs)["id"]  # type: ignore[arg-type]
-    assert first != second and len(first) == 32
+    assert first != second
+    assert len(first) == 32
 
 
 def test_git_cli_is_none_outside_a_checkout_and_without_git(tmp_path: Path) -> None:
@@ -166,7 +168,8 @@ def test_git_cli_is_none_outside_a_checkout_and_without_git(tmp_path: Path) -> N
     assert GitCLI(tmp_path, git=str(tmp_path / "no-git")).commit() is None
     if shutil.which("git") is None:
         unavailable("git is not installed")
-    assert GitCLI(tmp_path).commit() is None and GitCLI(tmp_path).branch() is None
+    assert GitCLI(tmp_path).commit() is None
+    assert GitCLI(tmp_path).branch() is None
 
 
 def test_git_cli_reads_commit_and_branch_of_a_real_checkout(tmp_path: Path) -> None:
