@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess  # nosec B404 - git with fixed arguments, no shell
+import subprocess
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -71,7 +71,7 @@ class GitCLI:
         if exe is None or not self.root.is_dir():
             return None
         try:
-            done = subprocess.run(  # nosec B603 - fixed arguments, no shell
+            done = subprocess.run(  # fixed arguments, no shell
                 [exe, "-C", str(self.root), "rev-parse", *args],
                 capture_output=True,
                 text=True,
