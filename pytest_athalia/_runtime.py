@@ -25,6 +25,7 @@ from .report._progress import Progress, terminal_progress
 
 if TYPE_CHECKING:
     from .config._environment import Environment
+    from .report._identity import CandidateFacts
     from .stack._stack import Stack, StartupReport
 
 __all__ = ["AthaliaRuntime", "runtime_of"]
@@ -239,7 +240,7 @@ class AthaliaRuntime:
             ),
         )
 
-    def _candidate_facts(self) -> Any:
+    def _candidate_facts(self) -> CandidateFacts | None:
         """The candidate as the rollout fixtures see it (ATHALIA_CANDIDATE_* applied); None without a rollout."""
         env = self.environment
         if env is None or not env.spec.rollout.enabled:
