@@ -223,7 +223,7 @@ class AthaliaRuntime:
             environ=os.environ,
             git=GitCLI(Path(str(self.config.rootpath))),
             environment=env.name if env else None,
-            environment_file=str(env.path) if env else None,
+            environment_file=_relative(env.path, self.config.rootpath) if env else None,
             candidate=self._candidate_facts(),
             host=platform.node(),
             started=self.started_at,
@@ -295,6 +295,14 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 _REASON_CHARS = 4000
+
+
+def _relative(path: Path, root: Path) -> str:
+    """`path` from the rootdir when it lies below it (the same on every checkout), else absolute."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _reason(report: pytest.TestReport) -> str | None:
