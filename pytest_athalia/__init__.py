@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         step_figures,
     )
     from .canary._report import CanaryPhase, CanaryReport, CanaryRollback, StepReport
+    from .canary._timeline import canary_timeline
     from .config._environment import Environment, EnvironmentSpec, load_environment
     from .config._rollout import ExternalTrigger
     from .config._secrets import Redactor
@@ -55,7 +56,9 @@ if TYPE_CHECKING:
     from .release._faults import Fault, FaultInjector
     from .release._release import Candidate, Phase, ReleaseReport
     from .release._router import COLOR_HEADER, ColorStack, Router, ServerStats
+    from .release._timeline import release_timeline
     from .report._gate import Gate
+    from .report._series import Series, TimelineEvent
     from .report._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge, percentile
     from .security._cases import ConfigCase, ImageCase
     from .security._scan import Finding, ScanResult
@@ -94,11 +97,13 @@ _EXPORTS: dict[str, str] = {
             "canary_promoted_verdict",
             "canary_rollback_verdicts",
             "canary_step_verdicts",
+            "canary_timeline",
             "step_figures",
         ),
         ".canary._checks",
     ),
     **dict.fromkeys(("CanaryPhase", "CanaryReport", "CanaryRollback", "StepReport"), ".canary._report"),
+    "canary_timeline": ".canary._timeline",
     **dict.fromkeys(("Environment", "EnvironmentSpec", "load_environment"), ".config._environment"),
     "ExternalTrigger": ".config._rollout",
     "Redactor": ".config._secrets",
@@ -120,7 +125,9 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Candidate", "Phase", "ReleaseReport"), ".release._release"),
     **dict.fromkeys(("Fault", "FaultInjector"), ".release._faults"),
     **dict.fromkeys(("COLOR_HEADER", "ColorStack", "Router", "ServerStats"), ".release._router"),
+    "release_timeline": ".release._timeline",
     "Gate": ".report._gate",
+    **dict.fromkeys(("Series", "TimelineEvent"), ".report._series"),
     **dict.fromkeys(
         ("Comparison", "Measurement", "Outcome", "Threshold", "Verdict", "judge", "percentile"), ".report._slo"
     ),
@@ -178,6 +185,7 @@ __all__ = [
     "ScanResult",
     "SecretError",
     "SecurityScans",
+    "Series",
     "ServerStats",
     "ServiceState",
     "Stack",
@@ -186,6 +194,7 @@ __all__ = [
     "StartupReport",
     "StepReport",
     "Threshold",
+    "TimelineEvent",
     "Verdict",
     "baseline_verdict",
     "before_traffic_verdicts",
@@ -194,12 +203,14 @@ __all__ = [
     "canary_promoted_verdict",
     "canary_rollback_verdicts",
     "canary_step_verdicts",
+    "canary_timeline",
     "deploy_verdict",
     "drill_verdict",
     "judge",
     "load_environment",
     "percentile",
     "probe_verdict",
+    "release_timeline",
     "rollback_verdicts",
     "runtime_of",
     "sample_http",

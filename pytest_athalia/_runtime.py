@@ -11,7 +11,6 @@ import platform
 import signal
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from .report._progress import Progress, terminal_progress
 
 if TYPE_CHECKING:
     from .config._environment import Environment
+    from .report._identity import CandidateFacts
     from .stack._stack import Stack, StartupReport
 
 __all__ = ["AthaliaRuntime", "runtime_of"]
@@ -169,7 +169,14 @@ class AthaliaRuntime:
     # -- hooks: this object is registered as a plugin for the run ------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # In the controller this also sees the reports of xdist workers, properties included.
-        self.book.add(report.nodeid, report.when or "", report.outcome, report.user_properties)
+        self.book.add(
+            report.nodeid,
+            report.when or "",
+            report.outcome,
+            report.user_properties,
+            duration=report.duration,
+            reason=_reason(report),
+        )
 
     def add_stack(self, stack: Stack) -> None:
         """Track a stack for removal at the end; from now on SIGTERM must run the finalizers."""
@@ -216,25 +223,47 @@ class AthaliaRuntime:
         return self.used or bool(self.book.summary()["checks"]) or self.settings.report_path.origin != "default"
 
     def run_info(self, exitstatus: int | str) -> dict[str, Any]:
+        """The report's ``run``: environment, candidate, git, CI, times and status (report/_identity.py)."""
+        from .report._identity import GitCLI, StartupFacts, exit_code, run_identity
+
         env = self.environment
         startup = self.startups[0] if self.startups else None
-        return {
-            "environment": env.name if env else None,
-            "environment_file": str(env.path) if env else None,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(time.time()),
-            "exit_status": str(exitstatus),
-            "host": platform.node(),
-            "startup": None
+        return run_identity(
+            environ=os.environ,
+            git=GitCLI(Path(str(self.config.rootpath))),
+            environment=env.name if env else None,
+            environment_file=_relative(env.path, self.config.rootpath) if env else None,
+            candidate=self._candidate_facts(),
+            host=platform.node(),
+            started=self.started_at,
+            finished=time.time(),
+            exit_status=exit_code(exitstatus),
+            startup=None
             if startup is None
-            else {
-                "project": startup.project,
-                "build_seconds": startup.build_seconds,
-                "startup_seconds": startup.startup_seconds,
-                "deadline_seconds": startup.deadline_seconds,
-                "error": startup.error,
-            },
-        }
+            else StartupFacts(
+                startup.project,
+                startup.build_seconds,
+                startup.startup_seconds,
+                startup.deadline_seconds,
+                startup.error,
+            ),
+        )
+
+    def _candidate_facts(self) -> CandidateFacts | None:
+        """The candidate as the rollout fixtures see it (ATHALIA_CANDIDATE_* applied); None without a rollout."""
+        env = self.environment
+        if env is None or not env.spec.rollout.enabled:
+            return None
+        from .fixtures._rollout import candidate_from
+        from .report._identity import CandidateFacts
+
+        live = dict(env.spec.stack.env)
+        try:
+            candidate = candidate_from(env, os.environ)
+        except ConfigError:  # a bad ATHALIA_CANDIDATE_ENV: the rollout's tests said so; the file's candidate stands
+            spec = env.spec.rollout.candidate
+            return CandidateFacts(spec.image, {k: str(v) for k, v in spec.env.items()}, live)
+        return CandidateFacts(candidate.image, dict(candidate.env), live)
 
     def _write_summaries(self) -> None:
         """reports/athalia.prom and $GITHUB_STEP_SUMMARY, from the report as written (report/_summary.py)."""
@@ -287,5 +316,29 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+_REASON_CHARS = 4000
+
+
+def _relative(path: Path, root: Path) -> str:
+    """`path` from the rootdir when it lies below it (the same on every checkout), else absolute."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _reason(report: pytest.TestReport) -> str | None:
+    """Why a test did not pass, in one line: a skip's reason, an xfail's, or the failure's message."""
+    if report.passed and not hasattr(report, "wasxfail"):
+        return None
+    wasxfail = getattr(report, "wasxfail", None)
+    if wasxfail is not None:
+        return ("xfail: " + str(wasxfail)).rstrip(": ") if report.skipped else "xpass: " + str(wasxfail)
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        text = str(longrepr[2])
+        return text.removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    text = str(getattr(crash, "message", "") or (longrepr or "")).strip().removeprefix("Failed: ")
+    # The message of pytest.fail, or the exception's own; a traceback stays in the JUnit file.
+    return text[:_REASON_CHARS] or None

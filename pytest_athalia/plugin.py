@@ -23,6 +23,7 @@ from .fixtures import _load as fixtures_load
 from .fixtures import _rollout as fixtures_rollout
 from .fixtures import _security as fixtures_security
 from .fixtures import _stack as fixtures
+from .report._artifact import redact_property
 
 if TYPE_CHECKING:
     from .config._environment import Environment
@@ -163,7 +164,7 @@ def pytest_runtest_makereport(
             if redact(text) != text:  # keep pytest's rich repr unless it holds a secret
                 report.longrepr = redact(text)
         report.sections = [(title, redact(body)) for title, body in report.sections]
-        report.user_properties = [(n, redact(str(v))) for n, v in report.user_properties]
+        report.user_properties = [(n, redact_property(str(n), v, redact)) for n, v in report.user_properties]
     return report
 
 
@@ -174,27 +175,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    from .report._table import gate_lines
+
     runtime = runtime_of(config)
-    summary = runtime.book.summary()
-    if not summary["checks"]:
+    report = runtime.book.as_json()
+    if not report["summary"]["checks"]:
         return
     terminalreporter.section("athalia gates")
-    for record in sorted(runtime.book.tests.values(), key=lambda t: t.nodeid):
-        for check, fields in record.checks.items():
-            if "verdict" not in fields:
-                continue
-            threshold = (
-                f"threshold {fields.get('comparison', '')} {fields.get('threshold', '')} {fields.get('unit', '')}"
-            )
-            if fields.get("measured", ""):
-                line = f"measured {fields['measured']} {fields.get('unit', '')}, {threshold}, "
-                line += f"{fields.get('samples', '0')} sample(s)"
-            else:  # nothing measured: say why in words, not "measured nothing s"
-                line = f"nothing measured, {threshold}: {fields.get('reason', '') or 'no value was measured'}"
-            terminalreporter.write_line(f"{fields['verdict'].upper():5} {check}: {line}")
-    terminalreporter.write_line(
-        f"{summary['checks']} checks: {summary['passed']} passed, {summary['failed']} failed, "
-        f"{summary['inconclusive']} inconclusive"
-        + (f", {summary['not_measured']} not measured" if summary["not_measured"] else "")
-        + f"; report {runtime.settings.report_path.value}"
-    )
+    for line in gate_lines(report, str(runtime.settings.report_path.value)):
+        terminalreporter.write_line(line)

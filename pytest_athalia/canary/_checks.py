@@ -20,7 +20,7 @@ from __future__ import annotations
 from ..config._rollout import RollbackSLO
 from ..release._checks import baseline_verdict, deploy_verdict, smoke_verdict
 from ..release._release import Phase, ReleaseReport
-from ..report._slo import Comparison, Measurement, Outcome, Threshold, Verdict, format_number, judge
+from ..report._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
 from ._report import CanaryReport, StepReport, describe_metric
 
 __all__ = [
@@ -55,8 +55,9 @@ def before_traffic_verdicts(report: CanaryReport, deploy_timeout_s: float) -> li
     return [baseline_verdict(release), deploy_verdict(release, deploy_timeout_s), smoke_verdict(release)]
 
 
-def _step_window(step: StepReport, baseline: str) -> str:
-    return f"step {step.percent} % for {step.seconds:.1f} s, baseline {baseline}"
+def _step_window(step: StepReport) -> str:
+    # A short label; the baseline's value and samples are in the reason (describe_metric).
+    return f"step {step.percent} %, {step.seconds:.1f} s"
 
 
 def canary_step_verdicts(report: CanaryReport) -> list[Verdict]:
@@ -65,7 +66,7 @@ def canary_step_verdicts(report: CanaryReport) -> list[Verdict]:
     for step in report.steps:
         if not step.judgement.metrics:
             measurement = Measurement(
-                f"canary_step_{step.percent}", None, "requests", step.canary_samples, _step_window(step, "n/a")
+                f"canary_step_{step.percent}", None, "requests", step.canary_samples, _step_window(step)
             )
             reason = step.note or "the judge returned no metric"
             threshold = Threshold(0, Comparison.AT_MOST, "requests")
@@ -75,8 +76,7 @@ def canary_step_verdicts(report: CanaryReport) -> list[Verdict]:
             percent = metric.metric == "error_rate"
             unit = "%" if percent else "ms"
             scale = 100.0 if percent else 1.0
-            base = "n/a" if metric.baseline is None else f"{format_number(metric.baseline * scale)} {unit}"
-            window = _step_window(step, f"{base} on {report.previous} ({metric.baseline_samples} samples)")
+            window = _step_window(step)
             canary = None if metric.canary is None else metric.canary * scale
             measurement = Measurement(
                 f"canary_step_{step.percent}_{metric.metric}", canary, unit, metric.canary_samples, window

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import LoadError
@@ -24,7 +25,7 @@ from ..report._progress import Progress
 from ..report._slo import Verdict
 from ..stack._stack import Stack
 from ._locust import LocustPlan, plan_run, run_locust, tail
-from ._results import TOTAL, LoadResults, Series, merge_stats, parse_locust_json, parse_series
+from ._results import TOTAL, LoadResults, Second, Series, merge_stats, parse_locust_json, parse_series
 from ._verdicts import evaluate, generator_load
 
 __all__ = ["PROGRESS_EVERY_SECONDS", "gate_load", "locustfile_of", "run_load", "target_of", "write_verdicts"]
@@ -149,8 +150,48 @@ def gate_load(gate: Gate, results: LoadResults, spec: LoadSpec) -> tuple[Verdict
     """
     verdicts = evaluate(results, spec)
     write_verdicts(results, verdicts)
+    gate.series("load", *report_series(results.series))
     gate.apply_all(verdicts, title="load checks", detail=f"artifacts: {results.artifacts}")
     return verdicts
+
+
+def _second_row(second: Second) -> dict[str, Any]:
+    total = second.total()
+    return {
+        "t": second.t,
+        "users": second.users,
+        "requests": total.requests,
+        "failures": total.failures,
+        "rps": total.requests,
+        "p50_ms": total.percentile(50),
+        "p95_ms": total.percentile(95),
+        "p99_ms": total.percentile(99),
+        "cpu_pct": second.cpu,
+        "cpu_demand_pct": second.demand,
+    }
+
+
+# The JSON report's series "load" (docs/reports.md): its columns, and the per-second figure each comes from.
+REPORT_COLUMNS = {
+    "users": "users",
+    "rps": "rps",
+    "failures_per_s": "failures",
+    "p50_ms": "p50_ms",
+    "p95_ms": "p95_ms",
+    "p99_ms": "p99_ms",
+    "generator_cpu_pct": "cpu_pct",
+}
+
+
+def report_series(series: Series) -> tuple[list[str], list[list[float | int | None]]]:
+    """Columns and rows of the report's ``load`` series: ``t_s`` counts the run's seconds from 1."""
+    seconds = series.seconds
+    first = seconds[0].t - 1 if seconds else 0
+    rows = []
+    for second in seconds:
+        row = _second_row(second)
+        rows.append([second.t - first, *(row[key] for key in REPORT_COLUMNS.values())])
+    return ["t_s", *REPORT_COLUMNS], rows
 
 
 def write_verdicts(results: LoadResults, verdicts: Sequence[Verdict]) -> None:
@@ -158,23 +199,7 @@ def write_verdicts(results: LoadResults, verdicts: Sequence[Verdict]) -> None:
     out = results.artifacts
     out.mkdir(parents=True, exist_ok=True)
     rows = [results.total.row(), *(e.row() for e in results.endpoints)]
-    series_rows: list[dict[str, object]] = []
-    for second in results.series.seconds:
-        total = second.total()
-        series_rows.append(
-            {
-                "t": second.t,
-                "users": second.users,
-                "requests": total.requests,
-                "failures": total.failures,
-                "rps": total.requests,
-                "p50_ms": total.percentile(50),
-                "p95_ms": total.percentile(95),
-                "p99_ms": total.percentile(99),
-                "cpu_pct": second.cpu,
-                "cpu_demand_pct": second.demand,
-            }
-        )
+    series_rows = [_second_row(second) for second in results.series.seconds]
     g = results.generator
     document = {
         "schema": "pytest-athalia/load/1",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pytest
 
 from ._artifact import info_properties, verdict_properties
+from ._series import Cell, Series, TimelineEvent, series_property, timeline_property
 from ._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
 
 __all__ = ["Gate"]
@@ -37,9 +38,13 @@ class Gate:
         window: str = "",
         min_samples: int = 1,
         detail: str = "",
+        subject: str = "",
     ) -> Verdict:
-        """Judge `measured` against `limit` (``<=`` when `at_most`, else ``>=``); fail the test if it breaches."""
-        measurement = Measurement(check, measured, unit, samples, window)
+        """Judge `measured` against `limit` (``<=`` when `at_most`, else ``>=``); fail the test if it breaches.
+
+        `subject` names what was measured when one check name serves several (an image, a file).
+        """
+        measurement = Measurement(check, measured, unit, samples, window, subject)
         threshold = Threshold(limit, Comparison.AT_MOST if at_most else Comparison.AT_LEAST, unit)
         return self.apply(judge(measurement, threshold, min_samples=min_samples), detail=detail)
 
@@ -70,7 +75,22 @@ class Gate:
             self._record(name, value)
         self.verdicts.append(verdict)
 
-    def record(self, check: str, measured: float, unit: str, samples: int = 1) -> None:
+    def record(self, check: str, measured: float, unit: str, samples: int = 1, *, subject: str = "") -> None:
         """Record a value that is reported but not gated (e.g. image build time)."""
-        for name, value in info_properties(check, measured, unit, samples):
+        for name, value in info_properties(check, measured, unit, samples, subject=subject):
             self._record(name, value)
+
+    def series(
+        self, name: str, columns: Sequence[str], rows: Iterable[Sequence[Cell]], *, unit_of_t: str = "s"
+    ) -> Series:
+        """Record a time series (the first column is the time) for the JSON report's ``series``.
+
+        At most 3600 rows are kept (evenly thinned); a value that is not a finite number is null.
+        """
+        series = Series(name, tuple(columns), tuple(tuple(row) for row in rows), unit_of_t)
+        self._record(*series_property(series))
+        return series
+
+    def timeline(self, events: Iterable[TimelineEvent]) -> None:
+        """Record a release's events (seconds from its start) for the report's ``timeline``; replaces earlier ones."""
+        self._record(*timeline_property(tuple(events)))

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 __all__ = [
+    "RESERVED_NAMES",
     "Comparison",
     "Measurement",
     "Outcome",
     "Threshold",
     "Verdict",
+    "check_label",
     "format_number",
     "judge",
     "percentile",
@@ -67,21 +69,56 @@ class Threshold:
         return f"{self.operator} {format_number(self.limit)} {self.unit}".rstrip()
 
 
+# Property names of their own (``athalia.series.<name>``, ``athalia.timeline``): never a check's name.
+RESERVED_NAMES = frozenset({"series", "timeline"})
+
+
+def check_name_problem(check: str) -> str | None:
+    """Why `check` cannot name a check (it becomes ``athalia.<check>.<field>``), or None."""
+    if not check or not all(c.isalnum() or c in "_-" for c in check):
+        return f"check name {check!r} must be made of letters, digits, '_' and '-'"
+    if check in RESERVED_NAMES:
+        return f"check name {check!r} is reserved for the report's {check}; choose another name"
+    return None
+
+
+def subject_problem(subject: str) -> str | None:
+    """Why `subject` cannot be a check's subject (it is written inside ``[...]`` of a property name), or None."""
+    if any(not c.isprintable() for c in subject):
+        return f"check subject {subject!r} must be printable text on one line"
+    return None
+
+
+def check_label(check: str, subject: str = "") -> str:
+    """How a check is shown and keyed: ``switch_ms``, or ``trivy-vuln[athalia-demo/app:1.0.0]`` with a subject."""
+    return f"{check}[{subject}]" if subject else check
+
+
 @dataclass(frozen=True)
 class Measurement:
-    """One measured value; `value` is None when nothing could be measured."""
+    """One measured value; `value` is None when nothing could be measured.
+
+    `check` is a name that stays the same across releases (``trivy-vuln``); `subject` says what was
+    measured when one name is used for several things (an image, a file), so no version enters the name.
+    """
 
     check: str
     value: float | None
     unit: str
     samples: int
     window: str = ""
+    subject: str = ""
 
     def __post_init__(self) -> None:
-        if not self.check or not all(c.isalnum() or c in "_-" for c in self.check):
-            raise ValueError(f"check name {self.check!r} must be made of letters, digits, '_' and '-'")
+        problem = check_name_problem(self.check) or subject_problem(self.subject)
+        if problem is not None:
+            raise ValueError(problem)
         if self.samples < 0:
             raise ValueError(f"samples must be >= 0, got {self.samples}")
+
+    @property
+    def label(self) -> str:
+        return check_label(self.check, self.subject)
 
 
 @dataclass(frozen=True)
@@ -106,7 +143,7 @@ class Verdict:
         samples = f"{m.samples} sample" + ("" if m.samples == 1 else "s")
         window = f" over {m.window}" if m.window else ""
         text = (
-            f"{m.check}: measured {measured}, threshold {self.threshold.describe()} "
+            f"{m.label}: measured {measured}, threshold {self.threshold.describe()} "
             f"({samples}{window}): {self.outcome.value}"
         )
         return f"{text} ({self.reason})" if self.reason else text

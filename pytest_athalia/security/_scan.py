@@ -24,6 +24,7 @@ __all__ = [
     "Finding",
     "Kind",
     "ScanResult",
+    "artifact_name",
     "blocking",
     "check_name",
     "describe_findings",
@@ -147,11 +148,19 @@ class ScanResult:
         return self.examined if self.examined is not None else len(self.findings)
 
 
-def check_name(kind: str, target: str) -> str:
-    """A JUnit-safe check name, e.g. ``trivy-secret-athalia-demo-app-1.0.0`` -> letters, digits, '-' only."""
-    tool = "bandit" if kind == "bandit" else f"trivy-{kind}"
+def check_name(kind: str) -> str:
+    """The check's name, the same for every target and release: ``trivy-secret``, ``bandit``.
+
+    What was scanned (``athalia-demo/app:1.0.0``, ``Dockerfile``) is the check's subject, so a
+    dashboard's series of one check survives a new image tag.
+    """
+    return "bandit" if kind == "bandit" else f"trivy-{kind}"
+
+
+def artifact_name(kind: str, target: str) -> str:
+    """A file name for one scan's artifact, e.g. ``trivy-secret-athalia-demo-app-1-0-0``: letters, digits, '-'."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", target).strip("-") or "target"
-    return f"{tool}-{slug}"[:120]
+    return f"{check_name(kind)}-{slug}"[:120]
 
 
 def blocking(findings: Iterable[Finding], fail_on: Collection[str], min_confidence: str = "") -> tuple[Finding, ...]:
@@ -175,20 +184,24 @@ def findings_verdict(
     to examine something (``must_examine``) and examined nothing, or that reports errors (files
     it could not read), is inconclusive.
     """
-    name = check or check_name(result.kind, result.target)
+    name = check or check_name(result.kind)
     threshold = Threshold(0, Comparison.AT_MOST, UNIT)
-    window = _window(result, fail_on)
+    window = _window(result)
+    subject = result.target
     if result.errors:
-        measurement = Measurement(name, None, UNIT, result.samples, window)
+        measurement = Measurement(name, None, UNIT, result.samples, window, subject)
         shown = "; ".join(result.errors[:5]) + (" ..." if len(result.errors) > 5 else "")
         reason = f"the scanner could not examine everything ({len(result.errors)} error(s): {shown})"
         return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, reason)
     if result.must_examine and result.samples == 0:
-        measurement = Measurement(name, None, UNIT, 0, window)
+        measurement = Measurement(name, None, UNIT, 0, window, subject)
         what = result.examined_unit or "items"
         return Verdict(measurement, threshold, Outcome.INCONCLUSIVE, f"the scan examined no {what}")
     count = len(blocking(result.findings, fail_on, min_confidence))
-    return judge(Measurement(name, float(count), UNIT, result.samples, window), threshold, min_samples=0)
+    verdict = judge(Measurement(name, float(count), UNIT, result.samples, window, subject), threshold, min_samples=0)
+    if verdict.outcome is Outcome.FAIL:  # which severities count, beside the count itself
+        verdict = dataclasses.replace(verdict, reason=f"fail_on {','.join(fail_on)}")
+    return verdict
 
 
 def without_unfixed(result: ScanResult) -> ScanResult:
@@ -199,10 +212,13 @@ def without_unfixed(result: ScanResult) -> ScanResult:
     return dataclasses.replace(result, findings=fixed)
 
 
-def inconclusive(check: str, reason: str) -> Verdict:
+def inconclusive(check: str, reason: str, subject: str = "") -> Verdict:
     """The verdict of a scan that could not run: nothing measured, never a pass."""
     return Verdict(
-        Measurement(check, None, UNIT, 0), Threshold(0, Comparison.AT_MOST, UNIT), Outcome.INCONCLUSIVE, reason
+        Measurement(check, None, UNIT, 0, subject=subject),
+        Threshold(0, Comparison.AT_MOST, UNIT),
+        Outcome.INCONCLUSIVE,
+        reason,
     )
 
 
@@ -225,8 +241,7 @@ def describe_findings(
     return "\n".join(lines)
 
 
-def _window(result: ScanResult, fail_on: Collection[str]) -> str:
-    # Rendered as "(N samples over <window>)": say what a sample is and which severities count.
-    what = result.examined_unit if result.examined is not None else "findings examined"
-    failing = ",".join(fail_on) if fail_on else "none, report only"
-    return f"one scan, samples are {what}; fail_on {failing}"
+def _window(result: ScanResult) -> str:
+    # A short label of what the samples are ("N samples over packages"); which severities count is
+    # in the failure's text and the scan's artifact.
+    return f"{result.examined_unit if result.examined is not None else 'findings'} examined"

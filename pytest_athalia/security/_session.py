@@ -36,6 +36,7 @@ from ._scan import (
     Finding,
     Kind,
     ScanResult,
+    artifact_name,
     check_name,
     describe_findings,
     findings_verdict,
@@ -213,18 +214,18 @@ class SecurityScans:
 
     def check_image(self, case: ImageCase, gate: Gate) -> Verdict:
         """Judge ``case`` in the calling test: fail, skip (vulnerability DB optional and missing) or pass."""
-        check = check_name(case.scanner or "image", case.image or "images")
+        check, subject = check_name(case.scanner or "image"), case.image or ""
         if case.problem or case.target is None:
-            return gate.apply(inconclusive(check, "the images to scan are unknown"), detail=case.problem)
+            return gate.apply(inconclusive(check, "the images to scan are unknown", subject), detail=case.problem)
         try:
             scan = self.scan_image(case.target)
         except AthaliaError as exc:
-            return gate.apply(inconclusive(check, f"the scan of {case.image} did not run"), detail=str(exc))
+            return gate.apply(inconclusive(check, f"the scan of {case.image} did not run", subject), detail=str(exc))
         missing = scan.unavailable.get(case.scanner)
         if missing is not None:
             if not missing.required:
                 pytest.skip(self._redact(f"vulnerability scan of {case.image} skipped: {missing.reason}"))
-            return gate.apply(inconclusive(check, "no vulnerability DB"), detail=missing.reason)
+            return gate.apply(inconclusive(check, "no vulnerability DB", subject), detail=missing.reason)
         return self._judge(gate, scan.results[case.scanner], check)  # type: ignore[index]
 
     # -- config files ----------------------------------------------------------------------------------
@@ -267,14 +268,14 @@ class SecurityScans:
         return results
 
     def check_config(self, case: ConfigCase, gate: Gate) -> Verdict:
-        check = check_name(case.scanner or "config", case.file.shown if case.file else "config-files")
+        check, subject = check_name(case.scanner or "config"), case.file.shown if case.file else ""
         if case.problem or case.file is None:
-            return gate.apply(inconclusive(check, "the config files to scan are unknown"), detail=case.problem)
+            return gate.apply(inconclusive(check, "the config files to scan are unknown", subject), detail=case.problem)
         scanners = file_scanners(case.file, self.environment)
         try:
             results = self.scan_file(case.file, scanners)
         except AthaliaError as exc:
-            return gate.apply(inconclusive(check, f"the scan of {case.file.shown} did not run"), detail=str(exc))
+            return gate.apply(inconclusive(check, f"the scan of {subject} did not run", subject), detail=str(exc))
         return self._judge(gate, results[case.scanner], check)  # type: ignore[index]
 
     # -- bandit -----------------------------------------------------------------------------------------
@@ -283,7 +284,7 @@ class SecurityScans:
         if not spec.enabled or not spec.paths:
             pytest.skip(f"no Bandit scan: security.bandit.paths is empty or disabled in {self.environment.path}")
         target = ",".join(spec.paths)
-        check = check_name("bandit", target)
+        check = check_name("bandit")
         cwd = self.environment.base_dir
         try:
             baseline = read_baseline(spec, cwd)
@@ -292,7 +293,7 @@ class SecurityScans:
             # Compared before masking: the baseline holds the same unmasked texts.
             result = self._masked({"bandit": new_findings(report, baseline) if baseline else report})["bandit"]
         except AthaliaError as exc:
-            return gate.apply(inconclusive(check, "bandit did not run"), detail=str(exc))
+            return gate.apply(inconclusive(check, "bandit did not run", target), detail=str(exc))
         return self._judge(gate, result, check, fail_on(spec.severity), spec.confidence)
 
     def _masked(self, results: dict[Kind, ScanResult]) -> dict[Kind, ScanResult]:
@@ -338,7 +339,7 @@ class SecurityScans:
             "findings": [finding.as_dict() for finding in result.findings],
         }
         text = json.dumps(redact_values(data, self._redact), indent=2) + "\n"
-        write_atomically(self._artifact_dir / f"{check}.json", text)
+        write_atomically(self._artifact_dir / f"{artifact_name(result.kind, result.target)}.json", text)
 
 
 def _mask_result(result: ScanResult, redact: Callable[[str], str]) -> ScanResult:

@@ -33,6 +33,7 @@ from pytest_athalia import (
     canary_promoted_verdict,
     canary_rollback_verdicts,
     canary_step_verdicts,
+    canary_timeline,
     step_figures,
 )
 
@@ -82,7 +83,9 @@ def test_canary_rolls_back_a_bad_candidate(
 
 
 def record(gate: Gate, report: CanaryReport) -> None:
-    """Every step's figures (seconds, requests per color, latency samples) and the detection, as properties."""
+    """Every step's figures (seconds, requests per color, latency samples) and the detection, as properties;
+    the canary's timeline (steps, weights, verdicts, rollback or promotion) for the JSON report."""
+    gate.timeline(canary_timeline(report))
     for check, value, unit, samples in step_figures(report):
         gate.record(check, value, unit, samples)
     if report.probe is not None:

@@ -3,6 +3,7 @@
 Run it with ``pytest suites/deployment/test_load.py --athalia-env=dev --junitxml=reports/junit.xml``.
 Locust runs in a subprocess (``athalia_load``); its artifacts go to ``reports/load/<env>-<worker>/``.
 Rehearse a bad release with ``FAULT_LATENCY_MS=400`` or ``FAULT_ERROR_RATE=0.2`` in the environment.
+The gate also records the run's per-second series as ``load`` in the JSON report (docs/reports.md).
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from pytest_athalia import (
     deploy_verdict,
     drill_verdict,
     probe_verdict,
+    release_timeline,
     rollback_verdicts,
     smoke_verdict,
     switch_verdicts,
@@ -143,10 +144,12 @@ def before_switch(rollout: BlueGreen, report: ReleaseReport) -> list[Verdict]:
 
 
 def record(gate: Gate, report: ReleaseReport, *, rollback: bool = False) -> None:
-    """Record the values that are reported but not gated: the baseline's traffic, detection time, probe requests.
+    """Record the values that are reported but not gated: the baseline's traffic, detection time, probe requests,
+    and the release's timeline (deploy, smoke, switch, triggers fired, rollback) for the JSON report.
 
     With `rollback`, also the rollback of a test that does not gate it (a bad candidate in the switch test).
     """
+    gate.timeline(release_timeline(report))
     rb = report.rollback
     if rollback and rb is not None:
         if rb.ms is not None:

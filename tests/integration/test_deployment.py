@@ -23,6 +23,7 @@ import yaml
 
 from pytest_athalia.testing import unavailable
 from tests.support.junit import measured
+from tests.support.report_schema import validate_report
 
 pytestmark = pytest.mark.docker
 
@@ -186,6 +187,7 @@ def report_json(tmp_path: Path) -> dict[str, object]:
 
     data = json.loads((tmp_path / "athalia.json").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
+    validate_report(data)
     return data
 
 
@@ -236,6 +238,9 @@ def test_probe_path_failing_on_the_live_version_is_inconclusive(tmp_path: Path) 
     summary = data["summary"]
     assert isinstance(summary, dict)
     assert (summary["failed"], summary["inconclusive"], summary["passed"]) == (0, 1, 0), summary
+    timeline = data["timeline"]
+    assert isinstance(timeline, list)
+    assert [event["event"] for event in timeline] == ["baseline", "stop"], timeline  # nothing was deployed
 
 
 def test_missing_candidate_image_stops_the_run_before_the_stack_starts(tmp_path: Path) -> None:

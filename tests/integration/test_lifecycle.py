@@ -34,6 +34,7 @@ import yaml
 from pytest_athalia.stack._cleanup import pid_alive as alive
 from pytest_athalia.testing import unavailable, wait_until
 from tests.support.junit import measured
+from tests.support.report_schema import validate_report
 
 pytestmark = pytest.mark.docker
 
@@ -411,7 +412,8 @@ def test_signal_while_a_test_runs_stops_cleanly(tiny: Tiny, signum: signal.Signa
     assert f"removing stack {project} done" in output
     assert ET.parse(run.junit).getroot().tag in ("testsuites", "testsuite")
     report = json.loads(run.report.read_text())
-    assert report["run"]["exit_status"] == str(INTERRUPTED)
+    validate_report(report)
+    assert (report["run"]["exit_status"], report["run"]["status"]) == (INTERRUPTED, "interrupted")
     assert report["run"]["startup"]["project"] == project
 
 

@@ -15,6 +15,7 @@ a second run needs no network for what the first one fetched.
 from __future__ import annotations
 
 import email.parser
+import json
 import os
 import secrets
 import shutil
@@ -32,6 +33,7 @@ from packaging.requirements import Requirement
 
 from pytest_athalia.testing import unavailable
 from tests.support.junit import measured
+from tests.support.report_schema import validate_report
 
 pytestmark = pytest.mark.docker
 
@@ -148,6 +150,7 @@ def test_the_wheel_ships_the_package_the_suites_the_assets_and_py_typed(wheel: P
         if "__pycache__" not in p.parts
     }
     assert "pytest_athalia/py.typed" in package
+    assert "pytest_athalia/report/schema/report-2.schema.json" in names  # the JSON report's schema ships
     assert any(name.startswith("pytest_athalia/assets/") for name in package)
     assert {f"pytest_athalia/suites/{s}/__init__.py" for s in ("ci", "deployment", "security")} <= suites
     assert not (package | suites) - names, f"missing from {wheel.name}: {sorted((package | suites) - names)}"
@@ -236,7 +239,11 @@ def test_the_installed_wheel_runs_the_ci_suite(installed: Path, stranger: Path, 
     assert not not_passed, f"not passed (failed, errored or skipped): {not_passed}\n{text[-4000:]}"
     startup = measured(junit)["test_stack_starts_within_startup_slo"]
     assert startup.get("athalia.startup.verdict") == "pass", startup
-    assert (cwd / "reports" / "athalia.json").is_file()
+    report = json.loads((cwd / "reports" / "athalia.json").read_text(encoding="utf-8"))
+    (shipped,) = site.glob("python*/site-packages/pytest_athalia/report/schema/report-2.schema.json")
+    validate_report(report, json.loads(shipped.read_text(encoding="utf-8")))  # against the installed schema
+    assert report["run"]["status"] == "passed", report["run"]
+    assert report["summary"]["failed"] == 0, report["summary"]
     assert not _projects(f"athalia-{stranger.stem}-"), "the run left resources of its stack"
 
 

@@ -26,6 +26,8 @@ import hypothesis  # noqa: F401
 import pytest
 
 from tests.support.junit import measured
+from pytest_athalia.report._slo import check_label
+from tests.support.report_schema import validate_report
 
 ENVIRONMENT_YML = """\
 description: a pytester environment
@@ -119,13 +121,18 @@ class Project:
         (self.path / "fake.json").write_text(json.dumps(options), encoding="utf-8")
 
     def report(self, relative: str = "reports/athalia.json") -> dict[str, Any]:
-        """The JSON artifact, parsed."""
+        """The JSON report, parsed, after checking it against the schema the package ships."""
         data: dict[str, Any] = json.loads((self.path / relative).read_text(encoding="utf-8"))
+        validate_report(data)
         return data
 
-    def checks(self, relative: str = "reports/athalia.json") -> dict[str, dict[str, str]]:
-        """Every check of the JSON artifact by name, over all its tests."""
-        return {name: fields for test in self.report(relative)["tests"] for name, fields in test["checks"].items()}
+    def checks(self, relative: str = "reports/athalia.json") -> dict[str, dict[str, Any]]:
+        """Every check of the JSON report over all its tests, by ``name`` (``name[subject]`` with a subject)."""
+        return {
+            check_label(check["name"], check["subject"] or ""): check
+            for test in self.report(relative)["tests"]
+            for check in test["checks"]
+        }
 
     def stopped(self) -> list[str]:
         """The projects whose FakeStack.stop was called, in order."""

@@ -36,35 +36,45 @@ def test_passing_run_writes_the_report_where_asked(project: Project) -> None:
     project.pytester.makepyfile(test_gates=PASSING)
     project.pytester.runpytest("--athalia-report", "out/run.json").assert_outcomes(passed=1)
     assert not (project.path / "reports").exists()
-    report = project.report("out/run.json")
-    assert report["schema"] == "pytest-athalia/report/1"
-    assert report["run"]["environment"] == "dev"
-    assert report["run"]["exit_status"] == "0"
+    report = project.report("out/run.json")  # validated against the schema
+    assert report["schema"] == "pytest-athalia/report/2"
+    run = report["run"]
+    assert (run["environment"], run["exit_status"], run["status"]) == ("dev", 0, "passed")
+    assert run["environment_file"] == "environments/dev.yml"  # from the rootdir: the same on every checkout
+    assert run["candidate"] == {"version": None, "image": None, "previous": None}  # no rollout in this environment
+    assert run["started_at"] <= run["finished_at"]
+    assert run["duration_s"] >= 0
     assert report["summary"] == {
         "tests": 1,
+        "skipped": 0,
         "checks": 1,
         "passed": 1,
         "failed": 0,
         "inconclusive": 0,
         "not_measured": 0,
     }
-    assert report["tests"] == [
-        {
-            "nodeid": "test_gates.py::test_fast",
-            "outcome": "passed",
-            "checks": {
-                "latency": {
-                    "measured": "120",
-                    "threshold": "250",
-                    "comparison": "<=",
-                    "unit": "ms",
-                    "samples": "50",
-                    "window": "30s",
-                    "verdict": "pass",
-                }
-            },
-        }
-    ]
+    (test,) = report["tests"]
+    assert test["duration_s"] >= 0
+    assert {k: v for k, v in test.items() if k != "duration_s"} == {
+        "nodeid": "test_gates.py::test_fast",
+        "outcome": "passed",
+        "reason": None,
+        "checks": [
+            {
+                "name": "latency",
+                "subject": None,
+                "measured": 120,
+                "unit": "ms",
+                "samples": 50,
+                "threshold": 250,
+                "comparison": "<=",
+                "window": "30s",
+                "verdict": "pass",
+                "reason": None,
+            }
+        ],
+    }
+    assert (report["series"], report["timeline"]) == ([], [])
 
 
 def test_failing_run_writes_the_default_report_with_the_failed_verdict(project: Project) -> None:
@@ -72,11 +82,15 @@ def test_failing_run_writes_the_default_report_with_the_failed_verdict(project: 
     project.pytester.makepyfile(test_gates=FAILING)
     project.pytester.runpytest().assert_outcomes(failed=1)
     report = project.report()
-    assert report["run"]["exit_status"] == "1"
+    assert (report["run"]["exit_status"], report["run"]["status"]) == (1, "failed")
     assert report["summary"]["failed"] == 1
-    assert report["tests"][0]["outcome"] == "failed"
-    assert report["tests"][0]["checks"]["startup"]["verdict"] == "fail"
-    assert report["tests"][0]["checks"]["startup"]["measured"] == "7.5"
+    (test,) = report["tests"]
+    assert (test["outcome"], test["reason"]) == (
+        "failed",
+        "startup: measured 7.50 s, threshold <= 5 s (1 sample): fail",
+    )
+    assert (test["checks"][0]["name"], test["checks"][0]["verdict"]) == ("startup", "fail")
+    assert test["checks"][0]["measured"] == 7.5
 
 
 def test_keyboard_interrupt_still_writes_the_report_and_stops_the_stack(project: Project) -> None:
@@ -85,9 +99,9 @@ def test_keyboard_interrupt_still_writes_the_report_and_stops_the_stack(project:
     result = project.pytester.runpytest(no_reraise_ctrlc=True)
     assert result.ret == pytest.ExitCode.INTERRUPTED
     report = project.report()
-    assert report["run"]["exit_status"] == "2"
+    assert (report["run"]["exit_status"], report["run"]["status"]) == (2, "interrupted")
     assert report["tests"][0]["nodeid"] == "test_gates.py::test_first"
-    assert report["tests"][0]["checks"]["latency"]["verdict"] == "pass"
+    assert project.checks()["latency"]["verdict"] == "pass"
     assert len(project.stopped()) == 1
 
 
@@ -131,7 +145,7 @@ def test_sleeps(athalia_stack):
             proc.wait()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
     assert b"KeyboardInterrupt: SIGTERM" in out
-    assert project.report()["run"]["exit_status"] == "2"
+    assert project.report()["run"]["status"] == "interrupted"
     assert project.checks()["latency"]["verdict"] == "pass"
     assert "test_fast" in project.junit()
     assert len(project.stopped()) == 1
@@ -158,6 +172,7 @@ def test_two(athalia_gate):
     report = project.report()
     assert report["summary"] == {
         "tests": 2,
+        "skipped": 0,
         "checks": 2,
         "passed": 1,
         "failed": 1,

@@ -142,7 +142,24 @@ def test_a_breached_threshold_fails_with_value_threshold_and_window(
     assert "worst 1 s window" in window or "no 1 s window of steady load" in window
     report = project.checks()
     assert report["load_p95"]["verdict"] == "fail"
-    assert float(report["load_p95"]["measured"]) >= 50
+    assert report["load_p95"]["measured"] >= 50
+    # The per-second series reaches the JSON report even though the gate failed.
+    (series,) = project.report()["series"]
+    assert series["name"] == "load"
+    assert series["columns"] == [
+        "t_s",
+        "users",
+        "rps",
+        "failures_per_s",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "generator_cpu_pct",
+    ]
+    seconds = [row[0] for row in series["rows"]]
+    assert seconds[0] == 1
+    assert seconds == sorted(set(seconds))
+    assert all(row[2] >= 0 for row in series["rows"])  # requests per second, a number in every row
     # The artifacts are written even though the gate failed.
     assert (project.path / "reports" / "load" / "dev-main" / "results.json").is_file()
 

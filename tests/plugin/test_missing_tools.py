@@ -84,7 +84,7 @@ def test_missing_bandit_fails_the_bandit_test_naming_the_extra(without_tools: Pr
     assert "needs Bandit" in text
     assert SECURITY in text
     checks = without_tools.checks()
-    assert checks["bandit-src"]["verdict"] == "inconclusive"
+    assert checks["bandit[../src]"]["verdict"] == "inconclusive"
 
 
 def test_missing_trivy_fails_each_scan_naming_the_extra(without_tools: Project) -> None:

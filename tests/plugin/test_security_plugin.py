@@ -97,15 +97,22 @@ def test_findings_fail_their_tests_and_every_verdict_is_recorded(security_projec
     assert "private-key HIGH athalia-demo/postgres:15 /etc/ssl/private/ssl-cert-snakeoil.key:2" in text
     assert "DS-0031 CRITICAL Dockerfile Dockerfile:2" in text
     props = security_project.measured()["test_image[athalia-demo/postgres:15-secret]"]
-    assert props["athalia.trivy-secret-athalia-demo-postgres-15.verdict"] == "fail"
-    assert props["athalia.trivy-secret-athalia-demo-postgres-15.measured"] == "1"
-    assert props["athalia.trivy-secret-athalia-demo-postgres-15.threshold"] == "0"
+    # The name stays the same across releases; the image is the subject, inside [...].
+    assert props["athalia.trivy-secret[athalia-demo/postgres:15].verdict"] == "fail"
+    assert props["athalia.trivy-secret[athalia-demo/postgres:15].measured"] == "1"
+    assert props["athalia.trivy-secret[athalia-demo/postgres:15].threshold"] == "0"
     checks = security_project.checks()
-    assert checks["trivy-misconfig-athalia-demo-app-1-0-0"]["samples"] == "27"
-    assert checks["trivy-misconfig-Dockerfile"]["measured"] == "4"
+    misconfig = checks["trivy-misconfig[athalia-demo/app:1.0.0]"]
+    assert (misconfig["name"], misconfig["subject"], misconfig["samples"]) == (
+        "trivy-misconfig",
+        "athalia-demo/app:1.0.0",
+        27,
+    )
+    assert checks["trivy-misconfig[Dockerfile]"]["measured"] == 4
     artifact = json.loads((security_project.path / "reports/security/trivy-misconfig-Dockerfile.json").read_text())
     assert {f["id"] for f in artifact["findings"]} == {"DS-0002", "DS-0026", "DS-0029", "DS-0031"}
-    result.stdout.fnmatch_lines(["*athalia gates*", "FAIL  trivy-secret-athalia-demo-postgres-15: measured 1 *"])
+    gates = result.stdout.str().partition("athalia gates")[2]
+    assert "\nFAIL  trivy-secret[athalia-demo/postgres:15]: measured 1 findings, " in gates
 
 
 def test_report_only_environment_passes_and_still_records_findings(security_project: Project) -> None:

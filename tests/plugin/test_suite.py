@@ -99,6 +99,13 @@ def test_healthy_stack_passes_every_check_of_the_suite(suite: Project, app_url: 
         "health_success_ratio": "pass",
         "health_p95": "pass",
     }
-    assert checks["startup"]["measured"] == "1.5"
-    assert checks["health_p95"]["samples"] == "5"
+    assert checks["startup"]["measured"] == 1.5
+    assert checks["health_p95"]["samples"] == 5
+    assert suite.report()["run"]["startup"] == {
+        "project": suite.stopped()[0],
+        "build_s": 0.5,
+        "startup_s": 1.5,
+        "deadline_s": 5,
+        "error": None,
+    }
     assert len(suite.stopped()) == 1

@@ -28,6 +28,7 @@ from pytest_athalia.canary._checks import (
 from pytest_athalia.canary._judge import Judgement, MetricJudgement
 from pytest_athalia.canary._metrics import ColorWindow, Mark
 from pytest_athalia.canary._report import CanaryPhase
+from pytest_athalia.canary._timeline import canary_timeline
 from pytest_athalia.config._canary import CanarySpec, JudgeSpec
 from pytest_athalia.config._rollout import ProbeSpec, RollbackSLO, TriggersSpec
 from pytest_athalia.release._faults import FakeFaultInjector, Fault
@@ -171,6 +172,13 @@ def test_a_good_candidate_is_promoted_step_by_step(local_router: LocalRouter, so
         "canary_step_5_error_rate",
         "canary_step_25_error_rate",
     ]
+    timeline = canary_timeline(report)
+    assert [e.event for e in timeline] == [
+        "baseline", "deploy", "deployed", "smoke", *["step", "verdict"] * 4, "promote",
+    ]  # fmt: skip
+    assert [e.detail for e in timeline if e.event == "step"] == [f"{p} % (weight {p})" for p in (5, 25, 50, 100)]
+    assert [e.t_s for e in timeline] == sorted(e.t_s for e in timeline)
+    assert timeline[0].t_s == 0.0
     assert_restored(local_router)
 
 
@@ -249,11 +257,13 @@ def test_a_bad_candidate_is_caught_at_the_first_step_with_enough_data(
     text = verdict.message()
     for part in ("step 5 %", "error_rate", "canary", "baseline", "statistic", "samples"):
         assert part in text, (part, text)
+    rolled = canary_timeline(report)[-1]
+    assert (rolled.event, rolled.detail.partition(" in ")[0]) == ("rollback", "at 5 %: green -> blue")
     step5 = canary_step_verdicts(report)[0]
     assert step5.check == "canary_step_5_error_rate"
     assert step5.outcome is Outcome.FAIL
-    assert "step 5 %" in step5.measurement.window
-    assert "on blue" in step5.measurement.window
+    assert step5.measurement.window.startswith("step 5 %, ")  # a short label; the baseline is in the reason
+    assert "against baseline" in step5.reason
     assert_restored(local_router)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -11,8 +12,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_athalia.config._secrets import Redactor
-from pytest_athalia.report._artifact import ReportBook, group_checks, info_properties, verdict_properties
+from pytest_athalia.report._artifact import (
+    ReportBook,
+    group_checks,
+    info_properties,
+    redact_property,
+    split_label,
+    verdict_properties,
+)
+from pytest_athalia.report._identity import CandidateFacts, FakeGit, run_identity
+from pytest_athalia.report._series import (
+    MAX_EVENTS,
+    MAX_ROWS,
+    Series,
+    TimelineEvent,
+    series_property,
+    timeline_property,
+)
 from pytest_athalia.report._slo import Comparison, Measurement, Outcome, Threshold, Verdict, judge
+from tests.support.report_schema import validate_report
 
 P95 = Threshold(500, Comparison.AT_MOST, "ms")
 
@@ -113,15 +131,152 @@ def test_group_checks_round_trips_verdict_properties(value: float | None, sample
 # -- ReportBook -----------------------------------------------------------------------------------------
 
 
+def a_run(**overrides: object) -> dict[str, object]:
+    """A complete ``run`` section, as the runtime writes it."""
+    run = run_identity(
+        environ={},
+        git=FakeGit("08a51f1", "main"),
+        environment="dev",
+        environment_file="environments/dev.yml",
+        candidate=CandidateFacts(env={"APP_VERSION": "1.1.0"}, live_env={"APP_VERSION": "1.0.0"}),
+        host="runner-1",
+        started=1_800_000_000.0,
+        finished=1_800_000_012.5,
+        exit_status=0,
+    )
+    return {**run, **overrides}
+
+
 def test_book_collects_checks_per_test_and_counts_verdicts() -> None:
-    """Verdicts are counted; recorded values without a verdict are not gates."""
+    """Verdicts are counted; recorded values without a verdict are not gates; skipped tests are counted."""
     book = ReportBook()
     book.add("t.py::a", "call", "passed", verdict_properties(p95_verdict(100)))
     book.add("t.py::b", "call", "failed", verdict_properties(p95_verdict(900)))
     book.add("t.py::b", "call", "failed", info_properties("build_time", 3, "s"))
     book.add("t.py::c", "call", "failed", [("athalia.x.verdict", Outcome.INCONCLUSIVE.value)])
-    assert book.summary() == {"tests": 3, "checks": 3, "passed": 1, "failed": 1, "inconclusive": 1, "not_measured": 0}
+    book.add("t.py::d", "setup", "skipped", [], reason="Skipped: no Docker")
+    assert book.summary() == {
+        "tests": 4,
+        "skipped": 1,
+        "checks": 3,
+        "passed": 1,
+        "failed": 1,
+        "inconclusive": 1,
+        "not_measured": 0,
+    }
     assert book.tests["t.py::b"].checks["build_time"] == {"measured": "3", "unit": "s", "samples": "1"}
+
+
+def test_checks_are_typed_numbers_integers_and_nulls() -> None:
+    """Property text becomes numbers, an integer sample count, and null for every absent field."""
+    book = ReportBook()
+    book.add("t.py::a", "call", "passed", verdict_properties(p95_verdict(123.5)))
+    book.add("t.py::a", "call", "passed", info_properties("build_time", 42, "s"))
+    book.add("t.py::b", "call", "failed", verdict_properties(p95_verdict(None, samples=0, window="")))
+    tests = book.as_json()["tests"]
+    assert tests[0]["checks"] == [
+        {
+            "name": "health_p95",
+            "subject": None,
+            "measured": 123.5,
+            "unit": "ms",
+            "samples": 20,
+            "threshold": 500,
+            "comparison": "<=",
+            "window": "20 requests",
+            "verdict": "pass",
+            "reason": None,
+        },
+        {
+            "name": "build_time",
+            "subject": None,
+            "measured": 42,
+            "unit": "s",
+            "samples": 1,
+            "threshold": None,
+            "comparison": None,
+            "window": None,
+            "verdict": None,
+            "reason": None,
+        },
+    ]
+    missing = tests[1]["checks"][0]
+    assert (missing["measured"], missing["samples"], missing["window"]) == (None, 0, None)
+    assert (missing["verdict"], missing["reason"]) == ("fail", "no value was measured")
+    assert isinstance(tests[0]["checks"][0]["samples"], int)
+
+
+def test_a_value_json_cannot_hold_is_null() -> None:
+    """NaN and infinity (a canary limit the judge did not set) are written as null, never as invalid JSON."""
+    verdict = judge(Measurement("x", math.inf, "ms", 3), Threshold(math.nan, Comparison.AT_MOST, "ms"))
+    book = ReportBook(run=a_run())
+    book.add("t.py::a", "call", "failed", verdict_properties(verdict))
+    (check,) = book.as_json()["tests"][0]["checks"]
+    assert (check["measured"], check["threshold"]) == (None, None)
+    validate_report(book.as_json())
+
+
+def test_foreign_athalia_properties_never_pass_and_never_break_the_types() -> None:
+    """A hand-written `athalia.*` property with a bad value is null, and an unknown verdict is inconclusive."""
+    book = ReportBook(run=a_run())
+    book.add(
+        "t.py::a",
+        "call",
+        "passed",
+        [
+            ("athalia.x.samples", "many"),
+            ("athalia.x.measured", "fast"),
+            ("athalia.x.verdict", "ok"),
+            ("athalia.x.comparison", "~"),
+        ],
+    )
+    (check,) = book.as_json()["tests"][0]["checks"]
+    assert (check["samples"], check["measured"], check["comparison"]) == (0, None, None)
+    assert check["verdict"] == "inconclusive"
+    assert check["reason"] == "unknown verdict 'ok'"
+    validate_report(book.as_json())
+
+
+def test_a_subject_keeps_the_name_stable_and_one_test_may_hold_two() -> None:
+    """`trivy-vuln[athalia-demo/app:1.0.0]`: the name stays `trivy-vuln`, two subjects give two checks."""
+    threshold = Threshold(0, Comparison.AT_MOST, "findings")
+    old = judge(Measurement("trivy-vuln", 0.0, "findings", 9, "packages", "athalia-demo/app:1.0.0"), threshold)
+    new = judge(Measurement("trivy-vuln", 2.0, "findings", 9, "packages", "athalia-demo/app:1.1.0"), threshold)
+    props = verdict_properties(old) + verdict_properties(new)
+    assert ("athalia.trivy-vuln[athalia-demo/app:1.0.0].measured", "0") in props
+    assert len({name for name, _ in props}) == len(props)  # unique property names
+    book = ReportBook(run=a_run())
+    book.add("t.py::scan", "call", "failed", props)
+    checks = book.as_json()["tests"][0]["checks"]
+    assert [(c["name"], c["subject"], c["measured"]) for c in checks] == [
+        ("trivy-vuln", "athalia-demo/app:1.0.0", 0),
+        ("trivy-vuln", "athalia-demo/app:1.1.0", 2),
+    ]
+    validate_report(book.as_json())
+
+
+def test_recorded_values_take_a_subject_too() -> None:
+    """`Gate.record(..., subject=)` writes `athalia.<name>[<subject>].<field>`."""
+    assert info_properties("build", 3, "s", subject="app") == [
+        ("athalia.build[app].measured", "3"),
+        ("athalia.build[app].unit", "s"),
+        ("athalia.build[app].samples", "1"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["series", "timeline"])
+def test_series_and_timeline_are_not_check_names(name: str) -> None:
+    """The report's own property names cannot be taken by a check."""
+    with pytest.raises(ValueError, match="reserved"):
+        Measurement(name, 1.0, "ms", 1)
+    with pytest.raises(ValueError, match="reserved"):
+        info_properties(name, 1.0, "ms")
+
+
+def test_split_label_takes_the_subject_apart() -> None:
+    """The name is before the first '[', the subject up to the closing ']' (dots and colons included)."""
+    assert split_label("trivy-vuln[registry:5000/app:1.0.0]") == ("trivy-vuln", "registry:5000/app:1.0.0")
+    assert split_label("switch_ms") == ("switch_ms", "")
 
 
 def test_book_ignores_non_string_property_names_and_stringifies_values() -> None:
@@ -138,19 +293,35 @@ def test_book_ignores_non_string_property_names_and_stringifies_values() -> None
         ([("setup", "passed"), ("call", "failed"), ("teardown", "passed")], "failed"),
         ([("setup", "passed"), ("call", "skipped"), ("teardown", "passed")], "skipped"),
         ([("setup", "skipped"), ("teardown", "passed")], "skipped"),
-        ([("setup", "failed"), ("teardown", "passed")], "failed"),
-        ([("setup", "passed"), ("call", "passed"), ("teardown", "failed")], "failed"),
+        ([("setup", "failed"), ("teardown", "passed")], "error"),
+        ([("setup", "passed"), ("call", "passed"), ("teardown", "failed")], "error"),
         ([("setup", "passed"), ("call", "failed"), ("teardown", "skipped")], "failed"),
+        ([("setup", "passed"), ("call", "failed"), ("teardown", "failed")], "failed"),
+        ([("setup", "passed")], "incomplete"),
     ],
 )
 def test_book_outcome_follows_the_call_unless_setup_or_teardown_did_not_pass(
     phases: list[tuple[str, str]], outcome: str
 ) -> None:
-    """A passing teardown never hides a failure, and a failure is never overwritten."""
+    """A passing teardown never hides a failure, a fixture's failure is an error, and a failure is never overwritten."""
     book = ReportBook()
     for when, result in phases:
         book.add("t.py::a", when, result, [])
     assert book.tests["t.py::a"].outcome == outcome
+
+
+def test_book_keeps_the_reason_of_what_did_not_pass_and_sums_the_phases_durations() -> None:
+    """A skip keeps its reason; a failure its message; a pass has none; duration_s adds every phase."""
+    book = ReportBook()
+    book.add("t.py::skip", "setup", "skipped", [], duration=0.25, reason="no Docker daemon")
+    book.add("t.py::skip", "teardown", "passed", [], duration=0.5)
+    book.add("t.py::fail", "call", "failed", [], duration=1.0, reason="startup: measured 7.50 s ...: fail")
+    book.add("t.py::fail", "teardown", "failed", [], reason="teardown broke")
+    book.add("t.py::pass", "call", "passed", [], duration=2.0, reason="ignored")
+    tests = {t["nodeid"]: t for t in book.as_json()["tests"]}
+    assert (tests["t.py::skip"]["reason"], tests["t.py::skip"]["duration_s"]) == ("no Docker daemon", 0.75)
+    assert tests["t.py::fail"]["reason"] == "startup: measured 7.50 s ...: fail"
+    assert (tests["t.py::pass"]["reason"], tests["t.py::pass"]["duration_s"]) == (None, 2.0)
 
 
 def test_book_merges_properties_from_several_phases() -> None:
@@ -161,17 +332,86 @@ def test_book_merges_properties_from_several_phases() -> None:
     assert book.tests["t.py::a"].checks == {"startup": {"measured": "12", "verdict": "pass"}}
 
 
-def test_as_json_has_schema_run_summary_and_tests_sorted_by_nodeid() -> None:
-    """The artifact's top level is stable and tests are sorted for diffable output."""
-    book = ReportBook(run={"environment": "dev"})
+def test_as_json_has_schema_run_summary_tests_series_and_timeline() -> None:
+    """The report's top level is stable, tests are sorted for diffable output, and it validates."""
+    book = ReportBook(run=a_run())
     book.add("t.py::b", "call", "passed", [])
     book.add("t.py::a", "call", "failed", verdict_properties(p95_verdict(900)))
     data = book.as_json()
-    assert list(data) == ["schema", "run", "summary", "tests"]
-    assert data["schema"] == "pytest-athalia/report/1"
-    assert data["run"] == {"environment": "dev"}
+    assert list(data) == ["schema", "run", "summary", "tests", "series", "timeline"]
+    assert data["schema"] == "pytest-athalia/report/2"
     assert [t["nodeid"] for t in data["tests"]] == ["t.py::a", "t.py::b"]
-    assert data["tests"][0]["checks"]["health_p95"]["verdict"] == "fail"
+    assert data["tests"][0]["checks"][0]["verdict"] == "fail"
+    assert (data["series"], data["timeline"]) == ([], [])
+    validate_report(data)
+
+
+def test_series_and_timeline_travel_as_properties_into_the_report() -> None:
+    """`athalia.series.<name>` and `athalia.timeline` come out as the report's series and timeline, with the test."""
+    load = Series("load", ("t_s", "users", "rps"), ((1, 10, 95.0), (2, 10, math.nan)))
+    events = [TimelineEvent(8.4, "switch", "blue -> green"), TimelineEvent(0.0, "deploy", "green 1.1.0")]
+    book = ReportBook(run=a_run())
+    book.add("t.py::load", "call", "passed", [series_property(load)])
+    book.add("t.py::release", "call", "passed", [timeline_property(events)])
+    data = book.as_json()
+    assert data["series"] == [
+        {
+            "name": "load",
+            "unit_of_t": "s",
+            "columns": ["t_s", "users", "rps"],
+            "rows": [[1, 10, 95.0], [2, 10, None]],
+            "test": "t.py::load",
+        }
+    ]
+    assert data["timeline"] == [
+        {"t_s": 0.0, "event": "deploy", "detail": "green 1.1.0", "test": "t.py::release"},
+        {"t_s": 8.4, "event": "switch", "detail": "blue -> green", "test": "t.py::release"},
+    ]
+    assert data["tests"][0]["checks"] == []  # not checks
+    validate_report(data)
+
+
+def test_a_long_series_is_thinned_to_the_cap_keeping_first_and_last() -> None:
+    """Two hours of seconds become at most MAX_ROWS rows, first and last kept; the property stays bounded."""
+    rows = tuple((t, 10, float(t)) for t in range(1, 7201))
+    name, text = series_property(Series("load", ("t_s", "users", "rps"), rows))
+    decoded = json.loads(text)["rows"]
+    assert name == "athalia.series.load"
+    assert len(decoded) == MAX_ROWS
+    assert (decoded[0][0], decoded[-1][0]) == (1, 7200)
+
+
+def test_a_long_timeline_keeps_its_first_events() -> None:
+    """At most MAX_EVENTS events, the earliest."""
+    _, text = timeline_property([TimelineEvent(float(i), "step") for i in range(MAX_EVENTS + 50)])
+    decoded = json.loads(text)
+    assert len(decoded) == MAX_EVENTS
+    assert decoded[-1]["t_s"] == MAX_EVENTS - 1
+
+
+def test_a_series_row_must_fit_its_columns() -> None:
+    """A row with another number of values than the columns is a programming error, said at once."""
+    with pytest.raises(ValueError, match="a row of 2 values for 3 columns"):
+        Series("load", ("t_s", "users", "rps"), ((1, 10),))
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"columns": "x"}'])
+def test_a_damaged_series_property_is_dropped(text: str) -> None:
+    """A series property that is not what we wrote is left out, never a crash at the end of the run."""
+    book = ReportBook(run=a_run())
+    book.add("t.py::a", "call", "passed", [("athalia.series.load", text), ("athalia.timeline", text)])
+    data = book.as_json()
+    assert (data["series"], data["timeline"]) == ([], [])
+    validate_report(data)
+
+
+def test_redact_property_masks_inside_series_json_and_keeps_it_valid() -> None:
+    """A secret in a timeline's detail is masked and the value still parses; plain values are redacted as text."""
+    redact = Redactor("1").redact
+    _, text = timeline_property([TimelineEvent(1.0, "deploy", "token 1 leaked")])
+    masked = redact_property("athalia.timeline", text, redact)
+    assert json.loads(masked) == [{"t_s": 1.0, "event": "deploy", "detail": "token *** leaked"}]
+    assert redact_property("athalia.x.reason", "code 1", redact) == "code ***"
 
 
 def test_write_creates_parent_folders_and_valid_json(tmp_path: Path) -> None:
@@ -223,7 +463,7 @@ def test_write_redacts_secrets_in_the_written_text(tmp_path: Path) -> None:
     assert "hunter2" not in text
     data = json.loads(text)
     assert data["run"]["error"] == "login as admin:*** failed"
-    assert data["tests"][0]["checks"]["db"]["reason"] == "password *** rejected"
+    assert data["tests"][0]["checks"][0]["reason"] == "password *** rejected"
 
 
 @pytest.mark.parametrize("secret", ["pässwörd", 'pa"ss', "pa\\ss", "tab\tbed"])

@@ -8,6 +8,7 @@ from pytest_athalia.report._slo import Outcome
 from pytest_athalia.security._scan import (
     Finding,
     ScanResult,
+    artifact_name,
     blocking,
     check_name,
     describe_findings,
@@ -72,9 +73,11 @@ def test_message_shows_measured_threshold_unit_samples_and_window() -> None:
     """The verdict line explains itself: 1 findings vs <= 0 findings over 27 checks, fail_on named."""
     result = ScanResult("img:1", "misconfig", (_finding("CRITICAL"),), examined=27, examined_unit="checks")
     message = findings_verdict(result, ("CRITICAL",)).message()
-    assert message.startswith("trivy-misconfig-img-1: measured 1 findings, threshold <= 0 findings (27 samples")
+    assert message.startswith(
+        "trivy-misconfig[img:1]: measured 1 findings, threshold <= 0 findings (27 samples over checks examined)"
+    )
     assert "fail_on CRITICAL" in message
-    assert message.endswith(": fail")
+    assert message.endswith(": fail (fail_on CRITICAL)")
 
 
 def test_failure_detail_names_id_severity_target_file_and_line() -> None:
@@ -117,16 +120,23 @@ def test_ignore_unfixed_drops_vulnerabilities_without_a_fix() -> None:
 
 def test_inconclusive_never_passes() -> None:
     """A scan that did not run measures nothing and is inconclusive."""
-    verdict = inconclusive("trivy-vuln-x", "no vulnerability DB")
+    verdict = inconclusive("trivy-vuln", "no vulnerability DB", "x:1")
     assert verdict.outcome is Outcome.INCONCLUSIVE
     assert not verdict.passed
     assert verdict.measurement.value is None
 
 
-def test_check_names_are_junit_safe() -> None:
-    """Image references and paths become letters, digits and '-'."""
-    assert check_name("secret", "athalia-demo/app:1.0.0") == "trivy-secret-athalia-demo-app-1-0-0"
-    assert check_name("bandit", "../app") == "bandit-app"
+def test_check_names_are_stable_and_the_target_is_the_subject() -> None:
+    """The name is the tool and scanner only, so it survives a new image tag; the target is the subject."""
+    assert (check_name("secret"), check_name("bandit")) == ("trivy-secret", "bandit")
+    verdict = findings_verdict(ScanResult("athalia-demo/app:1.1.0", "vuln", examined=3, examined_unit="packages"), ())
+    assert (verdict.check, verdict.measurement.subject) == ("trivy-vuln", "athalia-demo/app:1.1.0")
+
+
+def test_artifact_names_are_file_safe() -> None:
+    """A scan's artifact file is named from tool, scanner and target: letters, digits and '-'."""
+    assert artifact_name("secret", "athalia-demo/app:1.0.0") == "trivy-secret-athalia-demo-app-1-0-0"
+    assert artifact_name("bandit", "../app") == "bandit-app"
 
 
 def test_severity_rank_orders_and_tolerates_unknown_levels() -> None:

@@ -94,7 +94,7 @@ def test_a_key_in_an_image_fails_naming_id_severity_target_file_and_line(tmp_pat
     with pytest.raises(pytest.fail.Exception) as info:
         scans.check_image(ImageCase(POSTGRES, "secret", ImageTarget(POSTGRES)), gate)
     message = str(info.value)
-    assert "trivy-secret-athalia-demo-postgres-15: measured 1 findings, threshold <= 0 findings" in message
+    assert "trivy-secret[athalia-demo/postgres:15]: measured 1 findings, threshold <= 0 findings" in message
     assert "private-key HIGH athalia-demo/postgres:15 /etc/ssl/private/ssl-cert-snakeoil.key:2" in message
     verdict = scans.check_image(ImageCase(POSTGRES, "misconfig", ImageTarget(POSTGRES)), gate)
     assert verdict.passed
@@ -159,7 +159,7 @@ def test_missing_vulnerability_db_fails_when_required(tmp_path: Path) -> None:
         scans.check_image(ImageCase(APP, "vuln", ImageTarget(APP)), gate)
     assert f"{tmp_path / 'trivy-cache'}/db" in str(info.value)
     assert "--db-repository" in str(info.value)
-    assert ("athalia.trivy-vuln-athalia-demo-app-1-0-0.verdict", "inconclusive") in recorded
+    assert ("athalia.trivy-vuln[athalia-demo/app:1.0.0].verdict", "inconclusive") in recorded
 
 
 def _with_db(tmp_path: Path) -> None:
@@ -242,7 +242,7 @@ def test_unknown_images_fail_each_case_with_the_reason(tmp_path: Path) -> None:
     gate, recorded = _gate()
     with pytest.raises(pytest.fail.Exception, match="compose said: boom"):
         scans.check_image(ImageCase("", "", problem="compose said: boom"), gate)
-    assert ("athalia.trivy-image-images.verdict", Outcome.INCONCLUSIVE.value) in recorded
+    assert ("athalia.trivy-image.verdict", Outcome.INCONCLUSIVE.value) in recorded
 
 
 def _bandit_report(*lines: int) -> str:
