@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..history._rates import compute_rates
+from ..history._record import rolled_back_by_gate
+
 __all__ = [
     "TREND_METRICS",
     "DashboardData",
@@ -221,24 +224,14 @@ def run_row(doc: Mapping[str, Any]) -> RunRow:
 
 
 def rolled_back(doc: Mapping[str, Any]) -> bool:
-    """A run rolled back when its timeline has a ``rollback`` event or a ``rollback_ms`` was measured.
-
-    Drills count too: a rehearsal that rolled a bad candidate back did roll back.
-    """
-    if any(_map(e).get("event") == "rollback" for e in _list(doc.get("timeline"))):
-        return True
-    return any(c.get("name") == "rollback_ms" and _num(c.get("measured")) is not None for c in _checks(doc))
+    """The history's definition (a gate rolled the candidate back; drills and rehearsals do not count)."""
+    return rolled_back_by_gate(doc)
 
 
 def rates(runs: Iterable[RunRow]) -> tuple[EnvRates, ...]:
-    """Success rate (status ``passed``) and rollback rate per environment, over every run of it."""
-    counts: dict[str, list[int]] = {}
-    for row in runs:
-        c = counts.setdefault(row.environment, [0, 0, 0])
-        c[0] += 1
-        c[1] += row.status == "passed"
-        c[2] += row.rolled_back
-    return tuple(EnvRates(env, *counts[env]) for env in sorted(counts))
+    """The history's rates per environment: over completed runs (an interrupted run says nothing)."""
+    computed = compute_rates((row.environment, row.status, row.rolled_back) for row in runs)
+    return tuple(EnvRates(env or "", r.completed, r.passed, r.rolled_back) for env, r in computed.items())
 
 
 def trend(runs: Iterable[RunRow], check: str, unit: str, title: str) -> Trend:

@@ -10,7 +10,7 @@ See docs/history.md for the tables, the rates' definitions and the guarantees.
 from __future__ import annotations
 
 from ._rates import Rates, compute_rates
-from ._record import REPORT_SCHEMA, CheckValue, RunRecord, run_record
+from ._record import REPORT_SCHEMA, CheckValue, RunRecord, rolled_back_by_gate, run_record
 from ._store import HistoryStore, open_history, public_location
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "compute_rates",
     "open_history",
     "public_location",
+    "rolled_back_by_gate",
     "run_record",
 ]

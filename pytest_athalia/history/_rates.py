@@ -3,8 +3,8 @@
 - ``completed``: runs whose status is passed, failed or error. An *interrupted* run (Ctrl-C, a cancelled
   CI job) said nothing about the release, so it is counted apart and left out of both rates.
 - ``success_rate = passed / completed``: a run succeeds when pytest passed (every test and gate).
-- ``rollback_rate = rolled_back / completed``: the completed runs in which a rollback happened (the
-  timeline has a ``rollback`` event or a ``rollback_ms`` was measured), planned or triggered.
+- ``rollback_rate = rolled_back / completed``: the completed runs a gate rolled back (a failed test's
+  timeline has an automatic ``rollback`` event: ``rolled_back_by_gate``); drills and manual rollbacks do not count.
 
 A rate is None when no run completed: no figure rather than a made-up 0 % or 100 %.
 """

@@ -20,7 +20,7 @@ deploy_s            the largest measured check ``deploy`` (s); else the largest 
 switch_ms           the largest measured check ``switch_ms``
 rollback_ms         the largest measured *gated* check ``rollback_ms`` (a threshold: the release's rollback);
                     else the largest measured recorded one (no threshold)
-rolled_back         the timeline has a ``rollback`` event, or a check ``rollback_ms`` was measured
+rolled_back         a failed test's timeline has an automatic ``rollback`` event (:func:`rolled_back_by_gate`)
 passed, failed,     the checks whose verdict is pass, fail, inconclusive (the report's summary counts the
 inconclusive        same)
 checks              every check of every test, gated or recorded (the ``checks`` table)
@@ -39,7 +39,7 @@ from typing import Any
 
 from .._errors import HistoryError
 
-__all__ = ["REPORT_SCHEMA", "STATUSES", "CheckValue", "RunRecord", "run_record"]
+__all__ = ["REPORT_SCHEMA", "STATUSES", "CheckValue", "RunRecord", "rolled_back_by_gate", "run_record"]
 
 REPORT_SCHEMA = "pytest-athalia/report/2"
 STATUSES = ("passed", "failed", "interrupted", "error")
@@ -120,6 +120,7 @@ def run_record(report: Mapping[str, Any]) -> RunRecord:
     rollbacks = [c for c in checks if c.name == "rollback_ms" and c.measured is not None]
     gated = [c for c in rollbacks if c.threshold is not None]
     verdicts = [c.verdict for c in checks]
+    _check_timeline(report)  # rolled_back_by_gate passes over a damaged entry: here it names itself
     return RunRecord(
         run_id=run_id,
         environment=_opt_text(run, "environment", "run."),
@@ -137,7 +138,7 @@ def run_record(report: Mapping[str, Any]) -> RunRecord:
         deploy_check=deploy_check,
         switch_ms=_largest(checks, "switch_ms"),
         rollback_ms=_largest(gated or rollbacks, "rollback_ms"),
-        rolled_back=bool(rollbacks) or any(e.get("event") == "rollback" for e in _events(report)),
+        rolled_back=rolled_back_by_gate(report),
         passed=verdicts.count("pass"),
         failed=verdicts.count("fail"),
         inconclusive=verdicts.count("inconclusive"),
@@ -179,12 +180,35 @@ def _deploy(checks: Sequence[CheckValue], startup: Mapping[str, Any]) -> tuple[f
     return (value, "startup") if value is not None else (None, None)
 
 
+def rolled_back_by_gate(report: Mapping[str, Any]) -> bool:
+    """The run's candidate was rolled back automatically: a failed test's timeline has an automatic rollback.
+
+    What the seed's rollback rate counts: a release a gate stopped. A drill's bad candidate is rolled back on
+    purpose and its test passes when that happens; a rehearsed manual rollback is no gate's verdict: neither
+    counts. Tolerant of a damaged report (the dashboard reads any document): what it cannot read is no rollback.
+    """
+    tests = report.get("tests")
+    failed = {
+        t.get("nodeid")
+        for t in (tests if isinstance(tests, list) else [])
+        if isinstance(t, Mapping) and t.get("outcome") in ("failed", "error") and t.get("nodeid")
+    }
+    timeline = report.get("timeline")
+    for event in timeline if isinstance(timeline, list) else []:
+        if not isinstance(event, Mapping) or event.get("event") != "rollback" or event.get("test") not in failed:
+            continue
+        if not str(event.get("detail") or "").startswith("manual"):
+            return True
+    return False
+
+
+def _check_timeline(report: Mapping[str, Any]) -> None:
+    for i, event in enumerate(_list(report, "timeline", "", optional=True)):
+        _as_mapping(event, f"timeline[{i}]")
+
+
 def _largest(checks: Sequence[CheckValue], name: str) -> float | None:
     return max((c.measured for c in checks if c.name == name and c.measured is not None), default=None)
-
-
-def _events(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [_as_mapping(e, f"timeline[{i}]") for i, e in enumerate(_list(report, "timeline", "", optional=True))]
 
 
 # -- typed access: a field of the wrong type names itself ------------------------------------------

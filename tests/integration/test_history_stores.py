@@ -56,11 +56,20 @@ def count(url: str, table: str) -> int:
 
 
 def test_appended_runs_come_back_oldest_first_with_their_reports_and_checks(url: str) -> None:
-    """Reports out of order come back by start time; the JSON is the same document; one checks row per check."""
+    """Reports out of order come back by start time; the JSON is the same document; one checks row per check.
+
+    r2 is a drill (its rollback is timed but not counted), r3 a release a gate rolled back."""
     reports = [
-        v2_report(run_id="r2", started_at="2026-12-06T10:00:00Z", rollback=True),
+        v2_report(run_id="r2", started_at="2026-12-06T10:00:00Z", rollback="automatic"),
         v2_report(run_id="r1", started_at="2026-12-05T10:00:00Z"),
-        v2_report(run_id="r3", started_at="2026-12-07T10:00:00Z", environment="staging", status="failed"),
+        v2_report(
+            run_id="r3",
+            started_at="2026-12-07T10:00:00Z",
+            environment="staging",
+            status="failed",
+            rollback="automatic",
+            rollback_ms=4.5,
+        ),
     ]
     with open_history(url) as store:
         for report in reports:
@@ -71,10 +80,12 @@ def test_appended_runs_come_back_oldest_first_with_their_reports_and_checks(url:
         assert [r.run_id for r in store.runs(limit=2)] == ["r2", "r3"]
         assert [r["run"]["id"] for r in store.reports("dev", limit=1)] == ["r2"]
         r2 = store.runs("dev")[1]
-        assert (r2.deploy_s, r2.switch_ms, r2.rollback_ms, r2.rolled_back) == (8.4, 1.4, 3.2, True)
+        assert (r2.deploy_s, r2.switch_ms, r2.rollback_ms, r2.rolled_back) == (8.4, 1.4, 3.2, False)
+        [r3] = store.runs("staging")
+        assert (r3.rollback_ms, r3.rolled_back) == (4.5, True)
         rates = store.rates()
-        assert (rates["dev"].success_rate, rates["dev"].rollback_rate) == (1.0, 0.5)
-        assert (rates["staging"].success_rate, rates["staging"].rollback_rate) == (0.0, 0.0)
+        assert (rates["dev"].success_rate, rates["dev"].rollback_rate) == (1.0, 0.0)
+        assert (rates["staging"].success_rate, rates["staging"].rollback_rate) == (0.0, 1.0)
         assert list(store.rates("staging")) == ["staging"]
     checks = sum(len(t["checks"]) for r in reports for t in r["tests"])
     assert (count(url, "runs"), count(url, "checks")) == (3, checks)
@@ -257,17 +268,17 @@ def test_a_wrong_postgresql_password_is_a_clear_error_without_it(postgres_server
 
 
 def test_the_cli_lists_a_postgresql_history(postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """athalia history --history URL --json: the runs and rates, the password masked."""
+    """athalia history --history URL --json: the runs and rates, the password masked (p1 a drill, p2 a gate's)."""
     from pytest_athalia._cli import main
 
     with open_history(postgres_url) as store:
-        store.append(v2_report(run_id="p1", rollback=True))
-        store.append(v2_report(run_id="p2", started_at="2026-12-06T00:00:00Z", status="failed"))
+        store.append(v2_report(run_id="p1", rollback="automatic"))
+        store.append(v2_report(run_id="p2", started_at="2026-12-06T00:00:00Z", status="failed", rollback="automatic"))
     assert main(["history", "--history", postgres_url, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert ":***@" in data["store"]
     [dev] = data["environments"]
-    assert [r["run_id"] for r in dev["runs"]] == ["p1", "p2"]
+    assert [(r["run_id"], r["rolled_back"]) for r in dev["runs"]] == [("p1", False), ("p2", True)]
     assert (dev["success_rate"], dev["rollback_rate"]) == (0.5, 0.5)
 
 
@@ -294,7 +305,7 @@ def test_the_dashboard_draws_the_runs_of_a_real_store(
     monkeypatch.chdir(tmp_path)  # no reports/athalia.json here: the history alone makes the page
     with open_history(url) as store:
         store.append(v2_report(run_id="d1", version="1.4.0", started_at="2026-12-01T00:00:00Z"))
-        store.append(v2_report(run_id="d2", version="1.5.0", started_at="2026-12-02T00:00:00Z", rollback=True))
+        store.append(v2_report(run_id="d2", version="1.5.0", started_at="2026-12-02T00:00:00Z", rollback="automatic"))
     page = make_dashboard(DashboardRequest(history=url, output=tmp_path / "dashboard.html"))
     html = page.read_text(encoding="utf-8")
     assert "1.4.0" in html

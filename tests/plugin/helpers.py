@@ -25,8 +25,8 @@ from typing import Any
 import hypothesis  # noqa: F401
 import pytest
 
-from tests.support.junit import measured
 from pytest_athalia.report._slo import check_label
+from tests.support.junit import measured
 from tests.support.report_schema import validate_report
 
 ENVIRONMENT_YML = """\

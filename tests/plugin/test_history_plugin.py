@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.history import REPORT_SCHEMA, open_history
+from pytest_athalia.history import open_history
 
 from .helpers import Project, output
 from .helpers import project_fixture as project_fixture  # the `project` fixture
@@ -31,13 +31,6 @@ def test_add():
 NOT_RECORDED = "athalia: history: this run was not recorded in"
 
 
-def _needs_v2_report(project: Project) -> None:
-    # The history takes the v2 report (branch h-json); until it is merged the run writes v1.
-    schema = project.report()["schema"]
-    if schema != REPORT_SCHEMA:
-        pytest.skip(f"the plugin writes {schema}; the history takes {REPORT_SCHEMA} (the JSON report v2)")
-
-
 def _ids(url: str) -> list[str]:
     with open_history(url, must_exist=True) as store:
         return [r.run_id for r in store.runs()]
@@ -48,7 +41,6 @@ def test_two_runs_make_two_rows_in_the_default_sqlite_file(project: Project) -> 
     project.pytester.makepyfile(test_gates=GATED)
     first = project.pytester.runpytest()
     first.assert_outcomes(passed=1)
-    _needs_v2_report(project)
     first_id = project.report()["run"]["id"]
     project.pytester.runpytest().assert_outcomes(passed=1)
     second_id = project.report()["run"]["id"]
@@ -65,7 +57,6 @@ def test_two_runs_make_two_rows_in_postgresql(project: Project, postgres_url: st
     project.pytester.makepyfile(test_gates=GATED)
     result = project.pytester.runpytest(f"--athalia-history={postgres_url}")
     result.assert_outcomes(passed=1)
-    _needs_v2_report(project)
     failing = GATED.replace("limit=120", "limit=1")
     project.pytester.makepyfile(test_gates=failing)
     project.pytester.runpytest(f"--athalia-history={postgres_url}").assert_outcomes(failed=1)
@@ -84,7 +75,6 @@ def test_the_variable_and_the_ini_key_choose_the_store(project: Project, monkeyp
     project.pytester.makepyfile(test_gates=GATED)
     project.ini("athalia_history = db/ini.sqlite")
     project.pytester.runpytest().assert_outcomes(passed=1)
-    _needs_v2_report(project)
     assert (project.path / "db" / "ini.sqlite").is_file()
     monkeypatch.setenv("ATHALIA_HISTORY", str(project.path / "env.sqlite"))
     project.pytester.runpytest().assert_outcomes(passed=1)
@@ -122,7 +112,6 @@ def test_a_failing_run_is_recorded_as_failed_and_keeps_its_exit_status(project: 
     project.pytester.makepyfile(test_gates=GATED.replace("limit=1000", "limit=1"))
     result = project.pytester.runpytest()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    _needs_v2_report(project)
     with open_history(str(project.path / "reports" / "history.sqlite")) as store:
         [run] = store.runs()
     assert (run.status, run.exit_status, run.passed, run.failed) == ("failed", 1, 1, 1)
@@ -134,7 +123,6 @@ def test_an_interrupted_run_is_recorded_whole(project: Project) -> None:
         test_gates=GATED + "\n\ndef test_zz_interrupted(athalia_gate):\n    raise KeyboardInterrupt\n"
     )
     project.pytester.runpytest(no_reraise_ctrlc=True)
-    _needs_v2_report(project)
     with open_history(str(project.path / "reports" / "history.sqlite")) as store:
         [run] = store.runs()
     assert run.status == "interrupted"

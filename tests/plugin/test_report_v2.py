@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from .helpers import ENVIRONMENT_YML, Project, output, properties
+from .helpers import ENVIRONMENT_YML, Project, output
 from .helpers import project_fixture as project_fixture  # the `project` fixture
 
 MIXED = """
@@ -90,7 +90,7 @@ def test_one_name_two_subjects_are_two_checks_with_unique_property_names(project
     """`athalia.<name>[<subject>].<field>`: one test holds trivy-vuln for two images, in JUnit and JSON alike."""
     project.pytester.makepyfile(test_subjects=SUBJECTS)
     project.pytester.runpytest("--junitxml=junit.xml", "-p", "no:cacheprovider").assert_outcomes(passed=1)
-    props = properties(project.junit()["test_two_images"])
+    props = project.measured()["test_two_images"]
     assert props["athalia.trivy-vuln[app:1.0.0].samples"] == "12"
     assert props["athalia.trivy-vuln[app:1.1.0].samples"] == "14"
     assert props["athalia.build[app].measured"] == "3.25"

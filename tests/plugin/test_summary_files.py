@@ -13,27 +13,6 @@ from pytest_athalia.report._summary import SCHEMA
 from .helpers import Project
 from .helpers import project_fixture as project_fixture  # the `project` fixture
 
-# Stands in for the v2 report until the book writes it (the JSON report's own branch): the wiring is what
-# these tests are about, the renderers have theirs in tests/unit/test_gate_summary.py.
-V2_BOOK = """
-from pytest_athalia import runtime_of
-from tests.support.report_v2 import report
-
-
-def pytest_configure(config):
-    book = runtime_of(config).book
-    if book.as_json()["schema"] != "pytest-athalia/report/2":
-        real = book.as_json
-
-        def as_json():
-            data = report()
-            interrupted = real()["run"].get("exit_status") == "2"
-            data["run"] = {**data["run"], "status": "interrupted" if interrupted else "failed"}
-            return data
-
-        book.as_json = as_json
-"""
-
 GATES = """
 import pytest
 
@@ -53,40 +32,28 @@ def step_summary(project: Project, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def _v2_book(project: Project) -> None:
-    conftest = project.path / "conftest.py"
-    conftest.write_text(conftest.read_text(encoding="utf-8") + V2_BOOK, encoding="utf-8")
-    (project.path / "tests" / "support").mkdir(parents=True)
-    support = Path(__file__).parents[1] / "support"
-    for name in ("__init__.py", "report_v2.py"):
-        (project.path / "tests" / "support" / name).write_text((support / name).read_text(encoding="utf-8"))
-    (project.path / "tests" / "__init__.py").write_text("", encoding="utf-8")
-
-
 @pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
 def test_a_failed_run_writes_the_prom_file_and_the_step_summary(
     project: Project, step_summary: Path, workers: str | None
 ) -> None:
     """A run with a breached gate writes athalia.prom beside athalia.json and appends the Markdown once."""
-    _v2_book(project)
     project.pytester.makepyfile(test_gates=GATES)
     args = ["-p", "no:cacheprovider", *(["-n", workers] if workers else [])]
     project.pytester.runpytest(*args).assert_outcomes(passed=1, failed=1)
     prom = (project.path / "reports" / "athalia.prom").read_text(encoding="utf-8")
-    assert 'athalia_run_status{environment="staging",status="failed"} 1' in prom
+    assert 'athalia_run_status{environment="dev",status="failed"} 1' in prom
     text = step_summary.read_text(encoding="utf-8")
-    assert text.startswith("# before\n## athalia: staging, failed\n")
+    assert text.startswith("# before\n## athalia: dev, failed\n")
     assert text.count("## athalia:") == 1
 
 
 def test_an_interrupted_run_still_writes_them(project: Project, step_summary: Path) -> None:
     """Ctrl-C in a test: the session ends, and the .prom file and the summary are written all the same."""
-    _v2_book(project)
     project.pytester.makepyfile("def test_stop(athalia_stack):\n    raise KeyboardInterrupt\n")
     result = project.pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     assert (project.path / "reports" / "athalia.prom").is_file()
-    assert "## athalia: staging, interrupted" in step_summary.read_text(encoding="utf-8")
+    assert "## athalia: dev, interrupted" in step_summary.read_text(encoding="utf-8")
 
 
 def test_a_run_without_athalia_writes_neither(project: Project, step_summary: Path) -> None:
@@ -99,8 +66,7 @@ def test_a_run_without_athalia_writes_neither(project: Project, step_summary: Pa
 
 def test_the_real_report_and_the_prom_file_show_the_same_figures(project: Project, step_summary: Path) -> None:
     """End to end with the book's own report: each gate's measured value is in the JSON, the .prom and the summary."""
-    if ReportBook().as_json()["schema"] != SCHEMA:
-        pytest.skip("the book does not write the v2 report yet (it comes with the JSON report's branch)")
+    assert ReportBook().as_json()["schema"] == SCHEMA
     project.pytester.makepyfile(test_gates=GATES)
     project.pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1, failed=1)
     report = project.report()

@@ -148,8 +148,8 @@ REPORT: dict[str, Any] = {
         }
     ],
     "timeline": [
-        {"t_s": 0.0, "event": "deploy", "detail": "green 1.1.0 started"},
-        {"t_s": 8.4, "event": "switch", "detail": "blue -> green"},
+        {"t_s": 0.0, "event": "deploy", "detail": "green 1.1.0 started", "test": TESTS[1]["nodeid"]},
+        {"t_s": 8.4, "event": "switch", "detail": "blue -> green", "test": TESTS[1]["nodeid"]},
     ],
 }
 

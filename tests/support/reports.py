@@ -1,17 +1,20 @@
 """JSON reports of schema ``pytest-athalia/report/2``, exactly as the contract shapes them, for tests.
 
 ``v2_report()`` is one run of a blue-green release on ``dev`` that passed; keywords change it:
-``v2_report(run_id="b", environment="staging", status="failed", rollback=True)``.
+``v2_report(run_id="b", environment="staging", status="failed", rollback="automatic")`` (a release a gate
+rolled back: its test failed and its timeline has the automatic rollback).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from tests.support import reports_v2
 
-__all__ = ["check", "v2_report"]
+__all__ = ["BLUE_GREEN", "check", "v2_report"]
+
+BLUE_GREEN = "suites/deployment/test_release.py::test_blue_green"
 
 
 def check(
@@ -48,12 +51,17 @@ def v2_report(
     exit_status: int = 0,
     deploy_s: float | None = 8.4,
     switch_ms: float | None = 1.4,
-    rollback: bool = False,
+    rollback: Literal["automatic", "manual"] | None = None,
     rollback_ms: float = 3.2,
     startup_s: float | None = 8.1,
     extra_checks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A passing run of the demo's release on `environment`; `rollback` adds a gated rollback and its event."""
+    """A passing run of the demo's release on `environment`.
+
+    `rollback` adds a gated rollback_ms and its timeline event on the blue-green test, whose outcome follows
+    `status`: "automatic" with status failed is a release a gate rolled back, with status passed a drill;
+    "manual" is a rehearsed manual rollback. Only the first counts as rolled back.
+    """
     release: list[dict[str, Any]] = []
     if deploy_s is not None:
         release.append(check("deploy", deploy_s, "s", threshold=120))
@@ -62,12 +70,14 @@ def v2_report(
     release.append(check("switch_failed_requests", 0, "requests", threshold=0, samples=507, window="switch"))
     release.append(check("probe_requests", 5210, "requests", samples=5210))
     timeline = [
-        {"t_s": 0.0, "event": "deploy", "detail": f"green {version} started"},
-        {"t_s": 8.4, "event": "switch", "detail": "blue -> green"},
+        {"t_s": 0.0, "event": "deploy", "detail": f"green {version} started", "test": BLUE_GREEN},
+        {"t_s": 8.4, "event": "switch", "detail": "blue -> green", "test": BLUE_GREEN},
     ]
-    if rollback:
+    if rollback is not None:
         release.append(check("rollback_ms", rollback_ms, "ms", threshold=1000, samples=480, window="rollback"))
-        timeline.append({"t_s": 20.1, "event": "rollback", "detail": "trigger error_rate"})
+        why = " (error_rate trigger)" if rollback == "automatic" else ""
+        detail = f"{rollback}{why}: green -> blue in {rollback_ms:.1f} ms"
+        timeline.append({"t_s": 20.1, "event": "rollback", "detail": detail, "test": BLUE_GREEN})
     tests = [
         {
             "nodeid": "suites/ci/test_stack.py::test_stack_starts_within_startup_slo",
@@ -77,7 +87,7 @@ def v2_report(
             "checks": [check("startup", startup_s, "s", threshold=120)] if startup_s is not None else [],
         },
         {
-            "nodeid": "suites/deployment/test_release.py::test_blue_green",
+            "nodeid": BLUE_GREEN,
             "outcome": "passed" if status == "passed" else "failed",
             "reason": None,
             "duration_s": 12.3,

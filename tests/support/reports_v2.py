@@ -1,8 +1,9 @@
 """Report documents of schema "pytest-athalia/report/2", written field by field per the contract, and a fake store.
 
-`history()` is six runs in two environments (dev, staging): passed, failed, rolled back (a drill and a
-real one), one interrupted, each with its deploy/switch/rollback checks; the newest has a load series
-and a release timeline. `hostile()` is two runs whose every free text is markup.
+`history()` is six runs in two environments (dev, staging): passed, failed, one interrupted, each with its
+deploy/switch/rollback checks. One failed run was rolled back by a gate (its failed test has an automatic
+rollback event); a drill and a rehearsed manual rollback roll back too but do not count. The newest has a
+load series and a release timeline. `hostile()` is two runs whose every free text is markup.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import copy
 from typing import Any
 
 SCHEMA = "pytest-athalia/report/2"
+BLUE_GREEN = "suites/deployment/test_release.py::test_blue_green"
 
 
 def check(
@@ -113,7 +115,7 @@ def report(
         },
         "tests": [
             {
-                "nodeid": "suites/deployment/test_release.py::test_blue_green",
+                "nodeid": BLUE_GREEN,
                 "outcome": "passed" if status == "passed" else "failed",
                 "reason": None,
                 "duration_s": 12.3,
@@ -138,11 +140,23 @@ LOAD = {
     "columns": ["t_s", "users", "rps", "failures_per_s", "p50_ms", "p95_ms"],
     "rows": [[t, 10 if t < 5 else 20, 90.0 + 4 * t, 0.0 if t != 7 else 2.0, 3.0, 7.0 + (t % 3)] for t in range(1, 13)],
 }
+# The newest run's release: it passed, then rehearsed a manual rollback (not a gate's: not counted).
 TIMELINE = [
-    {"t_s": 0.0, "event": "deploy", "detail": "green 1.3.0 started"},
-    {"t_s": 8.4, "event": "switch", "detail": "blue -> green"},
-    {"t_s": 20.1, "event": "rollback", "detail": "trigger error_rate"},
+    {"t_s": 0.0, "event": "deploy", "detail": "green 1.3.0 started", "test": BLUE_GREEN},
+    {"t_s": 8.4, "event": "switch", "detail": "blue -> green", "test": BLUE_GREEN},
+    {"t_s": 20.1, "event": "rollback", "detail": "manual: green -> blue in 1.9 ms", "test": BLUE_GREEN},
 ]
+
+
+def automatic_rollback(t_s: float, ms: float | None = None) -> dict[str, Any]:
+    """A trigger's rollback of the blue-green release (it counts when that test failed: a gate stopped it)."""
+    took = "" if ms is None else f" in {ms:.1f} ms"
+    return {
+        "t_s": t_s,
+        "event": "rollback",
+        "detail": f"automatic (error_rate trigger): green -> blue{took}",
+        "test": BLUE_GREEN,
+    }
 
 
 def history() -> list[dict[str, Any]]:
@@ -151,8 +165,18 @@ def history() -> list[dict[str, Any]]:
         [
             report(1, "dev", deploy_s=11.0, switch_ms=1.8),
             report(2, "staging", deploy_s=14.0, switch_ms=3.1),
-            report(3, "dev", status="failed", version="1.2.0", deploy_s=70.0, switch_ms=None),
-            report(4, "dev", deploy_s=9.5, switch_ms=1.5, rollback_ms=2.2),  # a drill: passed, rolled back
+            # a gate rolled it back: its test failed, its rollback was automatic
+            report(
+                3,
+                "dev",
+                status="failed",
+                version="1.2.0",
+                deploy_s=70.0,
+                switch_ms=None,
+                timeline=[automatic_rollback(72.0)],
+            ),
+            # a drill: the bad candidate was rolled back on purpose and the test passed
+            report(4, "dev", deploy_s=9.5, switch_ms=1.5, rollback_ms=2.2, timeline=[automatic_rollback(12.0, 2.2)]),
             report(5, "staging", status="interrupted", deploy_s=None, switch_ms=None),
             report(
                 6,
@@ -196,7 +220,10 @@ def hostile() -> list[dict[str, Any]]:
                 window=f"w{EVIL}",
             )
         )
-        doc["timeline"] = [*TIMELINE, {"t_s": 30.0, "event": f"ev{EVIL}", "detail": f"detail {CLOSE}"}]
+        doc["timeline"] = [
+            *TIMELINE,
+            {"t_s": 30.0, "event": f"ev{EVIL}", "detail": f"detail {CLOSE}", "test": BLUE_GREEN},
+        ]
     return docs
 
 

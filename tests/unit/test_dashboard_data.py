@@ -10,16 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_athalia.dashboard._data import prepare, rolled_back, run_row
-from tests.support.reports_v2 import check, history, report
+from tests.support.reports_v2 import automatic_rollback, check, history, report
 
 
 def test_rates_count_passed_and_rolled_back_runs_per_environment() -> None:
-    """dev: 4 runs, 3 passed, 2 rolled back; staging: 2 runs, 1 passed (one interrupted), none rolled back."""
+    """Over completed runs: dev 4, 3 passed, 1 rolled back by a gate (the drill and the manual rollback do not
+    count); staging 1 completed and passed (the interrupted run is left out), none rolled back."""
     data = prepare(history())
     rates = {r.environment: (r.runs, r.passed, r.rolled_back) for r in data.rates}
-    assert rates == {"dev": (4, 3, 2), "staging": (2, 1, 0)}
-    dev = data.rates[0]
-    assert (dev.success_rate, dev.rollback_rate) == (0.75, 0.5)
+    assert rates == {"dev": (4, 3, 1), "staging": (1, 1, 0)}
+    dev, staging = data.rates
+    assert (dev.success_rate, dev.rollback_rate) == (0.75, 0.25)
+    assert (staging.success_rate, staging.rollback_rate) == (1.0, 0.0)
 
 
 def test_history_rows_carry_identity_status_and_times() -> None:
@@ -28,10 +30,11 @@ def test_history_rows_carry_identity_status_and_times() -> None:
     assert row.started_at == datetime(2026, 12, 1, 6, 11, 12, 123000, tzinfo=UTC)
     assert (row.environment, row.version, row.commit) == ("dev", "1.3.0", "0000006" + "a" * 33)
     assert (row.ci_job, row.ci_url) == ("deploy/dev", "https://github.com/o/r/actions/runs/6")
-    assert (row.status, row.rolled_back) == ("passed", True)
+    assert (row.status, row.rolled_back) == ("passed", False)  # a rehearsed manual rollback: timed, not counted
     assert (row.deploy_s, row.switch_ms, row.rollback_ms) == (10.2, 1.4, 1.9)
     failed = prepare(history()).runs[2]
     assert (failed.status, failed.failed_checks, failed.switch_ms) == ("failed", 2, None)
+    assert failed.rolled_back  # a gate rolled it back
 
 
 def test_trends_have_a_line_per_environment_oldest_first() -> None:
@@ -54,13 +57,14 @@ def test_a_run_takes_its_worst_value_and_converts_units() -> None:
     assert run_row(doc).deploy_s == 12.5
 
 
-def test_a_rollback_is_a_timeline_event_or_a_measured_rollback_time() -> None:
-    """A `rollback` event alone counts; a rollback_ms that was not measured does not."""
-    assert rolled_back(report(1, "dev", timeline=[{"t_s": 1.0, "event": "rollback", "detail": None}]))
-    assert rolled_back(report(1, "dev", rollback_ms=3.0))
-    unmeasured = report(1, "dev")
-    unmeasured["tests"][0]["checks"].append(check("rollback_ms", None, "ms", verdict="not measured"))
-    assert not rolled_back(unmeasured)
+def test_a_rollback_is_a_gates_automatic_rollback_of_a_failed_test() -> None:
+    """The history's definition: a failed test with an automatic rollback event counts; a drill (its test
+    passed), a manual rollback and a measured rollback_ms alone do not."""
+    assert rolled_back(report(1, "dev", status="failed", timeline=[automatic_rollback(1.0)]))
+    assert not rolled_back(report(1, "dev", timeline=[automatic_rollback(1.0)]))  # a drill
+    manual = {**automatic_rollback(1.0), "detail": "manual: green -> blue"}
+    assert not rolled_back(report(1, "dev", status="failed", timeline=[manual]))
+    assert not rolled_back(report(1, "dev", status="failed", rollback_ms=3.0))
 
 
 def test_the_last_report_joins_the_history_once() -> None:

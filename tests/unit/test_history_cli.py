@@ -14,20 +14,23 @@ from tests.support.reports import check, v2_report
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Function: reports/history.sqlite in a project folder (the cwd) with runs on dev, staging and none."""
+    """Function: reports/history.sqlite in a project folder (the cwd) with runs on dev, staging and none.
+
+    dev: a drill (passed, rolled back on purpose: not counted), a release a gate rolled back, an interrupted run.
+    """
     monkeypatch.chdir(tmp_path)
     for name in ("ATHALIA_HISTORY", "ATHALIA_REPORT"):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     path = tmp_path / "reports" / "history.sqlite"
     with open_history(str(path)) as history:
-        history.append(v2_report(run_id="a" * 32, started_at="2026-12-01T00:00:00Z"))
+        history.append(v2_report(run_id="a" * 32, started_at="2026-12-01T00:00:00Z", rollback="automatic"))
         history.append(
             v2_report(
                 run_id="b" * 32,
                 started_at="2026-12-02T00:00:00Z",
                 status="failed",
-                rollback=True,
+                rollback="automatic",
                 extra_checks=[check("error_rate", 3.0, "%", threshold=1, verdict="fail")],
             )
         )
@@ -47,7 +50,10 @@ def test_lists_runs_and_rates_per_environment(store: Path, capsys: pytest.Captur
     assert "(no environment): 1 run(s), success 100% (1/1), rollback 0% (0/1):" in lines
     dev = lines[lines.index("dev: 3 run(s), success 50% (1/2), rollback 50% (1/2), 1 interrupted:") + 1 :][:4]
     assert dev[0].split() == ["started", "(UTC)", "run", "version", "status", "deploy", "switch", "rollback", "gates"]
-    assert dev[1].split()[:9] == ["2026-12-01", "00:00:00", "aaaaaaaa", "1.1.0", "passed", "8.4", "s", "1.4", "ms"]
+    assert dev[1].split()[:11] == [
+        *("2026-12-01", "00:00:00", "aaaaaaaa", "1.1.0", "passed"),
+        *("8.4", "s", "1.4", "ms", "3.2", "ms"),  # the drill's rollback is timed, though not counted
+    ]
     assert "3.2 ms" in dev[2]
     assert "5 passed, 1 failed" in dev[2]
     assert "interrupted" in dev[3]
@@ -61,6 +67,7 @@ def test_env_limit_and_json(store: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert data["store"] == str(store)
     [dev] = data["environments"]
     assert [r["run_id"][0] for r in dev["runs"]] == ["b", "c"]
+    assert (dev["completed"], dev["rolled_back"]) == (2, 1)  # the drill (run a) is not a rollback
     assert (dev["environment"], dev["runs"][0]["rollback_ms"], dev["runs"][0]["rolled_back"]) == ("dev", 3.2, True)
     assert dev["runs"][0]["started_at"] == "2026-12-02T00:00:00.000Z"
     assert (dev["success_rate"], dev["rollback_rate"], dev["interrupted"]) == (0.5, 0.5, 1)

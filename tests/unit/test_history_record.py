@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from pytest_athalia._errors import HistoryError
-from pytest_athalia.history import CheckValue, RunRecord, run_record
+from pytest_athalia.history import CheckValue, RunRecord, rolled_back_by_gate, run_record
 from pytest_athalia.history._sql import RUN_COLUMNS
-from tests.support.reports import check, v2_report
+from tests.support.reports import BLUE_GREEN, check, v2_report
 
 
 def test_identity_fields_come_from_the_run_object() -> None:
@@ -87,7 +87,7 @@ def test_switch_time_is_the_measured_switch_ms() -> None:
 
 def test_several_releases_in_a_run_give_the_worst_time() -> None:
     """The deployment suite rehearses a release per test: deploy, switch and rollback are the largest."""
-    report = v2_report(deploy_s=8.0, switch_ms=1.5, rollback=True, rollback_ms=30.0)
+    report = v2_report(deploy_s=8.0, switch_ms=1.5, rollback="automatic", rollback_ms=30.0)
     report["tests"].append(
         {
             "nodeid": "suites/deployment/test_release.py::test_manual_rollback",
@@ -108,30 +108,83 @@ def test_several_releases_in_a_run_give_the_worst_time() -> None:
 
 def test_the_gated_rollback_wins_over_a_recorded_one() -> None:
     """A recorded rollback_ms (no threshold) does not count when the release's rollback is gated, even if larger."""
-    report = v2_report(rollback=True, rollback_ms=40.0)
+    report = v2_report(status="failed", rollback="automatic", rollback_ms=40.0)
     report["tests"][0]["checks"].append(check("rollback_ms", 70.0, "ms"))  # recorded
     rec = run_record(report)
     assert (rec.rollback_ms, rec.rolled_back) == (40.0, True)
 
 
-def test_a_recorded_rollback_counts_when_none_is_gated() -> None:
-    """Only a recorded rollback_ms: it is the rollback time, and the run rolled back."""
+def test_a_recorded_rollback_time_alone_is_no_rollback() -> None:
+    """Only a recorded rollback_ms: it is the rollback time, but no gate rolled the run back."""
     rec = run_record(v2_report(extra_checks=[check("rollback_ms", 7.0, "ms")]))
-    assert (rec.rollback_ms, rec.rolled_back) == (7.0, True)
+    assert (rec.rollback_ms, rec.rolled_back) == (7.0, False)
 
 
-def test_a_rollback_event_alone_marks_the_run_rolled_back() -> None:
-    """The timeline says rollback, though no rollback time was measured."""
-    report = v2_report()
-    report["timeline"].append({"t_s": 30.0, "event": "rollback", "detail": "trigger error_rate"})
+def test_an_automatic_rollback_of_a_failed_test_alone_marks_the_run_rolled_back() -> None:
+    """The failed test's timeline says automatic rollback, though no rollback time was measured."""
+    report = v2_report(status="failed")
+    report["timeline"].append(
+        {"t_s": 30.0, "event": "rollback", "detail": "automatic: green -> blue", "test": BLUE_GREEN}
+    )
     rec = run_record(report)
     assert (rec.rollback_ms, rec.rolled_back) == (None, True)
+
+
+def test_a_drill_or_a_manual_rollback_keeps_its_time_but_is_not_rolled_back() -> None:
+    """A drill (automatic, its test passed) and a rehearsed manual rollback: timed, not counted."""
+    drill = run_record(v2_report(rollback="automatic", rollback_ms=5.0))
+    manual = run_record(v2_report(status="failed", rollback="manual", rollback_ms=6.0))
+    assert [(r.rollback_ms, r.rolled_back) for r in (drill, manual)] == [(5.0, False), (6.0, False)]
 
 
 def test_a_run_without_rollback_is_not_rolled_back() -> None:
     """No rollback event, no rollback time."""
     rec = run_record(v2_report())
     assert (rec.rollback_ms, rec.rolled_back) == (None, False)
+
+
+def _rollback(detail: str, test: Any = BLUE_GREEN) -> dict[str, Any]:
+    return {"t_s": 20.1, "event": "rollback", "detail": detail, "test": test}
+
+
+CANARY = "suites/deployment/test_release.py::test_canary"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "timeline", "expected"),
+    [
+        ("failed", [_rollback("automatic (error_rate trigger): green -> blue in 3.2 ms")], True),
+        ("error", [_rollback("automatic: green -> blue")], True),
+        ("passed", [_rollback("automatic (error_rate trigger): green -> blue in 3.2 ms")], False),  # a drill
+        ("failed", [_rollback("manual: green -> blue in 3.2 ms")], False),  # a rehearsed manual rollback
+        ("failed", [_rollback("automatic: green -> blue", test=CANARY)], False),  # another test's rollback
+        ("failed", [{"t_s": 8.4, "event": "switch", "detail": "blue -> green", "test": BLUE_GREEN}], False),
+        ("failed", ["rollback", None, {"event": "rollback"}], False),  # damaged: nothing to read
+        ("failed", {"rollback": "automatic"}, False),
+    ],
+    ids=["gate", "error", "drill", "manual", "other-test", "no-rollback", "damaged-entries", "damaged-timeline"],
+)
+def test_rolled_back_by_gate(outcome: str, timeline: Any, expected: bool) -> None:
+    """Only a failed (or error) test whose own timeline has an automatic rollback: a gate stopped the release."""
+    report = v2_report()
+    report["tests"][1]["outcome"] = outcome
+    report["timeline"] = timeline
+    assert rolled_back_by_gate(report) is expected
+
+
+def test_a_canary_rollback_is_automatic() -> None:
+    """A canary rollback event says at which step ("at 25 %: ..."): no "manual", so a failed canary counts."""
+    report = v2_report()
+    report["tests"][2].update(nodeid=CANARY, outcome="failed")
+    report["timeline"] = [_rollback("at 25 %: green -> blue in 2.0 ms", test=CANARY)]
+    assert rolled_back_by_gate(report)
+
+
+def test_rolled_back_by_gate_reads_any_document() -> None:
+    """The dashboard reads whatever it is given: tests or timeline missing or of another type is no rollback."""
+    assert not rolled_back_by_gate({})
+    assert not rolled_back_by_gate({"tests": "x", "timeline": [_rollback("automatic")]})
+    assert not rolled_back_by_gate({"tests": [None, 3], "timeline": [_rollback("automatic", test=None)]})
 
 
 def test_counts_come_from_the_verdicts_and_match_the_summary() -> None:
