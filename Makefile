@@ -51,7 +51,8 @@ SUITES ?= suites/ci suites/deployment suites/security
 # One run, one stack: the ci suite starts it, the deployment suite rehearses the release on it
 # (blue-green, rollback, load), the security suite scans its images and code.
 demo: setup
-	$(BIN)/pytest $(SUITES) --athalia-env=$(ENV) --junitxml=reports/junit.xml $(PYTEST_ARGS)
+	$(BIN)/pytest $(SUITES) --athalia-env=$(ENV) --junitxml=reports/junit.xml $(PYTEST_ARGS); \
+	status=$$?; $(BIN)/athalia report --output reports/dashboard.html || status=$$?; exit $$status
 
 lint: venv
 	$(BIN)/ruff check pytest_athalia suites tests benchmarks demo conftest.py

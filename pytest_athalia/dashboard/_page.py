@@ -11,7 +11,7 @@ import html
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from ..report._slo import format_number
+from ..report._slo import figure, format_number
 from ._data import TREND_METRICS, DashboardData, Gate, LastRun, RunRow, Summary
 
 __all__ = ["render_page"]
@@ -142,12 +142,12 @@ def _gates_table(gates: tuple[Gate, ...]) -> str:
     ordered = sorted(gates, key=lambda g: VERDICT_ORDER.get(g.verdict or "", 4))  # stable: failures first
     rows: list[tuple[str, ...]] = []
     for g in ordered:
-        threshold = "—" if g.threshold is None else f"{_e(g.comparison or '')} {_value(g.threshold, g.unit)}"
+        threshold = "—" if g.threshold is None else f"{_e(g.comparison or '')} {_figure(g.threshold, g.unit)}"
         cells = (
             _verdict(g.verdict),
             f"<code>{_e(g.check)}</code>",
             _e(g.subject or ""),
-            _value(g.measured, g.unit),
+            _figure(g.measured, g.unit),
             threshold,
             _samples(g),
             f'<span class="nodeid">{_e(g.nodeid)}</span>',
@@ -204,6 +204,13 @@ def _value(value: float | None, unit: str) -> str:
     if value is None:
         return '<span class="muted">—</span>'
     return f"{format_number(value)} {_e(unit)}".rstrip()
+
+
+def _figure(value: float | None, unit: str) -> str:
+    """A gate's value exactly as the terminal, the JSON and the step summary show it (report/_slo.figure)."""
+    if value is None:
+        return '<span class="muted">—</span>'
+    return f"{figure(value)} {_e(unit)}".rstrip()
 
 
 def _when(moment: datetime | None) -> str:

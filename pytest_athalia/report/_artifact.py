@@ -32,7 +32,6 @@ __all__ = [
     "ReportBook",
     "group_checks",
     "info_properties",
-    "json_number",
     "redact_property",
     "redact_values",
     "split_label",
@@ -229,11 +228,6 @@ def split_label(label: str) -> tuple[str, str]:
     if bracket and rest.endswith("]"):
         return name, rest[:-1]
     return label, ""
-
-
-def json_number(value: float | None) -> str:
-    """A number as the JSON report writes it (``120``, ``7.5``, ``1234570.0``), for the terminal table."""
-    return "" if value is None else json.dumps(value)
 
 
 def _number(text: str) -> int | float | None:

@@ -19,6 +19,7 @@ __all__ = [
     "Threshold",
     "Verdict",
     "check_label",
+    "figure",
     "format_number",
     "judge",
     "percentile",
@@ -190,3 +191,12 @@ def format_number(value: float, decimals: int = 2) -> str:
     if float(value).is_integer():
         return f"{value:.0f}"
     return f"{value:.3g}" if abs(value) < 1 else f"{value:.{decimals}f}"
+
+
+def figure(value: float) -> str:
+    """A measured value as every report shows it (terminal, Markdown, dashboard): whole numbers without
+    ``.0``, else 6 significant digits, the precision the JSON report keeps; so all show the same figure."""
+    number = float(value)
+    if not math.isfinite(number):
+        return str(number)
+    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.6g}"

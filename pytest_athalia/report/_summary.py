@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._artifact import write_atomically
+from ._slo import figure
 
 __all__ = ["SCHEMA", "markdown_summary", "prometheus_text", "write_summaries"]
 
@@ -42,9 +43,8 @@ def _checks(report: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]
 
 
 def _num(value: float | int) -> str:
-    """A number as people read it: a whole number without .0, else 6 significant digits."""
-    number = float(value)
-    return str(int(number)) if number.is_integer() and abs(number) < 1e15 else f"{number:.6g}"
+    """A number as people read it, as the terminal and the dashboard show it (report/_slo.figure)."""
+    return figure(value)
 
 
 # -- Markdown ------------------------------------------------------------------------------------------------

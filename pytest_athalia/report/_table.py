@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._artifact import json_number
-from ._slo import check_label
+from ._slo import check_label, figure
 
 __all__ = ["gate_lines"]
 
@@ -20,9 +19,9 @@ def gate_lines(report: Mapping[str, Any], report_path: str) -> list[str]:
             if verdict is None:
                 continue
             unit = check["unit"] or ""
-            threshold = f"threshold {check['comparison'] or ''} {json_number(check['threshold'])} {unit}"
+            threshold = f"threshold {check['comparison'] or ''} {_shown(check['threshold'])} {unit}"
             if check["measured"] is not None:
-                line = f"measured {json_number(check['measured'])} {unit}, {threshold}, {check['samples']} sample(s)"
+                line = f"measured {_shown(check['measured'])} {unit}, {threshold}, {check['samples']} sample(s)"
             else:  # nothing measured: say why in words, not "measured nothing s"
                 line = f"nothing measured, {threshold}: {check['reason'] or 'no value was measured'}"
             lines.append(f"{verdict.upper():5} {check_label(check['name'], check['subject'] or '')}: {line}")
@@ -34,3 +33,7 @@ def gate_lines(report: Mapping[str, Any], report_path: str) -> list[str]:
         + f"; report {report_path}"
     )
     return lines
+
+
+def _shown(value: float | None) -> str:
+    return "" if value is None else figure(value)

@@ -6,9 +6,11 @@ Every report read through ``project.report()`` is validated against the schema t
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pytest_athalia._cli import main as cli_main
+from pytest_athalia.report._slo import figure
 
 from .helpers import ENVIRONMENT_YML, Project, output
 from .helpers import project_fixture as project_fixture  # the `project` fixture
@@ -121,25 +123,46 @@ def test_series_and_timeline_reach_the_controller_under_xdist(project: Project) 
     assert report["summary"]["checks"] == 2
 
 
-def test_the_terminal_table_shows_the_reports_figures(project: Project) -> None:
-    """Each gate line has the same measured, threshold and samples as the JSON report, formatted alike."""
+def test_the_terminal_the_json_the_prom_file_the_summary_and_the_dashboard_show_the_same_figures(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each gate's measured value and threshold: the JSON's number, shown alike in every human view."""
+    summary = project.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     project.pytester.makepyfile(
         test_figures="""
 def test_figures(athalia_gate):
     athalia_gate.check("ratio", 0.123456789, limit=0.05, unit="", samples=3, at_most=False)
     athalia_gate.check("big", 1234567.891, limit=2e6, unit="requests", samples=1)
+    athalia_gate.check("switch_ms", 1.40123, limit=100, unit="ms", samples=507)
 """
     )
     result = project.pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     checks = project.checks()
     shown = result.stdout.str().partition("athalia gates")[2]
+    markdown = summary.read_text(encoding="utf-8")
+    prom = {
+        (sample.name, sample.labels["check"]): sample.value
+        for family in text_string_to_metric_families((project.path / "reports" / "athalia.prom").read_text())
+        for sample in family.samples
+        if "check" in sample.labels
+    }
+    page = project.path / "dashboard.html"
+    assert cli_main(["report", "--report", str(project.path / "reports" / "athalia.json"), "--output", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
     for name, check in checks.items():
-        measured, threshold = json.dumps(check["measured"]), json.dumps(check["threshold"])
+        measured, threshold, unit = figure(check["measured"]), figure(check["threshold"]), check["unit"] or ""
         assert f"PASS  {name}: measured {measured} " in shown, (name, check, shown)
         assert f"threshold {check['comparison']} {threshold} " in shown
-    assert "measured 0.123457 " in shown  # six significant digits in JUnit, JSON and the terminal
-    assert "measured 1234570.0 requests" in shown
+        assert f"| {measured} {unit}".rstrip() + " |" in markdown, (name, markdown)
+        assert f">{measured} {unit}".rstrip() + "<" in html, name
+        assert prom["athalia_check_measured", name] == check["measured"]
+        assert prom["athalia_check_threshold", name] == check["threshold"]
+    # Six significant digits everywhere: what JUnit and the JSON keep.
+    assert "measured 0.123457 " in shown
+    assert "measured 1234570 requests" in shown
+    assert "measured 1.40123 ms" in shown
 
 
 def test_run_identity_comes_from_github_actions_and_the_rollout_candidate(
