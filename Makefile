@@ -28,7 +28,7 @@ $(VENV8)/.installed: pyproject.toml
 	@echo "== setup: python virtualenv $(VENV8) (pytest 8.x)"
 	$(PYTHON) -m venv $(VENV8)
 	$(VENV8)/bin/pip install --quiet --upgrade pip
-	$(VENV8)/bin/pip install --quiet -e '.[all]' 'pytest>=8,<9' hypothesis pytest-xdist xmlschema jsonschema
+	$(VENV8)/bin/pip install --quiet -e '.[all]' 'pytest>=8,<9' hypothesis pytest-xdist xmlschema jsonschema prometheus-client
 	@touch $@
 
 compose:
