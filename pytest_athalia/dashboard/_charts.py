@@ -17,16 +17,21 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from ._data import DashboardData, EnvRates, LoadSeries, TimelineEvent, Trend
+from ._data import DashboardData, EnvRates, LoadSeries, TimelineEvent, Trend, time_range
 
 __all__ = ["Chart", "build_charts", "plotly_script"]
 
 # Okabe-Ito: tells environments apart for colour-blind readers too.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 EVENT_COLORS = {"deploy": "#0072B2", "switch": "#009E73", "rollback": "#D55E00", "promote": "#009E73"}
+# Other event kinds, in order of appearance; with rows of tests a legend tells kinds apart by colour and shape.
+OTHER_EVENTS = ("#56B4E9", "#E69F00", "#CC79A7", "#000000", "#7f7f7f", "#882255", "#117733", "#44AA99")
+SYMBOLS = ("diamond", "circle", "square", "triangle-up", "triangle-down", "star", "hexagon", "x", "cross", "pentagon")
 SUCCESS, ROLLBACK, GREY = "#009E73", "#D55E00", "#7f7f7f"
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
-CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+# A short mode bar: on a narrow screen a long one covers the legend.
+REMOVED_BUTTONS = ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"]
+CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": REMOVED_BUTTONS}
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,11 @@ def rates_figure(rates: Sequence[EnvRates]) -> go.Figure:
             cliponaxis=False,
             hovertemplate="%{x}: %{text}<extra>" + name + "</extra>",
         )
-    fig.update_layout(barmode="group", yaxis={"title": "% of runs", "range": [0, 115], "ticksuffix": "%"})
+    fig.update_layout(
+        barmode="group",
+        bargap=0.5 if len(rates) < 3 else 0.25,  # one environment: not a wall of colour
+        yaxis={"title": "% of runs", "range": [0, 115], "ticksuffix": "%"},
+    )
     return _styled(fig)
 
 
@@ -98,7 +107,11 @@ def trend_figure(trend: Trend, colors: Mapping[str, str]) -> go.Figure:
                 "<extra>" + _t(env) + "</extra>"
             ),
         )
-    fig.update_layout(yaxis={"title": trend.unit, "rangemode": "tozero"}, xaxis={"title": None})
+    xaxis: dict[str, object] = {"title": None}
+    padded = time_range(trend)
+    if padded is not None:  # one run: a day around it, in hours, not an axis of milliseconds
+        xaxis.update(range=list(padded))  # plotly then ticks hours, the date under the first
+    fig.update_layout(yaxis={"title": trend.unit, "rangemode": "tozero"}, xaxis=xaxis)
     return _styled(fig)
 
 
@@ -128,6 +141,11 @@ def load_figure(load: LoadSeries) -> go.Figure:
 
 
 def timeline_figure(events: Sequence[TimelineEvent]) -> go.Figure:
+    """One release: a row per event kind, each labelled. Several (a run of many release tests, each
+    timed from its own start): a row per test, a colour per event kind, details on hover only."""
+    tests = list(dict.fromkeys(e.test or "" for e in events))
+    if len(tests) > 1:
+        return _releases_figure(events, tests)
     kinds = list(dict.fromkeys(e.event for e in events))
     end = max(e.t_s for e in events) or 1.0
     fig = go.Figure()
@@ -156,12 +174,51 @@ def timeline_figure(events: Sequence[TimelineEvent]) -> go.Figure:
     return _styled(fig, height=max(220, 90 + 60 * len(kinds)), top=45)
 
 
-def _styled(fig: go.Figure, *, height: int = 300, top: int = 30) -> go.Figure:
+def _releases_figure(events: Sequence[TimelineEvent], tests: list[str]) -> go.Figure:
+    kinds = list(dict.fromkeys(e.event for e in events))
+    others = iter(OTHER_EVENTS * len(kinds))
+    colors = {k: EVENT_COLORS.get(k) or next(others) for k in kinds}
+    symbols = {k: SYMBOLS[i % len(SYMBOLS)] for i, k in enumerate(kinds)}
+    end = max(e.t_s for e in events) or 1.0
+    fig = go.Figure()
+    for kind in kinds:
+        mine = [e for e in events if e.event == kind]
+        fig.add_scatter(
+            name=_t(kind),
+            x=[e.t_s for e in mine],
+            y=[_t(e.test or "") for e in mine],
+            mode="markers",
+            marker={"size": 10, "color": colors[kind], "symbol": symbols[kind], "line": {"width": 1, "color": "#fff"}},
+            customdata=[[_t(e.detail or ""), _t(e.test or "")] for e in mine],
+            hovertemplate="t=%{x:.3g}s<br>%{customdata[0]}<br>%{customdata[1]}<extra>" + _t(kind) + "</extra>",
+        )
+    rows = [_t(t) for t in reversed(tests)]  # the first test on top
+    # Each row's test name sits above its markers, not beside the axis: a narrow screen keeps its width.
+    for test in tests:
+        fig.add_annotation(
+            x=0,
+            xref="paper",
+            y=_t(test),
+            text=_t(_middle(test.rpartition("::")[2] or test)),
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            yshift=6,
+            font={"size": 10, "color": "#57606a"},
+        )
+    fig.update_layout(
+        xaxis={"title": "seconds since each release started", "range": [-0.03 * end, 1.03 * end], "zeroline": True},
+        yaxis={"categoryorder": "array", "categoryarray": rows, "showticklabels": False, "range": [-0.6, len(rows)]},
+    )
+    return _styled(fig, height=max(260, 130 + 42 * len(tests)), top=50, left=20)
+
+
+def _styled(fig: go.Figure, *, height: int = 300, top: int = 30, left: int = 60) -> go.Figure:
     fig.update_layout(
         template="plotly_white",
         height=height,
         font={"family": FONT, "size": 12, "color": "#24292f"},
-        margin={"l": 60, "r": 20, "t": top, "b": 40},
+        margin={"l": left, "r": 20, "t": top, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         hoverlabel={"font": {"family": FONT}},
     )
@@ -187,3 +244,11 @@ def _t(text: str) -> str:
 
 def _short(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _middle(text: str, width: int = 64) -> str:
+    """`text` in `width` characters, cut in the middle: a parametrized test keeps its parameter."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + text[-tail:]

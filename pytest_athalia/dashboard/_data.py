@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..history._rates import compute_rates
@@ -25,10 +25,12 @@ __all__ = [
     "LoadSeries",
     "RunRow",
     "Summary",
+    "TestResult",
     "TimelineEvent",
     "Trend",
     "TrendPoint",
     "prepare",
+    "time_range",
 ]
 
 NO_ENVIRONMENT = "(none)"
@@ -40,6 +42,9 @@ TREND_METRICS: tuple[tuple[str, str, str], ...] = (
     ("rollback_ms", "ms", "Rollback time"),
 )
 _TO_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0}
+# Points closer than this give plotly a range of milliseconds: the x axis is padded to a day instead.
+_NARROW = timedelta(minutes=1)
+_PAD = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,19 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class TestResult:
+    """One test of the last run and its checks, in the report's order."""
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    outcome: str  # "passed" | "failed" | "skipped" | "error" | ... | "unknown"
+    duration_s: float | None
+    reason: str | None  # why it was skipped (or xfailed)
+    gates: tuple[Gate, ...]
+
+
+@dataclass(frozen=True)
 class LoadSeries:
     """The last run's ``series`` named "load": one value per row, None where the column is absent or null."""
 
@@ -132,6 +150,7 @@ class TimelineEvent:
     t_s: float
     event: str
     detail: str | None
+    test: str | None = None  # the nodeid of the test that recorded it
 
 
 @dataclass(frozen=True)
@@ -151,9 +170,14 @@ class LastRun:
     finished_at: datetime | None
     duration_s: float | None
     summary: Summary
-    gates: tuple[Gate, ...]
+    tests: tuple[TestResult, ...]
     load: LoadSeries | None
     timeline: tuple[TimelineEvent, ...]
+
+    @property
+    def gates(self) -> tuple[Gate, ...]:
+        """Every check of every test, in the report's order."""
+        return tuple(g for t in self.tests for g in t.gates)
 
 
 @dataclass(frozen=True)
@@ -244,6 +268,18 @@ def trend(runs: Iterable[RunRow], check: str, unit: str, title: str) -> Trend:
     return Trend(check, unit, title, tuple((env, tuple(lines[env])) for env in sorted(lines)))
 
 
+def time_range(trend: Trend) -> tuple[datetime, datetime] | None:
+    """The x range of `trend` when its points fall within a minute (one run, say): a day around them.
+
+    None otherwise: plotly's own range fits many runs well, but stretches one point over milliseconds.
+    """
+    times = [p.started_at for _, points in trend.lines for p in points]
+    if not times or max(times) - min(times) >= _NARROW:
+        return None
+    middle = min(times) + (max(times) - min(times)) / 2
+    return middle - _PAD, middle + _PAD
+
+
 def last_run(doc: Mapping[str, Any]) -> LastRun:
     run = _map(doc.get("run"))
     summary = _map(doc.get("summary"))
@@ -253,14 +289,12 @@ def last_run(doc: Mapping[str, Any]) -> LastRun:
         finished_at=_time(run.get("finished_at")),
         duration_s=_num(run.get("duration_s")),
         summary=Summary(*counts),
-        gates=tuple(
-            _gate(test, check) for test in _list(doc.get("tests")) for check in _list(_map(test).get("checks"))
-        ),
+        tests=tuple(map(_test, _list(doc.get("tests")))),
         load=load_series(doc),
         timeline=tuple(
             sorted(
                 (
-                    TimelineEvent(t, _str(e.get("event")) or "?", _str(e.get("detail")))
+                    TimelineEvent(t, _str(e.get("event")) or "?", _str(e.get("detail")), _str(e.get("test")))
                     for e in map(_map, _list(doc.get("timeline")))
                     if (t := _num(e.get("t_s"))) is not None
                 ),
@@ -298,6 +332,17 @@ def load_series(doc: Mapping[str, Any]) -> LoadSeries | None:
             failures_per_s=kept(column("failures_per_s")),
         )
     return None
+
+
+def _test(test: Any) -> TestResult:
+    test = _map(test)
+    return TestResult(
+        nodeid=_str(test.get("nodeid")) or "?",
+        outcome=_str(test.get("outcome")) or "unknown",
+        duration_s=_num(test.get("duration_s")),
+        reason=_str(test.get("reason")),
+        gates=tuple(_gate(test, check) for check in _list(test.get("checks"))),
+    )
 
 
 def _gate(test: Any, check: Any) -> Gate:

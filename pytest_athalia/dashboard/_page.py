@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ..report._slo import figure, format_number
-from ._data import TREND_METRICS, DashboardData, Gate, LastRun, RunRow, Summary
+from ._data import TREND_METRICS, DashboardData, Gate, LastRun, RunRow, Summary, TestResult
 
 __all__ = ["render_page"]
 
@@ -26,9 +26,16 @@ TITLES: dict[str, tuple[str, str]] = {
     "switch_ms": ("Switch time", "Worst `switch_ms` check of each run: traffic cut-over to the candidate, in ms."),
     "rollback_ms": ("Rollback time", "Worst `rollback_ms` check of each run (drills included), in ms."),
     "load": ("Load", "The last run's `load` series: requests per second, p95 latency and failures per second."),
-    "timeline": ("Release timeline", "The last run's release events, in seconds since the release started."),
+    "timeline": (
+        "Release timeline",
+        "The last run's release events, in seconds since each release started: a row per release test "
+        "(a row per event kind when one test recorded them).",
+    ),
 }
-VERDICT_ORDER = {"fail": 0, "inconclusive": 1, "not measured": 2, "pass": 3}
+# The summary line's order; a check without a verdict is a recorded value.
+VERDICTS = ("fail", "inconclusive", "not measured", "pass")
+GATE_HEAD = ("Verdict", "Check", "Measured", "Threshold", "Samples", "Reason")
+GATE_CELLS = ("verdict", "check", "measured", "threshold", "samples", "reason")
 
 
 def render_page(data: DashboardData, charts: Mapping[str, str], script: str, *, generated_at: datetime) -> str:
@@ -81,7 +88,8 @@ def _overview(data: DashboardData) -> str:
 
 
 def _check_counts(s: Summary) -> str:
-    counts = f'<span class="ok">{s.passed} passed</span> · <span class="bad">{s.failed} failed</span>'
+    failed = "bad" if s.failed else "muted"
+    counts = f'<span class="ok">{s.passed} passed</span> · <span class="{failed}">{s.failed} failed</span>'
     others = [f"{n} {what}" for n, what in ((s.inconclusive, "inconclusive"), (s.not_measured, "not measured")) if n]
     return counts + "".join(f"<br>{o}" for o in others)
 
@@ -126,7 +134,8 @@ def _last_run(last: LastRun | None, charts: Mapping[str, str]) -> str:
         [
             f"<section><h2>{title}</h2>",
             "<h3>Gates</h3>",
-            _gates_table(last.gates),
+            _gates_summary(last.tests),
+            _gates_table(last.tests),
             '<div class="grid spaced">',
             _chart(charts, "load"),
             _chart(charts, "timeline"),
@@ -135,32 +144,98 @@ def _last_run(last: LastRun | None, charts: Mapping[str, str]) -> str:
     )
 
 
-def _gates_table(gates: tuple[Gate, ...]) -> str:
+def _gates_summary(tests: tuple[TestResult, ...]) -> str:
+    """One line above the table: how many gates, by verdict, and what else the run recorded."""
+    gates = [g for t in tests for g in t.gates]
     if not gates:
-        return '<p class="empty">The last run recorded no checks.</p>'
-    head = ("Verdict", "Check", "Subject", "Measured", "Threshold", "Samples", "Test", "Reason")
-    ordered = sorted(gates, key=lambda g: VERDICT_ORDER.get(g.verdict or "", 4))  # stable: failures first
-    rows: list[tuple[str, ...]] = []
-    for g in ordered:
-        threshold = "—" if g.threshold is None else f"{_e(g.comparison or '')} {_figure(g.threshold, g.unit)}"
-        cells = (
-            _verdict(g.verdict),
-            f"<code>{_e(g.check)}</code>",
-            _e(g.subject or ""),
-            _figure(g.measured, g.unit),
-            threshold,
-            _samples(g),
-            f'<span class="nodeid">{_e(g.nodeid)}</span>',
-            _e(g.reason or ""),
-        )
-        rows.append(cells)
-    return _table("gates", head, rows, numeric=(3, 4, 5))
+        return ""
+    gated = [g for g in gates if g.verdict is not None]
+    counts = [(v, sum(g.verdict == v for g in gated)) for v in VERDICTS]
+    said = {"fail": "failed", "pass": "passed"}
+    parts = [f'<span class="badge v-{_slug(v)}">{n} {said.get(v, v)}</span>' for v, n in counts if n]
+    parts = parts or ['<span class="muted">none gated</span>']
+    others = sum(1 for g in gated if g.verdict not in VERDICTS)
+    extra = [f"{others} other verdict(s)"] if others else []
+    recorded = len(gates) - len(gated)
+    extra += [f"{recorded} recorded value(s), not gated"] if recorded else []
+    extra.append(f"{len(tests)} test(s)")
+    skipped = sum(t.outcome == "skipped" for t in tests)
+    extra += [f"{skipped} skipped"] if skipped else []
+    line = f"<strong>{len(gated)} gate(s)</strong> " + " ".join(parts)
+    return f'<p class="gates-summary">{line} <span class="muted">· {" · ".join(extra)}</span></p>'
+
+
+def _gates_table(tests: tuple[TestResult, ...]) -> str:
+    """A group per test, in the report's order: a header row (nodeid, outcome, duration, skip reason),
+    then its gates (a failed or inconclusive one marked), then its recorded (ungated) values, folded."""
+    if not tests:
+        return '<p class="empty">The last run recorded no tests.</p>'
+    th = "".join(f'<th class="c-{c}">{h}</th>' for h, c in zip(GATE_HEAD, GATE_CELLS, strict=True))
+    groups = "".join(_test_group(t) for t in tests)
+    return f'<div class="table-wrap"><table id="gates"><thead><tr>{th}</tr></thead>{groups}</table></div>'
+
+
+def _test_group(test: TestResult) -> str:
+    outcome = f'<span class="badge s-{_slug(test.outcome)}">{_e(test.outcome)}</span>'
+    took = "" if test.duration_s is None else f' <span class="muted">{format_number(test.duration_s, 1)} s</span>'
+    checks = "" if test.gates or test.reason else ' <span class="muted">· no checks</span>'
+    reason = f'<div class="why">{_e(test.reason)}</div>' if test.reason else ""
+    head = (
+        f'<tr class="test o-{_slug(test.outcome)}"><th colspan="{len(GATE_HEAD)}" scope="rowgroup">'
+        f'{outcome} <span class="nodeid">{_e(test.nodeid)}</span>{took}{checks}{reason}</th></tr>'
+    )
+    gated = "".join(_gate_row(g) for g in test.gates if g.verdict is not None)
+    return f'<tbody class="group">{head}{gated}{_recorded(test.gates)}</tbody>'
+
+
+def _recorded(gates: tuple[Gate, ...]) -> str:
+    """The values a test recorded without a threshold: one folded row of name = value items."""
+    values = [g for g in gates if g.verdict is None]
+    if not values:
+        return ""
+    items = "".join(f"<li>{_recorded_item(g)}</li>" for g in values)
+    summary = f"{len(values)} recorded value{'s' if len(values) != 1 else ''}, not gated"
+    return (
+        f'<tr class="recorded"><td colspan="{len(GATE_HEAD)}"><details><summary>{summary}</summary>'
+        f"<ul>{items}</ul></details></td></tr>"
+    )
+
+
+def _recorded_item(gate: Gate) -> str:
+    """``name subject value (n=samples, window)``."""
+    subject = f' <span class="muted">{_e(gate.subject)}</span>' if gate.subject else ""
+    about = [f"n={gate.samples}"] if gate.samples is not None else []
+    about += [gate.window] if gate.window else []
+    more = f' <span class="muted">({_e(", ".join(about))})</span>' if about else ""
+    return f"<code>{_e(gate.check)}</code>{subject} {_figure(gate.measured, gate.unit)}{more}"
+
+
+def _gate_row(g: Gate) -> str:
+    threshold = "—" if g.threshold is None else f"{_e(g.comparison or '')} {_figure(g.threshold, g.unit)}"
+    cells = (
+        _verdict(g.verdict),
+        f"<code>{_e(g.check)}</code>" + (" " + _clipped(g.subject, "muted") if g.subject else ""),
+        _figure(g.measured, g.unit),
+        threshold,
+        _samples(g),
+        _e(g.reason or ""),
+    )
+    kind = f"g-{_slug(g.verdict or '')}"
+    body = "".join(f'<td class="c-{c}">{v}</td>' for c, v in zip(GATE_CELLS, cells, strict=True))
+    return f'<tr class="check {kind}">{body}</tr>'
 
 
 def _samples(gate: Gate) -> str:
     if gate.samples is None:
         return "—"
-    return str(gate.samples) + (f' <span class="muted">{_e(gate.window)}</span>' if gate.window else "")
+    return str(gate.samples) + (" " + _clipped(gate.window, "muted") if gate.window else "")
+
+
+def _clipped(text: str | None, cls: str = "") -> str:
+    """A text that the gates table may cut short (with …) to keep its row one line high; in full on hover."""
+    if not text:
+        return ""
+    return f'<span class="{f"clip {cls}".strip()}" title="{_e(text)}">{_e(text)}</span>'
 
 
 def _table(name: str, head: tuple[str, ...], rows: list[tuple[str, ...]], *, numeric: tuple[int, ...]) -> str:
@@ -260,13 +335,55 @@ th, td { text-align:left; padding:7px 10px; border-bottom:1px solid var(--line);
 th { background:#f0f3f6; font-weight:600; font-size:12px; color:#57606a; position:sticky; top:0; }
 .num { text-align:right; font-variant-numeric:tabular-nums; }
 td { white-space:nowrap; }
-#gates td:last-child, #gates td:nth-child(7) { white-space:normal; min-width:220px; max-width:420px; }
 tbody tr:hover { background:#f6f8fa; }
-tbody tr:last-child td { border-bottom:none; }
+tbody:last-child tr:last-child > * { border-bottom:none; }
+/* Gates: a header row per test, then its checks one line each; only the reason wraps, in its cell. */
+.gates-summary { margin:6px 0 0; }
+.gates-summary .badge { margin-right:2px; }
+#gates .c-measured, #gates .c-threshold, #gates .c-samples { text-align:right; font-variant-numeric:tabular-nums; }
+#gates td.c-reason { white-space:normal; min-width:260px; width:100%; font-size:13px; line-height:1.35; }
+#gates tr.check td { padding:4px 8px; }
+#gates tr.check td:first-child { padding-left:16px; }
+#gates .clip { display:inline-block; vertical-align:bottom; overflow:hidden; text-overflow:ellipsis; max-width:180px; }
+#gates .c-samples .clip { max-width:150px; }
+#gates tr.test th { background:#f6f8fa; color:var(--fg); font-size:13px; font-weight:400; white-space:normal;
+  padding:8px 10px 6px; position:static; }
+#gates tr.test .nodeid { color:var(--fg); word-break:break-word; }
+#gates tr.test .why { color:var(--muted); font-size:12px; margin-top:3px; max-width:110ch; }
+#gates tr.o-failed th, #gates tr.o-error th { background:#ffebe9; }
+#gates tr.recorded td { padding:3px 8px 5px 16px; white-space:normal; font-size:12px; color:var(--muted); }
+#gates tr.recorded summary { cursor:pointer; width:max-content; }
+#gates tr.recorded ul { margin:4px 0 2px; padding:0; list-style:none; display:flex; flex-wrap:wrap; gap:2px 18px; }
+#gates tr.recorded li { white-space:nowrap; color:var(--fg); }
+#gates tr.g-fail td { background:#fff5f5; }
+#gates tr.g-inconclusive td { background:#fffbe6; }
+#gates tr.g-fail td.c-verdict { box-shadow:inset 4px 0 var(--bad); }
+#gates tr.g-inconclusive td.c-verdict { box-shadow:inset 4px 0 var(--warn); }
+#gates tr.g-fail td.c-reason { color:var(--bad); }
+@media (max-width: 760px) {
+  header { padding:14px 14px 8px; }
+  main { padding:4px 14px 30px; }
+  .cards { grid-template-columns:repeat(2,minmax(0,1fr)); gap:8px; }
+  figure.chart { padding:10px 8px 4px; }
+  /* The gates table becomes a list: a check's cells flow on one or two lines, no sideways scrolling. */
+  #gates thead { display:none; }
+  #gates, #gates tbody, #gates tr.test, #gates tr.test th { display:block; }
+  #gates tr.check { display:flex; flex-wrap:wrap; align-items:baseline; gap:2px 10px; padding:5px 10px 5px 14px;
+    border-bottom:1px solid var(--line); }
+  #gates tr.check td { display:block; padding:0; border:none; white-space:normal; text-align:left; }
+  #gates tr.check td:first-child { padding-left:0; }
+  #gates .clip, #gates .c-samples .clip { max-width:none; display:inline; }
+  #gates tr.check td:empty { display:none; }
+  #gates tr.recorded, #gates tr.recorded td { display:block; border:none; }
+  #gates tr.recorded li { white-space:normal; }
+  #gates td.c-reason { min-width:0; flex-basis:100%; }
+  #gates td.c-threshold::before { content:"threshold "; color:var(--muted); }
+  #gates td.c-samples::before { content:"samples "; color:var(--muted); }
+}
 code { font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; background:#eff1f3; padding:1px 5px;
   border-radius:4px; }
 .nodeid { font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; color:var(--muted); word-break:break-all; }
-.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600;
+.badge { display:inline-block; white-space:nowrap; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600;
   background:#eaeef2; color:var(--fg); }
 .s-passed, .v-pass { background:#dafbe1; color:var(--ok); }
 .s-failed, .v-fail, .s-error { background:#ffebe9; color:var(--bad); }

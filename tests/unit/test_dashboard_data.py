@@ -123,6 +123,11 @@ def test_the_last_run_has_its_gates_load_series_and_timeline() -> None:
     assert (last.load.rps[0], last.load.p95_ms[0], last.load.failures_per_s[6]) == (94.0, 8.0, 2.0)
     assert [e.event for e in last.timeline] == ["deploy", "switch", "rollback"]
     assert (last.summary.checks, last.summary.passed, last.summary.tests) == (4, 3, 2)
+    release, skipped = last.tests
+    assert (release.outcome, release.duration_s, release.reason, len(release.gates)) == ("passed", 12.3, None, 4)
+    assert (skipped.outcome, skipped.reason, skipped.gates) == ("skipped", "no scanner configured", ())
+    assert last.gates == release.gates  # every check, in the report's order
+    assert last.timeline[0].test == "suites/deployment/test_release.py::test_blue_green"
 
 
 def test_load_columns_in_any_order_and_missing_ones_read_as_unknown() -> None:
