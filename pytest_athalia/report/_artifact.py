@@ -120,6 +120,7 @@ class ReportBook:
         duration: float = 0.0,
         reason: str | None = None,
     ) -> None:
+        nodeid = plain_nodeid(nodeid)
         record = self.tests.get(nodeid)
         if record is None:
             # Fail closed: a test whose call never reported (interrupted) is "incomplete", not "passed".
@@ -259,6 +260,13 @@ def redact_property(name: str, value: object, redact: Callable[[str], str]) -> s
             return redact(text)
         return json.dumps(redact_values(data, redact), separators=(",", ":"))
     return redact(text)
+
+
+def plain_nodeid(nodeid: str) -> str:
+    """`nodeid` without the ``@<group>`` that pytest-xdist's ``--dist loadgroup`` appends (on pytest 8): a
+    test keeps one name in every report, however it was distributed. A parameter id keeps its own ``@``."""
+    head, at, group = nodeid.rpartition("@")
+    return head if at and "::" in head and not any(c in group for c in "[]/:") else nodeid
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -16,6 +16,7 @@ from pytest_athalia.report._artifact import (
     ReportBook,
     group_checks,
     info_properties,
+    plain_nodeid,
     redact_property,
     split_label,
     verdict_properties,
@@ -483,3 +484,18 @@ def test_write_stays_valid_json_when_a_secret_is_a_short_string(tmp_path: Path) 
     target = tmp_path / "athalia.json"
     book.write(target, redact=Redactor("1").redact)
     assert json.loads(target.read_text(encoding="utf-8"))["summary"]["tests"] == 1
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "plain"),
+    [
+        ("test_records.py::test_load@one", "test_records.py::test_load"),
+        ("a/test_x.py::TestC::test_y[p1]@grp", "a/test_x.py::TestC::test_y[p1]"),
+        ("test_x.py::test_y[user@host]", "test_x.py::test_y[user@host]"),
+        ("test_x.py::test_y", "test_x.py::test_y"),
+        ("dir@v2/test_x.py", "dir@v2/test_x.py"),
+    ],
+)
+def test_xdist_loadgroup_suffix_leaves_the_nodeid(nodeid: str, plain: str) -> None:
+    """`--dist loadgroup` names a test `...@group` on pytest 8; the report keeps one name per test."""
+    assert plain_nodeid(nodeid) == plain
