@@ -20,7 +20,7 @@ import pytest
 from ._errors import AthaliaError, ConfigError
 from .config._secrets import Redactor
 from .config._settings import Settings, check_environments_folder, read_settings
-from .report._artifact import ReportBook, redact_values, write_atomically
+from .report._artifact import ReportBook, write_atomically
 from .report._progress import Progress, terminal_progress
 
 if TYPE_CHECKING:
@@ -198,19 +198,20 @@ class AthaliaRuntime:
     def close(self, exitstatus: int | str) -> None:
         """Write the JSON report and the gate summaries, finish the JUnit file (controller only), then let
         the watchdog go."""
+        report: dict[str, Any] | None = None  # as written: the summaries and the history take it as it is
         try:
             if self.is_controller:
                 try:
                     if self.wants_artifacts:
                         self.book.run.update(self.run_info(exitstatus))
-                        self.book.write(self.settings.report_path.value, self.redactor.redact)
-                        self._write_summaries()
+                        report = self.book.write(self.settings.report_path.value, self.redactor.redact)
+                        self._write_summaries(report)
                 finally:
                     self._finish_junit()
-                if self.wants_artifacts:
+                if report is not None:
                     from .history._wire import record_run  # sqlite3/psycopg: only for runs that write a report
 
-                    record_run(self.settings.history, self.settings.report_path.value, self.progress.line)
+                    record_run(self.settings.history, report, self.settings.report_path.value, self.progress.line)
         finally:
             if self._watchdog is not None:
                 self._watchdog.close()
@@ -265,11 +266,10 @@ class AthaliaRuntime:
             return CandidateFacts(spec.image, {k: str(v) for k, v in spec.env.items()}, live)
         return CandidateFacts(candidate.image, dict(candidate.env), live)
 
-    def _write_summaries(self) -> None:
+    def _write_summaries(self, report: dict[str, Any]) -> None:
         """reports/athalia.prom and $GITHUB_STEP_SUMMARY, from the report as written (report/_summary.py)."""
         from .report._summary import write_summaries
 
-        report = redact_values(self.book.as_json(), self.redactor.redact)
         for problem in write_summaries(report, self.settings.report_path.value, os.environ):
             self.progress.line(problem)
 

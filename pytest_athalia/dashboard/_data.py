@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .._errors import HistoryError
 from ..history._rates import compute_rates
-from ..history._record import rolled_back_by_gate
+from ..history._record import RunRecord, rolled_back_by_gate, run_record
 
 __all__ = [
     "TREND_METRICS",
@@ -41,7 +42,6 @@ TREND_METRICS: tuple[tuple[str, str, str], ...] = (
     ("switch_ms", "ms", "Switch time"),
     ("rollback_ms", "ms", "Rollback time"),
 )
-_TO_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0}
 # Points closer than this give plotly a range of milliseconds: the x axis is padded to a day instead.
 _NARROW = timedelta(minutes=1)
 _PAD = timedelta(hours=12)
@@ -49,7 +49,7 @@ _PAD = timedelta(hours=12)
 
 @dataclass(frozen=True)
 class RunRow:
-    """One run of the history table. Times are the worst (largest) of the run's checks of that name."""
+    """One run of the history table; its times are the history's (history/_record.py: the largest of the run)."""
 
     run_id: str
     started_at: datetime | None
@@ -226,10 +226,16 @@ def prepare(
 
 
 def run_row(doc: Mapping[str, Any]) -> RunRow:
+    """A run as the history sees it (its times and whether a gate rolled it back: history/_record.py), read
+    tolerantly: a document the history would refuse shows what it has, and no times."""
     run = _map(doc.get("run"))
     candidate, git, ci = _map(run.get("candidate")), _map(run.get("git")), _map(run.get("ci"))
     checks = list(_checks(doc))
     status = _str(run.get("status")) or "unknown"
+    try:
+        record: RunRecord | None = run_record(doc)
+    except HistoryError:
+        record = None
     return RunRow(
         run_id=_run_id(doc),
         started_at=_time(run.get("started_at")),
@@ -239,17 +245,13 @@ def run_row(doc: Mapping[str, Any]) -> RunRow:
         ci_job=_str(ci.get("job")),
         ci_url=_web_url(ci.get("url")),
         status=status,
-        rolled_back=rolled_back(doc),
-        deploy_s=_worst(checks, "deploy", "s"),
-        switch_ms=_worst(checks, "switch_ms", "ms"),
-        rollback_ms=_worst(checks, "rollback_ms", "ms"),
+        rolled_back=rolled_back_by_gate(doc),
+        # The trend is of releases: a run without one (the history's fallback on its startup) draws no point.
+        deploy_s=record.deploy_s if record is not None and record.deploy_check == "deploy" else None,
+        switch_ms=None if record is None else record.switch_ms,
+        rollback_ms=None if record is None else record.rollback_ms,
         failed_checks=sum(1 for c in checks if c.get("verdict") == "fail"),
     )
-
-
-def rolled_back(doc: Mapping[str, Any]) -> bool:
-    """The history's definition (a gate rolled the candidate back; drills and rehearsals do not count)."""
-    return rolled_back_by_gate(doc)
 
 
 def rates(runs: Iterable[RunRow]) -> tuple[EnvRates, ...]:
@@ -365,16 +367,6 @@ def _gate(test: Any, check: Any) -> Gate:
 def _checks(doc: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     for test in _list(doc.get("tests")):
         yield from map(_map, _list(_map(test).get("checks")))
-
-
-def _worst(checks: Iterable[Mapping[str, Any]], name: str, unit: str) -> float | None:
-    """The largest measured value of the checks called `name`, in `unit` (s and ms convert)."""
-    values = []
-    for c in checks:
-        value, own = _num(c.get("measured")), _str(c.get("unit")) or unit
-        if c.get("name") == name and value is not None and own in _TO_SECONDS:
-            values.append(value * _TO_SECONDS[own] / _TO_SECONDS[unit])
-    return max(values, default=None)
 
 
 def _run_id(doc: Mapping[str, Any]) -> str:

@@ -136,8 +136,8 @@ def run_record(report: Mapping[str, Any]) -> RunRecord:
         exit_status=_integer(run, "exit_status", "run."),
         deploy_s=deploy_s,
         deploy_check=deploy_check,
-        switch_ms=_largest(checks, "switch_ms"),
-        rollback_ms=_largest(gated or rollbacks, "rollback_ms"),
+        switch_ms=_largest(checks, "switch_ms", "ms"),
+        rollback_ms=_largest(gated or rollbacks, "rollback_ms", "ms"),
         rolled_back=rolled_back_by_gate(report),
         passed=verdicts.count("pass"),
         failed=verdicts.count("fail"),
@@ -173,7 +173,7 @@ def _checks(report: Mapping[str, Any]) -> list[CheckValue]:
 
 def _deploy(checks: Sequence[CheckValue], startup: Mapping[str, Any]) -> tuple[float | None, str | None]:
     for name in ("deploy", "startup"):
-        value = _largest(checks, name)
+        value = _largest(checks, name, "s")
         if value is not None:
             return value, name
     value = _number(startup, "startup_s", "run.startup.")
@@ -207,8 +207,19 @@ def _check_timeline(report: Mapping[str, Any]) -> None:
         _as_mapping(event, f"timeline[{i}]")
 
 
-def _largest(checks: Sequence[CheckValue], name: str) -> float | None:
-    return max((c.measured for c in checks if c.name == name and c.measured is not None), default=None)
+def _largest(checks: Sequence[CheckValue], name: str, unit: str) -> float | None:
+    """The largest measured value of the checks called `name`, in `unit` (s, ms and min convert; others are left)."""
+    return max(
+        (
+            c.measured * _SECONDS[c.unit or unit] / _SECONDS[unit]
+            for c in checks
+            if c.name == name and c.measured is not None and (c.unit or unit) in _SECONDS
+        ),
+        default=None,
+    )
+
+
+_SECONDS = {"ms": 0.001, "s": 1.0, "min": 60.0}
 
 
 # -- typed access: a field of the wrong type names itself ------------------------------------------

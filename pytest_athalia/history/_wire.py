@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from ..config._settings import Sourced
 from ._record import run_record
@@ -17,13 +17,14 @@ OFF_HINT = "--athalia-history=PATH|URL|off (ATHALIA_HISTORY, ini athalia_history
 
 def record_run(
     history: Sourced[str | None],
+    report: Mapping[str, Any],
     report_path: Path,
     say: Callable[[str], None],
     opener: Callable[[str], HistoryStore] = open_history,
 ) -> bool:
-    """Append the report just written at `report_path` to the store `history` names; True when it is in.
+    """Append `report`, as just written to `report_path` (secrets masked), to the store `history` names;
+    True when it is in.
 
-    The report file is read back, so the history keeps exactly what was written (secrets already masked).
     A store that cannot be opened or written costs one line through `say`, naming the option and the fix:
     the JSON report stays, and the run's outcome does not change.
     """
@@ -31,7 +32,6 @@ def record_run(
         return False
     where = public_location(history.value)
     try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
         run_record(report)  # a report that does not fit opens (and creates) no store
         with opener(history.value) as store:
             store.append(report)

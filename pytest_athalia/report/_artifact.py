@@ -185,14 +185,15 @@ class ReportBook:
             "timeline": [{**e, "test": t.nodeid} for t in arrived for e in t.timeline],
         }
 
-    def write(self, path: Path, redact: Callable[[str], str] | None = None) -> None:
-        """Write atomically, so an interrupted run never leaves half a file.
+    def write(self, path: Path, redact: Callable[[str], str] | None = None) -> dict[str, Any]:
+        """Write atomically, so an interrupted run never leaves half a file; return what was written.
 
         Secrets are masked in the string values before encoding: after it, JSON escapes
         would hide them from the redactor, and masking could break the JSON's structure.
         """
         data = self.as_json() if redact is None else redact_values(self.as_json(), redact)
         write_atomically(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
+        return data
 
 
 def typed_check(label: str, fields: Mapping[str, str]) -> dict[str, Any]:

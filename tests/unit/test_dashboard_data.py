@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_athalia.dashboard._data import prepare, rolled_back, run_row
+from pytest_athalia.dashboard._data import prepare, run_row
+from pytest_athalia.history import rolled_back_by_gate as rolled_back
 from tests.support.reports_v2 import automatic_rollback, check, history, report
 
 

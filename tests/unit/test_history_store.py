@@ -152,11 +152,11 @@ def _written(tmp_path: Path, report: object) -> Path:
 
 
 def test_record_run_appends_the_written_report(tmp_path: Path) -> None:
-    """The report file, as written, goes to the store; one line says where."""
+    """The report, as written, goes to the store; one line says where."""
     report = v2_report(run_id="r1")
     store = FakeHistoryStore()
     lines: list[str] = []
-    assert record_run(Sourced("fake", "default"), _written(tmp_path, report), lines.append, lambda _: store)
+    assert record_run(Sourced("fake", "default"), report, _written(tmp_path, report), lines.append, lambda _: store)
     assert store.reports() == [report]
     assert store.closed
     assert lines == ["history: run recorded in fake"]
@@ -169,7 +169,8 @@ def test_record_run_off_does_nothing(tmp_path: Path) -> None:
     def opener(_: str) -> FakeHistoryStore:
         raise AssertionError("no store may be opened")
 
-    assert not record_run(Sourced(None, "--athalia-history"), _written(tmp_path, v2_report()), lines.append, opener)
+    report = v2_report()
+    assert not record_run(Sourced(None, "--athalia-history"), report, _written(tmp_path, report), lines.append, opener)
     assert lines == []
 
 
@@ -177,9 +178,10 @@ def test_a_failing_store_costs_one_line_naming_the_option_and_the_fix(tmp_path: 
     """The store fails: one line with the store (password masked), its origin, the cause, the report kept, the fix."""
     store = FakeHistoryStore(fail="athalia: the history store is read-only")
     lines: list[str] = []
-    path = _written(tmp_path, v2_report())
+    report = v2_report()
+    path = _written(tmp_path, report)
     url = Sourced("postgresql://app:s3cret@db/h", "ATHALIA_HISTORY")
-    assert not record_run(url, path, lines.append, lambda _: store)
+    assert not record_run(url, report, path, lines.append, lambda _: store)
     assert len(lines) == 1
     assert "\n" not in lines[0]
     line = lines[0]
@@ -198,8 +200,9 @@ def test_a_report_that_does_not_fit_opens_no_store(tmp_path: Path) -> None:
     def opener(_: str) -> FakeHistoryStore:
         raise AssertionError("no store may be opened")
 
-    path = _written(tmp_path, {"schema": "pytest-athalia/report/1", "run": {}})
-    assert not record_run(Sourced(str(tmp_path / "h.sqlite"), "default"), path, lines.append, opener)
+    other = {"schema": "pytest-athalia/report/1", "run": {}}
+    path = _written(tmp_path, other)
+    assert not record_run(Sourced(str(tmp_path / "h.sqlite"), "default"), other, path, lines.append, opener)
     assert len(lines) == 1
     assert "expected 'pytest-athalia/report/2'" in lines[0]
 
@@ -211,5 +214,6 @@ def test_an_unexpected_error_does_not_fail_the_run_either(tmp_path: Path) -> Non
         raise RuntimeError("boom")
 
     lines: list[str] = []
-    assert not record_run(Sourced("x", "default"), _written(tmp_path, v2_report()), lines.append, opener)
+    report = v2_report()
+    assert not record_run(Sourced("x", "default"), report, _written(tmp_path, report), lines.append, opener)
     assert "boom" in lines[0]
