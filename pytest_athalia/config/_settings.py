@@ -200,25 +200,11 @@ def environments_dir_outside_pytest(
     without one. The origin is ``athalia envs FOLDER``, ``ATHALIA_ENVIRONMENTS``,
     ``ini athalia_environments in PATH`` or ``default``.
     """
-    from ._inifile import find_inifile
-
     cwd = Path.cwd() if cwd is None else cwd
-    environ = os.environ if environ is None else environ
-    opt = _option("athalia_environments")
-
-    def resolved(value: str, base: Path) -> Path:
-        return base / Path(value).expanduser()  # an absolute path stays as it is
-
     if argument is not None:
-        return Sourced(resolved(argument, cwd), f"athalia envs {argument}")
-    if environ.get(opt.env, "") != "":
-        return Sourced(resolved(environ[opt.env], cwd), opt.env)
-    inifile = find_inifile(cwd)
-    rootdir = inifile.path.parent if inifile is not None else cwd
-    value = inifile.get(opt.ini) if inifile is not None else None
-    if inifile is not None and value:
-        return Sourced(resolved(value, rootdir), f"ini {opt.ini} in {inifile.path}")
-    return Sourced(resolved(opt.default, rootdir), "default")
+        return Sourced(cwd / Path(argument).expanduser(), f"athalia envs {argument}")
+    pick, resolve = _outside_pytest(cwd, os.environ if environ is None else environ)
+    return resolve(pick(_option("athalia_environments")))
 
 
 def history_outside_pytest(
@@ -231,10 +217,19 @@ def history_outside_pytest(
     ``athalia_report``, else ``reports/athalia.json``). Paths from the command and the environment are
     relative to ``cwd``, from the ini file (or the default) to that file's folder, as in pytest.
     """
+    pick, resolve = _outside_pytest(Path.cwd() if cwd is None else cwd, os.environ if environ is None else environ)
+    chosen = Sourced(argument, "athalia history --history") if argument else pick(_option("athalia_history"))
+    return _history(chosen, resolve(pick(_option("athalia_report"))).value, resolve)
+
+
+def _outside_pytest(
+    cwd: Path, environ: Mapping[str, str]
+) -> tuple[Callable[[_Option], Sourced[str]], Callable[[Sourced[str]], Sourced[Path]]]:
+    """How a command outside pytest picks an option (its environment variable, else the ini key of the pytest
+    configuration file found from `cwd`, else the default) and resolves a path: from the environment or the
+    command, relative to `cwd`; from the ini file or the default, relative to that file's folder, as in pytest."""
     from ._inifile import find_inifile
 
-    cwd = Path.cwd() if cwd is None else cwd
-    environ = os.environ if environ is None else environ
     inifile = find_inifile(cwd)
     rootdir = inifile.path.parent if inifile is not None else cwd
 
@@ -246,12 +241,11 @@ def history_outside_pytest(
             return Sourced(value, f"ini {opt.ini} in {inifile.path}")
         return Sourced(opt.default, "default")
 
-    def path(src: Sourced[str]) -> Sourced[Path]:
+    def resolve(src: Sourced[str]) -> Sourced[Path]:
         base = rootdir if src.origin.startswith(("ini", "default")) else cwd
-        return Sourced(base / Path(src.value).expanduser(), src.origin)
+        return Sourced(base / Path(src.value).expanduser(), src.origin)  # an absolute path stays as it is
 
-    chosen = Sourced(argument, "athalia history --history") if argument else pick(_option("athalia_history"))
-    return _history(chosen, path(pick(_option("athalia_report"))).value, path)
+    return pick, resolve
 
 
 def _history(src: Sourced[str], report: Path, path: Callable[[Sourced[str]], Sourced[Path]]) -> Sourced[str | None]:

@@ -16,7 +16,7 @@ from pytest_athalia._cli import main
 from pytest_athalia.dashboard import _command
 from pytest_athalia.testing import unavailable
 from tests.support.chromium import Browser, chromium_binary, open_browser
-from tests.support.reports_v2 import EVIL, FakeHistory, history, hostile
+from tests.support.reports_v2 import EVIL, FakeHistory, history, hostile, require_plotly
 
 CHARTS = 6  # rates, deploy, switch, rollback, load, timeline
 RENDERED = (
@@ -30,10 +30,7 @@ def browser(tmp_path: Path) -> Iterator[Browser]:
     binary = chromium_binary()
     if binary is None:
         unavailable("no chromium on PATH (apt-get install chromium)")
-    try:
-        import plotly  # noqa: F401
-    except ImportError:
-        unavailable("plotly is not installed (pip install 'pytest-athalia[report]')")
+    require_plotly()
     with open_browser(binary, tmp_path / "profile") as opened:
         yield opened
 

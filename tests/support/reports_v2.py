@@ -11,7 +11,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from pytest_athalia.testing import unavailable
+
 SCHEMA = "pytest-athalia/report/2"
+
+
+def require_plotly() -> None:
+    """The dashboard draws with plotly (the `report` extra): a skip without it, a failure under CI=true."""
+    try:
+        import plotly  # noqa: F401
+    except ImportError:
+        unavailable("plotly is not installed (pip install 'pytest-athalia[report]')")
+
+
 BLUE_GREEN = "suites/deployment/test_release.py::test_blue_green"
 
 

@@ -11,9 +11,12 @@ import pytest
 
 from pytest_athalia._cli import main
 from pytest_athalia.dashboard import _command
-from tests.support.reports_v2 import FakeHistory, history, report
+from tests.support.reports_v2 import FakeHistory, history, report, require_plotly
 
-pytest.importorskip("plotly", reason="the report extra (plotly) is not installed")
+
+@pytest.fixture(autouse=True)
+def _plotly() -> None:
+    require_plotly()
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from pytest_athalia.dashboard._data import TimelineEvent, prepare, time_range
 from pytest_athalia.dashboard._page import render_page
-from tests.support.reports_v2 import BLUE_GREEN, CLOSE, EVIL, check, history, hostile, report
+from tests.support.reports_v2 import BLUE_GREEN, CLOSE, EVIL, check, history, hostile, report, require_plotly
 
 NOW = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
 
@@ -120,7 +118,7 @@ def test_a_summary_line_counts_the_gates_above_the_table() -> None:
 def test_chart_labels_are_escaped_before_plotly_reads_them() -> None:
     """Plotly reads pseudo-HTML in labels: environment names, events and details reach it escaped, and
     its JSON writes `<` as \\u003c, so a detail cannot close the page's script."""
-    pytest.importorskip("plotly", reason="the report extra (plotly) is not installed")
+    require_plotly()
     from pytest_athalia.dashboard._charts import build_charts
 
     charts = build_charts(prepare(hostile()))
@@ -138,7 +136,7 @@ def test_chart_labels_are_escaped_before_plotly_reads_them() -> None:
 def test_a_single_run_trend_spans_a_day_not_milliseconds() -> None:
     """One point (or points within a minute): the x axis is padded to 12 h either side; many runs keep
     plotly's own range."""
-    pytest.importorskip("plotly", reason="the report extra (plotly) is not installed")
+    require_plotly()
     from pytest_athalia.dashboard._charts import trend_figure
 
     one = next(t for t in prepare([report(1, "dev")]).trends if t.check == "deploy")
@@ -156,7 +154,7 @@ def test_a_single_run_trend_spans_a_day_not_milliseconds() -> None:
 
 def test_a_timeline_of_several_release_tests_has_a_row_per_test() -> None:
     """Each test times its release from its own start: a row per test, named above its markers."""
-    pytest.importorskip("plotly", reason="the report extra (plotly) is not installed")
+    require_plotly()
     from pytest_athalia.dashboard._charts import timeline_figure
 
     other = "suites/deployment/test_canary.py::test_canary[errors]"
