@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from .._errors import DashboardError
 from .._extras import install_command
-from ..report._artifact import write_atomically
+from ..report._artifact import SCHEMA, write_atomically
 from ._data import prepare
 from ._page import render_page
 
@@ -19,14 +19,12 @@ __all__ = [
     "DEFAULT_HISTORY",
     "DEFAULT_OUTPUT",
     "DEFAULT_REPORT",
-    "SCHEMA",
     "DashboardRequest",
     "ReportSource",
     "make_dashboard",
     "read_report",
 ]
 
-SCHEMA = "pytest-athalia/report/2"
 DEFAULT_HISTORY = "reports/history.sqlite"
 DEFAULT_REPORT = Path("reports/athalia.json")
 DEFAULT_OUTPUT = Path("reports/dashboard.html")

@@ -38,11 +38,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._errors import HistoryError
+from ..report._artifact import SCHEMA
+from ..report._identity import STATUSES
 
 __all__ = ["REPORT_SCHEMA", "STATUSES", "CheckValue", "RunRecord", "rolled_back_by_gate", "run_record"]
 
-REPORT_SCHEMA = "pytest-athalia/report/2"
-STATUSES = ("passed", "failed", "interrupted", "error")
+REPORT_SCHEMA = SCHEMA  # the report this history takes: the one the plugin writes
 
 _FIX = f"The history takes JSON reports of schema {REPORT_SCHEMA!r} as pytest-athalia writes them"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 __all__ = [
+    "STATUSES",
     "CandidateFacts",
     "FakeGit",
     "GitCLI",
@@ -175,6 +176,9 @@ def ci_info(environ: Mapping[str, str]) -> dict[str, Any]:
             "url": environ.get("CI_JOB_URL") or None,
         }
     return {"provider": None, "job": None, "url": None}
+
+
+STATUSES = ("passed", "failed", "interrupted", "error")  # a run's status, as run_status gives it
 
 
 def run_status(exit_status: int) -> str:

@@ -15,14 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ._artifact import write_atomically
+from ._artifact import SCHEMA, write_atomically
+from ._identity import STATUSES
 from ._slo import figure
 
-__all__ = ["SCHEMA", "markdown_summary", "prometheus_text", "write_summaries"]
+__all__ = ["markdown_summary", "prometheus_text", "write_summaries"]
 
-SCHEMA = "pytest-athalia/report/2"
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
-STATUSES = ("passed", "failed", "interrupted", "error")
 _VERDICT_ORDER = {"fail": 0, "inconclusive": 1, "not measured": 2, "pass": 3}
 _VERDICT_MARK = {
     "pass": "✅ pass",
@@ -40,11 +39,6 @@ def _checks(report: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]
     for test in report.get("tests") or ():
         for check in test.get("checks") or ():
             yield str(test.get("nodeid", "")), check
-
-
-def _num(value: float | int) -> str:
-    """A number as people read it, as the terminal and the dashboard show it (report/_slo.figure)."""
-    return figure(value)
 
 
 # -- Markdown ------------------------------------------------------------------------------------------------
@@ -81,7 +75,7 @@ def _identity(run: Mapping[str, Any]) -> list[str]:
     if run.get("host"):
         parts.append(f"host {_code(run['host'])}")
     if run.get("duration_s") is not None:
-        parts.append(f"{_num(run['duration_s'])} s")
+        parts.append(f"{figure(run['duration_s'])} s")
     if run.get("exit_status") is not None:
         parts.append(f"exit {run['exit_status']}")
     if run.get("id"):
@@ -92,13 +86,13 @@ def _identity(run: Mapping[str, Any]) -> list[str]:
 def _measured(check: Mapping[str, Any]) -> str:
     if check.get("measured") is None:
         return "nothing measured"
-    return f"{_num(check['measured'])} {check.get('unit') or ''}".strip()
+    return f"{figure(check['measured'])} {check.get('unit') or ''}".strip()
 
 
 def _threshold(check: Mapping[str, Any]) -> str:
     if check.get("threshold") is None:
         return ""
-    return f"{check.get('comparison') or ''} {_num(check['threshold'])} {check.get('unit') or ''}".strip()
+    return f"{check.get('comparison') or ''} {figure(check['threshold'])} {check.get('unit') or ''}".strip()
 
 
 def markdown_summary(report: Mapping[str, Any]) -> str:

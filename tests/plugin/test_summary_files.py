@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_athalia.report._artifact import ReportBook
-from pytest_athalia.report._summary import SCHEMA
+from pytest_athalia.report._artifact import SCHEMA, ReportBook
 
 from .helpers import Project
 from .helpers import project_fixture as project_fixture  # the `project` fixture
