@@ -11,10 +11,9 @@ import uuid
 from typing import Any, Literal
 
 from tests.support import reports_v2
+from tests.support.reports_v2 import BLUE_GREEN
 
 __all__ = ["BLUE_GREEN", "check", "v2_report"]
-
-BLUE_GREEN = "suites/deployment/test_release.py::test_blue_green"
 
 
 def check(
